@@ -1,0 +1,1 @@
+"""Areas: the district → town → village tree."""

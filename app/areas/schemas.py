@@ -1,0 +1,49 @@
+"""Request and response shapes for areas."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AreaCreate", "AreaUpdate", "AreaRead", "ImportResult", "Level"]
+
+Level = Literal["district", "town", "village"]
+Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+class AreaCreate(BaseModel):
+    """A new district, town or village."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    level: Level
+    parent: str | None = None
+
+
+class AreaUpdate(BaseModel):
+    """Rename an area or move it under another parent of the right level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    parent: str | None = None
+
+
+class AreaRead(BaseModel):
+    """An area as clients see it."""
+
+    code: str
+    name: str
+    level: Level
+    parent: str | None
+    path: str
+
+
+class ImportResult(BaseModel):
+    """What a CSV import changed."""
+
+    created: int
+    updated: int

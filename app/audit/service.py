@@ -1,0 +1,76 @@
+"""Writing and reading the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+
+__all__ = ["record", "query", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of ``value`` (datetimes become ISO strings)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def record(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    area_path: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEntry:
+    """Add one audit entry to the current transaction (it commits with the change)."""
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        area_path=area_path,
+        before=jsonable(before),
+        after=jsonable(after),
+    )
+    session.add(entry)
+    return entry
+
+
+def query(
+    *,
+    area_path: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    entity: str | None = None,
+    actor: str | None = None,
+) -> Select[tuple[AuditEntry]]:
+    """Audit entries filtered by area subtree and time, newest first."""
+    stmt = select(AuditEntry)
+    if area_path:
+        stmt = stmt.where(
+            or_(AuditEntry.area_path == area_path, AuditEntry.area_path.like(area_path + "/%"))
+        )
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    return stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: users, access tokens, API keys, roles and area scoping."""

@@ -1,0 +1,53 @@
+"""Request dependencies: the bearer principal and permission checks (401 vs 403)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.permissions import Principal
+from app.auth.service import resolve_token
+from app.db import DbSession
+from app.errors import Forbidden, Unauthorized
+
+__all__ = ["CurrentPrincipal", "require", "bearer_token", "BearerToken"]
+
+_bearer = HTTPBearer(auto_error=False, description="an access token, API key or terminal token")
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The bearer secret of the request; 401 when there is none."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing bearer token")
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def _current_principal(request: Request, session: DbSession, token: BearerToken) -> Principal:
+    principal = resolve_token(session=session, token=token)
+    if principal is None:
+        raise Unauthorized("invalid, expired or revoked token")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+
+
+def require(permission: str) -> Callable[[Principal], Principal]:
+    """A dependency that answers 403 unless the principal holds ``permission``."""
+
+    def _check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"this needs the {permission!r} permission")
+        return principal
+
+    _check.__name__ = f"require_{permission.replace(':', '_').replace('*', 'all')}"
+    return _check

@@ -1,0 +1,125 @@
+"""Service settings: every ``CUNXIANG_*`` variable of SPEC §2, validated once at start-up."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "parse_quiet_hours"]
+
+_QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message says which and why."""
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """Parse ``"22:00-06:00"`` into (start, end) local times; the interval may wrap midnight."""
+    match = _QUIET.match(value.strip())
+    if not match:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return time(h1, m1), time(h2, m2)
+
+
+class Settings(BaseSettings):
+    """All configuration of the service, read from ``CUNXIANG_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CUNXIANG_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/cunxiang.db"
+    media_dir: Path = Path("./audio/media")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    timezone: str = "Asia/Shanghai"
+    admin_password: str | None = None
+    quiet_hours: str = "22:00-06:00"
+    heartbeat_timeout: int = Field(180, ge=5, le=86400)
+    ticket_grace: int = Field(600, ge=0, le=7 * 86400)
+    tts_engine: str = "espeak"
+    tts_voice: str = "cmn-latn-pinyin"
+    tts_command: str | None = None
+    max_upload_mb: int = Field(50, ge=1, le=2048)
+    horizon: int = Field(86400, ge=60, le=14 * 86400)
+    retention_days: int = Field(400, ge=1, le=36500)
+    token_ttl: int = Field(12 * 3600, ge=60, le=30 * 86400)
+    scheduler: bool = True
+    render_workers: int = Field(2, ge=1, le=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_format(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @field_validator("tts_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+            raise ValueError(f"invalid engine name {value!r}")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The service's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def quiet(self) -> tuple[time, time]:
+        """Quiet hours as (start, end) local times."""
+        return parse_quiet_hours(self.quiet_hours)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest accepted recording in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when running on the embedded SQLite database."""
+        return self.database_url.startswith("sqlite")
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = "CUNXIANG_" + "_".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{name}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The one Settings instance; raises SettingsError naming each invalid variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between apps)."""
+    get_settings.cache_clear()

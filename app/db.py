@@ -1,0 +1,185 @@
+"""Database engine, sessions (one commit per request, before the answer), Base and column types."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from app.config import get_settings
+
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "JSONDoc",
+    "DbSession",
+    "get_engine",
+    "get_sessionmaker",
+    "session_scope",
+    "on_commit",
+    "utcnow",
+    "reset_engine",
+    "count",
+]
+
+log = logging.getLogger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model, with constraint names Alembic can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (time-machine controls it in tests)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC; SQLite gives naive values back, so re-attach UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDoc = JSON()
+
+_engine: Engine | None = None
+_sessionmaker: sessionmaker[Session] | None = None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.close()
+
+
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """Create an engine for ``url`` with the per-dialect settings the service relies on."""
+    from sqlalchemy.pool import NullPool
+
+    pool_args: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 15},
+            **(pool_args or {"pool_size": 20}),
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url, pool_pre_ping=True, **(pool_args or {"pool_size": 20, "max_overflow": 20})
+    )
+
+
+def get_engine() -> Engine:
+    """The process's engine, built from the settings on first use."""
+    global _engine
+    if _engine is None:
+        _engine = make_engine(get_settings().database_url)
+    return _engine
+
+
+def get_sessionmaker() -> sessionmaker[Session]:
+    """The process's session factory."""
+    global _sessionmaker
+    if _sessionmaker is None:
+        _sessionmaker = sessionmaker(get_engine(), expire_on_commit=False)
+    return _sessionmaker
+
+
+def reset_engine() -> None:
+    """Dispose of the engine so the next use reads the settings again (tests, CLI)."""
+    global _engine, _sessionmaker
+    if _engine is not None:
+        _engine.dispose()
+    _engine, _sessionmaker = None, None
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this session's transaction commits; drop it on rollback."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    actions = session.info.pop("after_commit", [])
+    for action in actions:
+        try:
+            action()
+        except Exception:  # a failed wake-up must not undo a committed change
+            log.exception("after-commit action failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session for jobs and the CLI: commit on success, roll back on error."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _request_session() -> Iterator[Session]:
+    # scope="function" below: this exits (commits) before FastAPI sends the response.
+    with session_scope() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+
+
+def count(session: Session, stmt: Any) -> int:
+    """Total rows of a select statement (for list pages)."""
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -1,0 +1,165 @@
+"""One error hierarchy for the service and the one handler that turns it into HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "AppError",
+    "NotFound",
+    "Conflict",
+    "Unauthorized",
+    "Forbidden",
+    "InvalidInput",
+    "TooManyRequests",
+    "PayloadTooLarge",
+    "UnsupportedMedia",
+    "BadRequest",
+    "install_error_handlers",
+]
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """A failure a client can act on: an HTTP status, a machine code and a human message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: ``{"error", "detail"}`` plus any extra fields."""
+        return {"error": self.code, "detail": self.message, **self.extra}
+
+
+class BadRequest(AppError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(AppError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidInput(AppError):
+    status, code = 422, "invalid"
+
+
+class TooManyRequests(AppError):
+    status, code = 429, "too_many_requests"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "invalid",
+    429: "too_many_requests",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    fields = [
+        {"field": _field_name(tuple(err.get("loc", ()))), "detail": err.get("msg", "invalid")}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{f['field']}: {f['detail']}" for f in fields[:5])
+    return {"error": "validation_error", "detail": summary or "invalid request", "fields": fields}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every failure to ``{"error", "detail"}``; nothing a client sends may yield a 500."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(exc), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(
+            {"error": code, "detail": detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A race past our own checks (two requests creating the same thing at once).
+        log.info("integrity error on %s: %s", request.url.path, exc.orig)
+        return JSONResponse(
+            {"error": "conflict", "detail": "the change conflicts with existing data"},
+            status_code=409,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable on %s: %s", request.url.path, exc.orig)
+        return JSONResponse(
+            {"error": "unavailable", "detail": "the database is busy or unreachable; retry"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"error": "internal_error", "detail": "an unexpected error occurred; it was logged"},
+            status_code=500,
+        )

@@ -1,0 +1,110 @@
+"""The application factory: routers, error handlers, metrics and the lifespan of background work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from app import __version__
+from app.areas.router import router as areas_router
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.auth.service import ensure_admin
+from app.config import get_settings
+from app.db import get_engine, session_scope
+from app.errors import install_error_handlers
+from app.metrics import metrics_response, timing_middleware
+
+__all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
+
+log = logging.getLogger("cunxiang")
+
+ROUTERS = [auth_router, areas_router, audit_router]
+
+# Background services started and stopped with the app: (name, start(app), stop(app)).
+LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = []
+
+
+def _bootstrap_admin() -> None:
+    settings = get_settings()
+    with session_scope() as session:
+        generated = ensure_admin(session=session, password=settings.admin_password)
+    if generated:
+        # Printed once, on purpose: a newcomer must be able to log in the first time.
+        print(f"\n  cunxiang: created user 'admin' with password: {generated}\n"
+              "  (shown once; change it with PATCH /api/v1/users/admin)\n", flush=True)
+
+
+async def _maybe_await(value: Any) -> None:
+    if hasattr(value, "__await__"):
+        await value
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _bootstrap_admin()
+    started: list[tuple[str, Callable[[FastAPI], Any]]] = []
+    try:
+        for name, start, stop in LIFESPAN_SERVICES:
+            await _maybe_await(start(app))
+            started.append((name, stop))
+        yield
+    finally:
+        for name, stop in reversed(started):
+            try:
+                await _maybe_await(stop(app))
+            except Exception:
+                log.exception("stopping %s failed", name)
+
+
+def _add_operations_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        """The database answers and the background scheduler runs."""
+        checks: dict[str, str] = {}
+        try:
+            with get_engine().connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness must report, not raise
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        runtime = getattr(app.state, "scheduler_running", None)
+        if runtime is not None:
+            checks["scheduler"] = "ok" if runtime() else "stopped"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return metrics_response()
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI application with every router and handler."""
+    get_settings()  # refuse to start on invalid configuration
+    app = FastAPI(
+        title="cunxiang (村响)",
+        version=__version__,
+        description="Village emergency-broadcast scheduling: announcements, schedules, "
+        "urgent broadcasts, terminals and maintenance.",
+        lifespan=_lifespan,
+    )
+    install_error_handlers(app)
+    app.middleware("http")(timing_middleware)
+    _add_operations_routes(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,79 @@
+"""Prometheus metrics of SPEC §10, in one registry, and the request-timing middleware."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = [
+    "REGISTRY",
+    "http_requests",
+    "http_duration",
+    "terminals_online",
+    "orders_issued",
+    "broadcast_fanout",
+    "render_seconds",
+    "tickets_open",
+    "metrics_response",
+    "timing_middleware",
+]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+http_requests = Counter(
+    "cunxiang_http_requests_total", "HTTP requests answered",
+    ["method", "route", "status"], registry=REGISTRY,
+)
+http_duration = Histogram(
+    "cunxiang_http_request_duration_seconds", "Time to answer an HTTP request",
+    ["method", "route"], registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+terminals_online = Gauge(
+    "cunxiang_terminals_online", "Terminals heard within the heartbeat timeout", registry=REGISTRY
+)
+orders_issued = Counter(
+    "cunxiang_orders_issued_total", "Play orders issued to villages", ["kind"], registry=REGISTRY
+)
+broadcast_fanout = Histogram(
+    "cunxiang_broadcast_fanout_seconds", "Time to issue an urgent broadcast to all its villages",
+    registry=REGISTRY, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
+render_seconds = Histogram(
+    "cunxiang_render_seconds", "Time to render an announcement to audio", registry=REGISTRY,
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+tickets_open = Gauge(
+    "cunxiang_tickets_open", "Maintenance tickets not yet closed", registry=REGISTRY
+)
+
+
+def metrics_response() -> Response:
+    """The registry in Prometheus text format."""
+    return Response(generate_latest(REGISTRY), media_type="text/plain; version=0.0.4")
+
+
+def _route_template(request: Request) -> str:
+    # The router records the matched route in the scope; raw paths would explode the labels.
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched") if route is not None else "unmatched"
+
+
+async def timing_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Count and time every request by its route template (not the raw path)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = _route_template(request)
+        http_requests.labels(request.method, route, str(status)).inc()
+        http_duration.labels(request.method, route).observe(time.perf_counter() - started)

@@ -1,0 +1,49 @@
+"""List pages: ``limit``/``offset`` query parameters and the ``{items, total}`` answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from app.db import count
+
+__all__ = ["Page", "PageParams", "Paging", "fetch_page"]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list and the total number of matching rows."""
+
+    items: list[T]
+    total: int
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """Validated paging parameters."""
+
+    limit: int = 100
+    offset: int = 0
+
+
+def _paging(
+    limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 100,
+    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(_paging)]
+
+
+def fetch_page(session: Session, stmt: Select[Any], paging: PageParams) -> tuple[list[Any], int]:
+    """Run ``stmt`` for one page; returns (rows, total)."""
+    total = count(session, stmt)
+    rows = list(session.scalars(stmt.limit(paging.limit).offset(paging.offset)))
+    return rows, total

@@ -1,0 +1,86 @@
+"""The area tree: levels, duplicates, deletion guards and the all-or-nothing CSV import."""
+
+from __future__ import annotations
+
+from tests.conftest import District
+
+
+def test_tree_paths_and_level_rules(district: District) -> None:
+    client, admin = district.client, district.admin
+    village = client.get("/api/v1/areas/v11", headers=admin).json()
+    assert village == {"code": "v11", "name": "东一村", "level": "village", "parent": "t1",
+                       "path": "d1/t1/v11"}
+    wrong_parent = client.post("/api/v1/areas", headers=admin,
+                               json={"code": "v9", "name": "村", "level": "village", "parent": "d1"})
+    assert wrong_parent.status_code == 422 and "town" in wrong_parent.json()["detail"]
+    orphan = client.post("/api/v1/areas", headers=admin,
+                         json={"code": "t9", "name": "镇", "level": "town"})
+    assert orphan.status_code == 422
+    duplicate = client.post("/api/v1/areas", headers=admin,
+                            json={"code": "v11", "name": "村", "level": "village", "parent": "t1"})
+    assert duplicate.status_code == 409
+    by_parent = client.get("/api/v1/areas?parent=t1", headers=admin).json()
+    assert [a["code"] for a in by_parent["items"]] == ["v11", "v12"]
+    villages = client.get("/api/v1/areas?level=village&limit=2&offset=1", headers=admin).json()
+    assert villages["total"] == 3 and len(villages["items"]) == 2
+
+
+def test_moving_a_town_moves_its_villages(district: District) -> None:
+    client, admin = district.client, district.admin
+    client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"}, headers=admin)
+    moved = client.patch("/api/v1/areas/t1", json={"parent": "d2"}, headers=admin)
+    assert moved.json()["path"] == "d2/t1"
+    assert client.get("/api/v1/areas/v12", headers=admin).json()["path"] == "d2/t1/v12"
+
+
+def test_deleting_a_used_area_is_409(district: District) -> None:
+    client, admin = district.client, district.admin
+    assert client.delete("/api/v1/areas/t1", headers=admin).status_code == 409
+    district.user("feng", "staff", "v12")
+    used = client.delete("/api/v1/areas/v12", headers=admin)
+    assert used.status_code == 409
+    assert client.get("/api/v1/areas/v12", headers=admin).status_code == 200
+    assert client.delete("/api/v1/areas/v11", headers=admin).status_code == 204
+    assert client.get("/api/v1/areas/v11", headers=admin).status_code == 404
+
+
+def _import(district: District, text: str):  # type: ignore[no-untyped-def]
+    return district.client.post("/api/v1/areas/import", content=text.encode(),
+                                headers={**district.admin, "Content-Type": "text/csv"})
+
+
+def test_csv_import_creates_and_updates(district: District) -> None:
+    text = ("code,name,level,parent\n"
+            "v31,南一村,village,t3\n"      # the parent comes later in the file
+            "t3,南镇,town,d1\n"
+            "v11,东一村(改),village,t1\n")
+    result = _import(district, text)
+    assert result.status_code == 200 and result.json() == {"created": 2, "updated": 1}
+    area = district.client.get("/api/v1/areas/v31", headers=district.admin).json()
+    assert area["path"] == "d1/t3/v31"
+    assert _import(district, text).json() == {"created": 0, "updated": 0}
+
+
+def test_csv_import_with_a_bad_line_changes_nothing(district: District) -> None:
+    before = district.client.get("/api/v1/areas?limit=1000", headers=district.admin).json()
+    text = ("code,name,level,parent\n"
+            "t4,北镇,town,d1\n"
+            "v41,北一村,village,t4\n"
+            "v42,北二村,hamlet,t4\n"
+            "v43,北三村,village,nowhere\n")
+    result = _import(district, text)
+    assert result.status_code == 422
+    body = result.json()
+    assert body["error"] == "invalid_csv" and body["detail"]
+    assert [e["line"] for e in body["errors"]] == [4, 5]
+    assert "level" in body["errors"][0]["detail"] and "nowhere" in body["errors"][1]["detail"]
+    after = district.client.get("/api/v1/areas?limit=1000", headers=district.admin).json()
+    assert after == before
+
+
+def test_csv_import_rejects_a_wrong_header_and_non_utf8(district: District) -> None:
+    assert _import(district, "a,b\n1,2\n").json()["errors"][0]["line"] == 1
+    latin = district.client.post("/api/v1/areas/import", content="code,name,level,parent\n"
+                                 "x,caf\xe9,district,\n".encode("latin-1"),
+                                 headers={**district.admin, "Content-Type": "text/csv"})
+    assert latin.status_code == 422

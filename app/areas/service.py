@@ -16,6 +16,7 @@ from app.areas.models import LEVELS, PARENT_LEVEL, Area
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.events import emit
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 __all__ = [
@@ -107,17 +108,8 @@ def create_area(*, session: Session, principal: Principal, data: AreaCreate) -> 
     session.flush()
     record(session=session, actor=principal.actor, action="create", entity="area",
            entity_id=area.code, area_path=area.path, after=to_read(area).model_dump())
-    _notify_area_added(session, area)
+    emit(session, "area.created", area=area)
     return area
-
-
-# Other domains react to new areas (a village under a targeted town gets its orders).
-AREA_ADDED_HOOKS: list[Callable[[Session, Area], None]] = []
-
-
-def _notify_area_added(session: Session, area: Area) -> None:
-    for hook in AREA_ADDED_HOOKS:
-        hook(session, area)
 
 
 def _move(session: Session, area: Area, parent: Area) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -116,11 +117,20 @@ def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     return {"error": "validation_error", "detail": summary or "invalid request", "fields": fields}
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map every failure to ``{"error", "detail"}``; nothing a client sends may yield a 500."""
+PageRenderer = Callable[[Request, AppError], Response | None]
+
+
+def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None) -> None:
+    """Map every failure to ``{"error", "detail"}``; nothing a client sends may yield a 500.
+
+    ``page_errors`` may answer with an HTML page instead (the console's own routes).
+    """
 
     @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        page = page_errors(request, exc) if page_errors else None
+        if page is not None:
+            return page
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 

@@ -17,6 +17,8 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
 from app.config import get_settings
+from app.console.router import console_error_page, static_files
+from app.console.router import router as console_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
 from app.metrics import metrics_response, timing_middleware
@@ -25,7 +27,7 @@ __all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
 
 log = logging.getLogger("cunxiang")
 
-ROUTERS = [auth_router, areas_router, audit_router]
+ROUTERS = [auth_router, areas_router, audit_router, console_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = []
@@ -102,9 +104,10 @@ def create_app() -> FastAPI:
         "urgent broadcasts, terminals and maintenance.",
         lifespan=_lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_errors=console_error_page)
     app.middleware("http")(timing_middleware)
     _add_operations_routes(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/console/static", static_files, name="console-static")
     return app

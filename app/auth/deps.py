@@ -13,18 +13,28 @@ from app.auth.service import resolve_token
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 
-__all__ = ["CurrentPrincipal", "require", "bearer_token", "BearerToken"]
+__all__ = ["CurrentPrincipal", "require", "bearer_token", "BearerToken", "CONSOLE_COOKIE",
+           "CONSOLE_HEADER"]
 
 _bearer = HTTPBearer(auto_error=False, description="an access token, API key or terminal token")
 
+CONSOLE_COOKIE = "cx_session"
+# The console's scripts send this header with the session cookie; a cross-site form cannot,
+# so a cookie alone never authenticates an API call (CSRF).
+CONSOLE_HEADER = "x-cunxiang-console"
+
 
 def bearer_token(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """The bearer secret of the request; 401 when there is none."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("missing bearer token")
-    return credentials.credentials
+    """The bearer secret of the request (or the console's session cookie); 401 when none."""
+    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
+        return credentials.credentials
+    cookie = request.cookies.get(CONSOLE_COOKIE)
+    if cookie and request.headers.get(CONSOLE_HEADER) == "1":
+        return cookie
+    raise Unauthorized("missing bearer token")
 
 
 BearerToken = Annotated[str, Depends(bearer_token)]

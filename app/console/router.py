@@ -1,0 +1,99 @@
+"""Console pages: login, logout, the dashboard; each domain's pages live in console/pages_*.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.auth import service as auth_service
+from app.auth.deps import CONSOLE_COOKIE
+from app.auth.router import login_throttle
+from app.config import get_settings
+from app.console.deps import HERE, ConsoleUser, LoginRequired, render, templates
+from app.db import DbSession, session_scope
+from app.errors import AppError, Unauthorized
+
+__all__ = ["router", "static_files", "console_error_page"]
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+static_files = StaticFiles(directory=str(HERE / "static"))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local console paths: never redirect a user off-site after login.
+    if target and target.startswith("/console") and not target.startswith("//"):
+        return target
+    return "/console/"
+
+
+def console_error_page(request: Request, exc: AppError) -> Response | None:
+    """HTML answers for console pages: a login redirect or a readable error page."""
+    if not request.url.path.startswith("/console"):
+        return None
+    if isinstance(exc, LoginRequired):
+        return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
+    titles = {403: "无权访问", 404: "找不到页面", 409: "操作冲突"}
+    response = templates.TemplateResponse(
+        request, "error.html",
+        {"user": getattr(request.state, "principal", None), "tz": get_settings().timezone,
+         "title": titles.get(exc.status, "出错了"), "detail": exc.message},
+        status_code=exc.status,
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Any:
+    """The login form."""
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form()] = "/console/",
+) -> Any:
+    """Check the password, set the session cookie and go on to the page asked for."""
+    address = request.client.host if request.client else "unknown"
+    keys = (f"user:{username}", f"addr:{address}")
+    if login_throttle.retry_after(*keys) is not None:
+        return render(request, "login.html", None, next=_safe_next(next),
+                      error="登录失败次数过多，请稍后再试")
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            token = auth_service.login(session=session, username=username, password=password,
+                                       ttl_s=settings.token_ttl)
+    except Unauthorized:
+        login_throttle.fail(*keys)
+        return render(request, "login.html", None, next=_safe_next(next), error="用户名或密码错误")
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(CONSOLE_COOKIE, token, max_age=settings.token_ttl, httponly=True,
+                        samesite="strict", path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: DbSession) -> Any:
+    """End the console session (the token is revoked, not just forgotten)."""
+    token = request.cookies.get(CONSOLE_COOKIE)
+    if token:
+        auth_service.logout(session=session, token=token)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(CONSOLE_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def dashboard(request: Request, user: ConsoleUser, session: DbSession) -> Any:
+    """The dashboard: what is on air, what is broken, what is due."""
+    from app.console.dashboard import dashboard_data
+
+    request.state.principal = user
+    return render(request, "dashboard.html", user, **dashboard_data(session=session, principal=user))

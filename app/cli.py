@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,6 +116,120 @@ def import_areas(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
             typer.secho(f"{file}:{err['line']}: {err['detail']}", fg="red", err=True)
         _fail(exc.message, 2)
     typer.echo(f"created {created}, updated {updated}")
+
+
+def _read_script(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        _fail(f"{file}: not UTF-8", 2)
+    return ""  # unreachable: _fail exits
+
+
+def _render_with_progress(text: str, render: Callable[[], Any]) -> Any:
+    """Run ``render`` in a thread while stderr shows what is being rendered and for how long."""
+    import threading
+    import time
+
+    from app.rendering.normalize import normalize_text, split_segments
+
+    sentences = len(split_segments(normalize_text(text)))
+    typer.echo(f"rendering {len(text)} characters in {sentences} segment(s)…", err=True)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = render()
+        except BaseException as exc:  # handed to the main thread, which reports it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    spinner = "|/-\\"
+    tick = 0
+    while thread.is_alive():
+        thread.join(0.2)
+        if sys.stderr.isatty():
+            tick += 1
+            sys.stderr.write(f"\r  {spinner[tick % 4]} {time.monotonic() - started:5.1f} s")
+            sys.stderr.flush()
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 20 + "\r")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+@cli.command()
+def render(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a UTF-8 script")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="the MP3 to write")] = None,
+    pinyin: Annotated[bool, typer.Option(
+        "--pinyin", help="print the tone-numbered pinyin the espeak engine speaks, per line")] = False,
+    chime: Annotated[bool, typer.Option(help="attention chime before and after")] = False,
+    engine: Annotated[str | None, typer.Option(help="TTS engine (CUNXIANG_TTS_ENGINE)")] = None,
+) -> None:
+    """Render a script to a −16 LUFS mono MP3 (no server needed), or print its pinyin."""
+    text = _read_script(file)
+    if pinyin:
+        from app.rendering.pinyin import to_pinyin_lines
+
+        for line in to_pinyin_lines(text):
+            typer.echo(line)
+        return
+    if output is None:
+        _fail("give the MP3 to write with -o FILE (or --pinyin to print the pinyin)", 2)
+        return
+    import shutil
+
+    from app.announcements.render_task import engine_options
+    from app.media.storage import MediaStore
+    from app.rendering import RenderingError, make_engine, render_script
+
+    settings = _settings()
+    name = engine or settings.tts_engine
+    try:
+        speaker = make_engine(name, **engine_options(
+            name, voice=settings.tts_voice, command=settings.tts_command))
+        # The service's media store and render cache: a script rendered before is a lookup.
+        result = _render_with_progress(text, lambda: render_script(
+            text, engine=speaker, media_store=MediaStore(settings.media_dir), chime=chime))
+    except RenderingError as exc:
+        _fail(f"{file}: {exc.message}")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.path, output)
+    typer.echo(f"wrote {output}: {result.duration_ms / 1000:.1f} s, "
+               f"{result.loudness_lufs:.1f} LUFS{' (cached)' if result.cached else ''}")
+
+
+@cli.command()
+def terminal(
+    server: Annotated[str, typer.Option(help="the cunxiang server, e.g. http://10.0.0.5:8000")],
+    token: Annotated[str, typer.Option(help="this terminal's cxt_ token",
+                                       envvar="CUNXIANG_TERMINAL_TOKEN")],
+    cache: Annotated[Path, typer.Option(help="media, last program and queue")] = Path(
+        "./terminal-cache"),
+    player: Annotated[str | None, typer.Option(
+        help="command per file; {file} and {volume} are filled in "
+             "(default: ffplay -nodisp -autoexit -loglevel quiet -volume {volume} {file})")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="log what would play, play nothing")] = False,
+    heartbeat: Annotated[float, typer.Option(min=1, help="seconds between heartbeats")] = 30.0,
+    wait: Annotated[float, typer.Option(min=1, max=60, help="long-poll seconds")] = 50.0,
+    power_file: Annotated[Path | None, typer.Option(
+        help="a file holding mains, battery or off (read at each heartbeat)")] = None,
+) -> None:
+    """Run a village terminal: fetch the program, cache media, play on time, report back."""
+    from app.terminal.player import DEFAULT_PLAYER
+    from app.terminal.runner import TerminalConfig, run_terminal
+
+    if dry_run and player:
+        _fail("--player and --dry-run exclude each other", 2)
+    config = TerminalConfig(server=server, token=token, cache_dir=cache,
+                            player=None if dry_run else (player or DEFAULT_PLAYER),
+                            heartbeat_s=heartbeat, wait_s=wait, power_file=power_file)
+    raise typer.Exit(run_terminal(config))
 
 
 def main() -> None:

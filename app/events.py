@@ -9,6 +9,7 @@ Event names in use:
 - ``area.created``          area: Area
 - ``playlist.changed``      playlist_id: str
 - ``announcement.approved`` announcement_id: str
+- ``announcement.audio_ready`` announcement_id: str   (an approved revision's audio is stored)
 - ``schedule.changed``      schedule_id: str
 - ``orders.changed``        village_codes: set[str]   (after program versions were bumped)
 - ``speaker.health``        speaker_id: str, status: str

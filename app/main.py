@@ -12,25 +12,51 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app import __version__
+from app.announcements.router import router as announcements_router
+from app.announcements.worker import start_render_worker, stop_render_worker
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
+from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.router import console_error_page, static_files
+from app.console.pages_content import router as console_content_router
+from app.console.pages_ops import router as console_ops_router
 from app.console.router import router as console_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.maintenance.router import router as maintenance_router
+from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
+from app.media.router import router as media_router
 from app.metrics import metrics_response, timing_middleware
+from app.playlists.router import router as playlists_router
+from app.playout.notify import start_program_notifier, stop_program_notifier
+from app.playout.playlog_router import router as playlog_router
+from app.playout.terminal_router import router as terminal_router
+from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
+from app.schedules.router import router as schedules_router
+from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
+from app.speakers.router import router as speakers_router
 
 __all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
 
 log = logging.getLogger("cunxiang")
 
-ROUTERS = [auth_router, areas_router, audit_router, console_router]
+ROUTERS = [auth_router, areas_router, audit_router, console_router, console_content_router,
+           console_ops_router,
+           announcements_router,
+           playlists_router, media_router, schedules_router, speakers_router,
+           terminal_router, playlog_router, broadcasts_router, maintenance_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
-LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = []
+LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [
+    ("render worker", start_render_worker, stop_render_worker),
+    ("scheduler", start_scheduler, stop_scheduler),
+    ("program notifier", start_program_notifier, stop_program_notifier),
+    ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
+    ("webhook worker", start_webhook_worker, stop_webhook_worker),
+]
 
 
 def _bootstrap_admin() -> None:

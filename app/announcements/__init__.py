@@ -1,0 +1,1 @@
+"""Announcements: scripts with immutable revisions, the review workflow, recordings and renders."""

@@ -1,0 +1,223 @@
+"""The render queue: jobs are rows, claimed atomically by workers in any process.
+
+A claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id``:
+on PostgreSQL the sub-select skips rows other workers hold; SQLite has no row locks (the
+``FOR UPDATE`` is not rendered) but runs the single guarded UPDATE under its write lock, so
+two processes never take the same job. A claim is a lease: the worker renews it while it
+renders; a job whose lease ran out (its process died) is claimed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.announcements.models import Announcement, Revision, RenderJob
+from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
+from app.config import get_settings
+from app.db import on_commit, utcnow
+from app.events import emit
+from app.media.service import record_media
+
+__all__ = [
+    "ClaimedJob",
+    "enqueue_render",
+    "claim_next_job",
+    "renew_lease",
+    "complete_job",
+    "fail_job",
+    "release_jobs",
+    "new_worker_id",
+    "register_waker",
+    "unregister_waker",
+    "LEASE",
+    "MAX_ATTEMPTS",
+]
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+
+# Wake-ups of the render workers running in this process (registered at start-up).
+_WAKERS: set[Callable[[], None]] = set()
+
+
+def register_waker(wake: Callable[[], None]) -> None:
+    """Let ``enqueue_render`` wake a worker of this process as soon as a job commits."""
+    _WAKERS.add(wake)
+
+
+def unregister_waker(wake: Callable[[], None]) -> None:
+    """Forget a stopped worker."""
+    _WAKERS.discard(wake)
+
+
+def _wake_workers() -> None:
+    for wake in list(_WAKERS):
+        wake()
+
+
+def new_worker_id() -> str:
+    """A name for a worker that is unique across hosts and processes."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker holds, with what the render process needs."""
+
+    job_id: str
+    revision_id: str
+    spec: RenderSpec
+
+
+def _open_job(session: Session, revision_id: str) -> RenderJob | None:
+    return session.scalar(
+        select(RenderJob).where(
+            RenderJob.revision_id == revision_id, RenderJob.state.in_(("queued", "running"))
+        )
+    )
+
+
+def enqueue_render(session: Session, revision: Revision) -> RenderJob:
+    """Queue a render of ``revision`` (once: a queued or running job is reused)."""
+    revision.audio_status, revision.audio_error = "pending", None
+    job = _open_job(session, revision.id)
+    if job is None:
+        job = RenderJob(revision_id=revision.id)
+        session.add(job)
+        session.flush()
+    on_commit(session, _wake_workers)
+    return job
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        RenderJob.state == "queued",
+        and_(RenderJob.state == "running", RenderJob.lease_until < now),
+    )
+
+
+def claim_next_job(
+    session: Session, *, worker_id: str, now: datetime | None = None
+) -> ClaimedJob | None:
+    """Take the oldest queued job (or one whose lease ran out); None when there is none."""
+    now = now or utcnow()
+    oldest = (
+        select(RenderJob.id).where(_claimable(now)).order_by(RenderJob.created_at, RenderJob.id)
+        .limit(1).with_for_update(skip_locked=True).scalar_subquery()
+    )
+    job_id = session.scalar(
+        update(RenderJob)
+        .where(RenderJob.id == oldest, _claimable(now))
+        .values(state="running", claimed_by=worker_id, lease_until=now + LEASE,
+                attempts=RenderJob.attempts + 1)
+        .returning(RenderJob.id)
+        .execution_options(synchronize_session=False)
+    )
+    if job_id is None:
+        return None
+    job = session.get(RenderJob, job_id, populate_existing=True)
+    assert job is not None  # just updated in this transaction
+    if job.attempts > MAX_ATTEMPTS:
+        _give_up(session, job, f"rendering was interrupted {MAX_ATTEMPTS} times; giving up")
+        return None
+    revision = session.get(Revision, job.revision_id)
+    assert revision is not None  # jobs are deleted with their revision
+    return ClaimedJob(job.id, revision.id, _spec(revision))
+
+
+def _spec(revision: Revision) -> RenderSpec:
+    settings = get_settings()
+    options = engine_options(settings.tts_engine, voice=settings.tts_voice,
+                             command=settings.tts_command)
+    return RenderSpec(text=revision.body, media_dir=str(settings.media_dir),
+                      engine=settings.tts_engine, options=options)
+
+
+def renew_lease(session: Session, *, job_id: str, worker_id: str) -> bool:
+    """Extend this worker's lease on a running job; False if the job is no longer its own."""
+    result = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.claimed_by == worker_id,
+               RenderJob.state == "running")
+        .values(lease_until=utcnow() + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _held(session: Session, job_id: str, worker_id: str) -> RenderJob | None:
+    job = session.get(RenderJob, job_id, with_for_update=True)
+    if job is None or job.state != "running" or job.claimed_by != worker_id:
+        log.info("render job %s is no longer held by %s; result dropped", job_id, worker_id)
+        return None
+    return job
+
+
+def complete_job(
+    session: Session, *, job_id: str, worker_id: str, audio: RenderedAudio
+) -> Revision | None:
+    """Record the rendered file and the revision's audio; tell listeners if it is approved."""
+    job = _held(session, job_id, worker_id)
+    if job is None:
+        return None
+    record_media(session, sha256=audio.sha256, kind="speech", size_bytes=audio.size_bytes,
+                 duration_ms=audio.duration_ms, loudness_lufs=audio.loudness_lufs)
+    revision = session.get(Revision, job.revision_id)
+    assert revision is not None
+    job.state, job.finished_at, job.error = "done", utcnow(), None
+    set_audio_ready(session, revision, audio.sha256)
+    return revision
+
+
+def set_audio_ready(session: Session, revision: Revision, sha256: str) -> None:
+    """The revision's audio is the stored file ``sha256``; emit ``announcement.audio_ready``."""
+    revision.audio_status, revision.audio_sha256, revision.audio_error = "ready", sha256, None
+    session.flush()
+    if revision.status == "approved":
+        emit(session, "announcement.audio_ready", announcement_id=revision.announcement_id)
+
+
+def _give_up(session: Session, job: RenderJob, reason: str) -> None:
+    job.state, job.finished_at, job.error = "failed", utcnow(), reason
+    revision = session.get(Revision, job.revision_id)
+    if revision is not None:
+        revision.audio_status, revision.audio_error = "failed", reason
+        announcement = session.get(Announcement, revision.announcement_id)
+        log.warning("render of %s revision %s failed: %s",
+                    announcement.id if announcement else "?", revision.number, reason)
+
+
+def fail_job(
+    session: Session, *, job_id: str, worker_id: str, reason: str, retry: bool
+) -> None:
+    """End a job that failed: queue it again if ``retry`` and attempts remain, else failed."""
+    job = _held(session, job_id, worker_id)
+    if job is None:
+        return
+    if retry and job.attempts < MAX_ATTEMPTS:
+        job.state, job.claimed_by, job.lease_until, job.error = "queued", None, None, reason
+        return
+    _give_up(session, job, reason)
+
+
+def release_jobs(session: Session, *, worker_id: str) -> int:
+    """Put this worker's running jobs back in the queue (a clean shutdown); returns how many."""
+    result = session.execute(
+        update(RenderJob)
+        .where(RenderJob.claimed_by == worker_id, RenderJob.state == "running")
+        .values(state="queued", claimed_by=None, lease_until=None,
+                attempts=RenderJob.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,60 @@
+"""What a render worker process runs: one revision's script → a stored MP3 (no database here).
+
+The spec carries everything the child needs (media directory, engine and its options), so
+a worker process never reads the environment: it may have been forked long before the
+settings it would find there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.media.storage import MediaStore
+from app.rendering.engines import make_engine
+from app.rendering.render import render_script
+
+__all__ = ["RenderSpec", "RenderedAudio", "render_revision", "engine_options"]
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """One render: the script, the engine by name with its options, and where to store it."""
+
+    text: str
+    media_dir: str
+    engine: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderedAudio:
+    """The stored MP3: its hash, size, length and measured loudness."""
+
+    sha256: str
+    size_bytes: int
+    duration_ms: int
+    loudness_lufs: float
+
+
+def engine_options(engine: str, *, voice: str | None, command: str | None) -> dict[str, Any]:
+    """The options of the configured engine (``CUNXIANG_TTS_VOICE`` / ``CUNXIANG_TTS_COMMAND``)."""
+    if engine == "espeak":
+        return {"voice": voice} if voice else {}
+    if engine == "command":
+        return {"command": command or ""}
+    return {}
+
+
+def render_revision(spec: RenderSpec) -> RenderedAudio:
+    """Render a script to a loudness-normalised mono MP3 in the store (cached by text)."""
+    store = MediaStore(spec.media_dir)
+    result = render_script(
+        spec.text, engine=make_engine(spec.engine, **spec.options), media_store=store, chime=False
+    )
+    return RenderedAudio(
+        sha256=result.sha256,
+        size_bytes=result.path.stat().st_size,
+        duration_ms=result.duration_ms,
+        loudness_lufs=result.loudness_lufs,
+    )

@@ -1,0 +1,1 @@
+"""Urgent broadcasts: cut-in announcements, idempotency and CAP 1.2 alerts."""

@@ -1,0 +1,407 @@
+"""Multi-step broadcast flows: content → audio, then one transaction of orders; CAP alerts.
+
+A JSON request or a CAP alert becomes a ``NewBroadcast`` here: the targets resolved and
+checked against the caller's area, the content turned into playable media (a text is
+synthesised while the caller waits — the only synchronous render — in a separate thread
+with a time limit; a CAP recording is probed and transcoded the same way), then
+``service.issue_broadcast`` writes everything at once.
+
+A synthesised text opens and closes with the attention chime (its sender has no other way
+to add one); audio the sender chose (an announcement's, a stored file, a CAP recording)
+plays as it is. An exercise opens and closes with the spoken drill notice; a test carries
+the same audio as the real thing, so the whole chain is exercised, but is never played.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.announcements.models import Announcement
+from app.announcements.render_task import engine_options
+from app.announcements.service import last_approved_revision
+from app.areas.models import Area
+from app.areas.service import villages_under
+from app.auth.permissions import Principal
+from app.broadcasts import service
+from app.broadcasts.cap import CapAlert, CapError, area_contains, parse_cap
+from app.broadcasts.models import Broadcast
+from app.broadcasts.schemas import MAX_TEXT_CHARS, BroadcastCreate
+from app.broadcasts.service import IdempotencyClaim, NewBroadcast
+from app.config import get_settings
+from app.db import utcnow
+from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from app.media.models import MediaFile
+from app.media.service import get_media, media_store, media_url, record_media
+from app.rendering import RenderingError, make_engine, render_script, transcode_recording
+from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
+from app.speakers.models import Speaker
+
+__all__ = [
+    "Issued",
+    "CapResult",
+    "RENDER_TIMEOUT_S",
+    "MAX_CAP_BYTES",
+    "MAX_CAP_AUDIO_BYTES",
+    "MAX_LIFETIME",
+    "create_broadcast",
+    "apply_cap",
+    "read_cap",
+]
+
+RENDER_TIMEOUT_S = 60.0  # 2,000 characters take ~12 s on a small machine
+MAX_CAP_BYTES = 2 * 1024 * 1024
+MAX_CAP_AUDIO_BYTES = 1536 * 1024
+MAX_CAP_AUDIO_MS = 10 * 60 * 1000
+MAX_LIFETIME = timedelta(days=7)
+_AUDIO_SUFFIX = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav",
+                 "audio/x-wav": ".wav", "audio/ogg": ".ogg", "audio/amr": ".amr",
+                 "audio/aac": ".aac", "audio/mp4": ".m4a", "audio/flac": ".flac"}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A broadcast and whether this request created it (False: an earlier identical one)."""
+
+    broadcast: Broadcast
+    created: bool
+
+
+@dataclass(frozen=True)
+class CapResult:
+    """What a CAP message did: ``created``, ``replayed``, ``cancelled`` or ``not_broadcast``."""
+
+    result: str
+    alert: CapAlert
+    broadcasts: list[Broadcast]
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Content:
+    kind: str
+    media: list[dict[str, Any]]
+    text: str | None = None
+    announcement_id: str | None = None
+
+
+# ---------------------------------------------------------------- bounded rendering
+
+
+def _bounded(work: Callable[[], T], what: str) -> T:
+    """Run ``work`` in its own thread and wait at most ``RENDER_TIMEOUT_S`` for it."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="urgent-render")
+    try:
+        return pool.submit(work).result(timeout=RENDER_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
+        # The render goes on and lands in the cache: a retry with the same key is quick.
+        raise AppError(f"{what} took longer than {RENDER_TIMEOUT_S:.0f} s; retry with the same "
+                       "Idempotency-Key", code="render_timeout", status=503) from None
+    except RenderingError as exc:
+        raise AppError(f"{what} failed: {exc.message}", code=exc.code, status=exc.status) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _speak(text: str, *, drill: bool = False, chime: bool = True) -> RenderResult:
+    settings = get_settings()
+    engine = make_engine(settings.tts_engine, **engine_options(
+        settings.tts_engine, voice=settings.tts_voice, command=settings.tts_command))
+    return render_script(text, engine=engine, media_store=media_store(), chime=chime, drill=drill)
+
+
+def _item(session: Session, result: RenderResult, *, kind: str, title: str) -> dict[str, Any]:
+    """Record a freshly stored file and describe it as a play-order media item."""
+    media = record_media(session, sha256=result.sha256, kind=kind,
+                         size_bytes=result.path.stat().st_size, duration_ms=result.duration_ms,
+                         loudness_lufs=result.loudness_lufs, title=title)
+    return _media_item(media, title)
+
+
+def _media_item(media: MediaFile, title: str | None = None) -> dict[str, Any]:
+    return {"url": media_url(media.sha256), "sha256": media.sha256,
+            "duration_ms": media.duration_ms, "title": title or media.title or ""}
+
+
+def _framed(session: Session, body: list[dict[str, Any]], *, drill: bool) -> list[dict[str, Any]]:
+    """The body; for an exercise, between the spoken drill notices."""
+    if not drill:
+        return body
+    opening, closing = _bounded(lambda: (_speak(DRILL_OPENING, chime=False),
+                                         _speak(DRILL_CLOSING, chime=False)),
+                                "synthesising the drill notice")
+    return [_item(session, opening, kind="speech", title="演习提示"), *body,
+            _item(session, closing, kind="speech", title="演习结束")]
+
+
+# ---------------------------------------------------------------- content
+
+
+def _text_content(session: Session, text: str, title: str, mode: str) -> _Content:
+    result = _bounded(lambda: _speak(text, drill=mode == "exercise"), "synthesising the text")
+    return _Content("text", [_item(session, result, kind="speech", title=title)], text=text)
+
+
+def _announcement_content(session: Session, principal: Principal, announcement_id: str,
+                          mode: str) -> _Content:
+    announcement = session.get(Announcement, announcement_id)
+    area = session.get(Area, announcement.area_code) if announcement else None
+    if announcement is None or area is None:
+        raise InvalidInput(f"announcement {announcement_id!r} does not exist",
+                           code="unknown_announcement")
+    # Content of one's own area or of an area above it (a district's notice for a town).
+    if not (principal.covers(area.path) or area.contains(principal.area_path or "")):
+        raise Forbidden(f"announcement {announcement_id!r} belongs to an area outside yours")
+    revision = last_approved_revision(session, announcement_id)
+    if revision is None:
+        raise Conflict(f"announcement {announcement_id!r} has no approved revision",
+                       code="not_approved")
+    media = get_media(session, revision.audio_sha256 or "")
+    if revision.audio_status != "ready" or media is None or not media_store().exists(media.sha256):
+        raise Conflict(f"the audio of announcement {announcement_id!r} (revision "
+                       f"{revision.number}) is not ready yet", code="audio_not_ready")
+    body = [_media_item(media, revision.title)]
+    return _Content("announcement", _framed(session, body, drill=mode == "exercise"),
+                    announcement_id=announcement_id)
+
+
+def _media_content(session: Session, sha256: str, mode: str) -> _Content:
+    media = get_media(session, sha256)
+    if media is None or not media_store().exists(media.sha256):
+        raise InvalidInput(f"no stored media with sha256 {sha256}", code="unknown_media")
+    return _Content("media", _framed(session, [_media_item(media)], drill=mode == "exercise"))
+
+
+def _request_content(session: Session, principal: Principal, data: BroadcastCreate) -> _Content:
+    if data.text is not None:
+        return _text_content(session, data.text, data.title, data.mode)
+    if data.announcement is not None:
+        return _announcement_content(session, principal, data.announcement, data.mode)
+    assert data.media is not None  # the schema demands exactly one
+    return _media_content(session, data.media, data.mode)
+
+
+def _expiry(requested: datetime | None, now: datetime) -> datetime:
+    if requested is None:
+        return now + service.DEFAULT_LIFETIME
+    if requested <= now:
+        raise InvalidInput(f"expires_at {requested.isoformat()} has already passed",
+                           code="already_expired")
+    if requested > now + MAX_LIFETIME:
+        raise InvalidInput("expires_at may be at most 7 days ahead", code="invalid")
+    return requested
+
+
+# ---------------------------------------------------------------- JSON broadcasts
+
+
+def _replay(session: Session, claim: IdempotencyClaim) -> Issued | None:
+    """The broadcast an earlier request with this key made; 409 if its body differed."""
+    found = service.find_by_key(session, claim.principal, claim.key)
+    if found is None:
+        return None
+    if found.body_sha256 != claim.body_sha256:
+        raise Conflict("this Idempotency-Key was already used with a different request body",
+                       code="idempotency_conflict", broadcast=found.broadcast_id)
+    return Issued(service.get_broadcast(session, found.broadcast_id), created=False)
+
+
+def create_broadcast(
+    *, session: Session, principal: Principal, data: BroadcastCreate,
+    idempotency_key: str | None = None,
+) -> Issued:
+    """Validate, authorise, check the key, make the audio and issue the broadcast."""
+    claim = None
+    if idempotency_key is not None:
+        claim = IdempotencyClaim(service.principal_key(principal), idempotency_key,
+                                 service.body_digest(data.model_dump(mode="json")))
+        if (earlier := _replay(session, claim)) is not None:
+            return earlier
+    now = utcnow()
+    villages, area_path = service.resolve_targets(session=session, principal=principal,
+                                                  codes=data.targets)
+    expires_at = _expiry(data.expires_at, now)
+    content = _request_content(session, principal, data)
+    new = NewBroadcast(
+        title=data.title, level=data.level, mode=data.mode, targets=data.targets,
+        villages=villages, area_path=area_path, content_kind=content.kind, media=content.media,
+        expires_at=expires_at, loop=data.loop, text=content.text,
+        announcement_id=content.announcement_id,
+    )
+    try:
+        return Issued(service.issue_broadcast(session=session, principal=principal, new=new,
+                                              claim=claim), created=True)
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its broadcast.
+        session.rollback()
+        earlier = _replay(session, claim) if claim is not None else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+# ---------------------------------------------------------------- CAP alerts
+
+
+def read_cap(document: bytes) -> CapAlert:
+    """Parse and check a CAP 1.2 document; 400 ``invalid_cap`` with the reason."""
+    try:
+        return parse_cap(document, max_bytes=MAX_CAP_BYTES, max_audio_bytes=MAX_CAP_AUDIO_BYTES)
+    except CapError as exc:
+        raise BadRequest(str(exc), code="invalid_cap") from None
+
+
+def _cap_villages(session: Session, principal: Principal, alert: CapAlert) -> tuple[list[str], list[str], str]:
+    """(targets, villages, common path) from AreaCode geocodes and speakers inside the shapes."""
+    codes = alert.area_codes
+    areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
+    unknown = [c for c in codes if c not in areas]
+    if unknown:
+        raise InvalidInput(f"unknown AreaCode value(s): {', '.join(unknown[:20])}",
+                           code="unknown_area", areas=unknown)
+    outside = [c for c in codes if not principal.covers(areas[c].path)]
+    if outside:
+        raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
+    villages = {v.code: v for v in villages_under(session, areas.values())}
+    if alert.has_geometry:
+        for village in _villages_in_shapes(session, principal, alert):
+            villages.setdefault(village.code, village)
+    if not villages:
+        raise InvalidInput("no village with a loudspeaker lies in the alert's area",
+                           code="no_villages")
+    targets = list(dict.fromkeys([*codes, *(c for c in sorted(villages) if c not in areas)]))
+    paths = [areas[c].path for c in codes] + [v.path for v in villages.values()]
+    return targets, sorted(villages), service.common_path(paths)
+
+
+def _villages_in_shapes(session: Session, principal: Principal, alert: CapAlert) -> list[Area]:
+    """Villages (inside the caller's area) with a positioned speaker in a polygon or circle."""
+    stmt = (select(Speaker.lat, Speaker.lon, Area).join(Area, Area.code == Speaker.village_code)
+            .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None)))
+    found: dict[str, Area] = {}
+    for lat, lon, village in session.execute(stmt):
+        if principal.covers(village.path) and area_contains(alert, lat, lon):
+            found[village.code] = village
+    return list(found.values())
+
+
+def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
+    assert alert.audio is not None
+    audio = alert.audio
+
+    def transcode() -> RenderResult:
+        with tempfile.TemporaryDirectory(prefix="cunxiang-cap-") as workdir:
+            path = Path(workdir) / ("alert" + _AUDIO_SUFFIX.get(audio.mime_type, ".bin"))
+            path.write_bytes(audio.data)
+            return transcode_recording(path, media_store=media_store(),
+                                       max_duration_ms=MAX_CAP_AUDIO_MS)
+
+    try:
+        result = _bounded(transcode, "transcoding the alert's audio")
+    except AppError as exc:
+        if exc.status >= 500:
+            raise
+        raise BadRequest(f"the inline audio is not usable: {exc.message}", code="invalid_cap") from None
+    title = audio.description or alert.title or "预警录音"
+    body = [_item(session, result, kind="recording", title=title)]
+    return _Content("cap_audio", _framed(session, body, drill=alert.mode == "exercise"),
+                    text=alert.text or None)
+
+
+def _cap_content(session: Session, alert: CapAlert) -> _Content:
+    if alert.audio is not None:
+        return _cap_audio_content(session, alert)
+    if len(alert.text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"the alert's headline, description and instruction make "
+                           f"{len(alert.text):,} characters; at most {MAX_TEXT_CHARS:,} are "
+                           "synthesised", code="text_too_long")
+    return _text_content(session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual")
+
+
+def _referenced_in_scope(session: Session, principal: Principal, alert: CapAlert) -> list[Broadcast]:
+    found = service.find_referenced(session, alert.references)
+    outside = [b.id for b in found if not principal.covers(b.area_path)
+               and b.created_by != principal.actor]
+    if outside:
+        raise Forbidden(f"referenced broadcast(s) outside your area: {', '.join(outside)}")
+    return found
+
+
+def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
+    referenced = _referenced_in_scope(session, principal, alert)
+    if not referenced:
+        named = ", ".join(f"{r.sender},{r.identifier},{r.sent.isoformat()}" for r in alert.references)
+        raise NotFound(f"no broadcast was made from the referenced alert(s): {named}",
+                       code="unknown_reference")
+    for broadcast in referenced:
+        service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
+    return CapResult("cancelled", alert, referenced,
+                     f"cancelled {len(referenced)} broadcast(s) named in <references>")
+
+
+def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> NewBroadcast:
+    now = utcnow()
+    expires_at = alert.expires or now + service.DEFAULT_LIFETIME
+    if expires_at <= now:
+        raise InvalidInput(f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
+                           code="already_expired")
+    targets, villages, area_path = _cap_villages(session, principal, alert)
+    content = _cap_content(session, alert)
+    assert alert.level is not None and alert.mode is not None  # parse_cap checked both
+    return NewBroadcast(
+        title=(alert.title or alert.event or "预警")[:200], level=alert.level, mode=alert.mode,
+        targets=targets, villages=villages, area_path=area_path, content_kind=content.kind,
+        media=content.media, expires_at=min(expires_at, now + MAX_LIFETIME), text=content.text,
+        cap={"cap_sender": alert.sender, "cap_identifier": alert.identifier,
+             "cap_sent": alert.sent, "cap_msg_type": alert.msg_type},
+    )
+
+
+def _replayed(alert: CapAlert, broadcast: Broadcast) -> CapResult:
+    return CapResult("replayed", alert, [broadcast],
+                     "this alert (sender, identifier, sent) was received before")
+
+
+def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
+    replaced = _referenced_in_scope(session, principal, alert) if alert.msg_type == "Update" else []
+    new = _new_from_alert(session, principal, alert)
+    try:
+        broadcast = service.issue_broadcast(session=session, principal=principal, new=new)
+    except IntegrityError:
+        session.rollback()  # the same alert, sent twice at once: the other one won
+        earlier = service.find_by_cap(session, alert.sender, alert.identifier, alert.sent)
+        if earlier is None:
+            raise
+        return _replayed(alert, earlier)
+    for old in replaced:
+        service.cancel_broadcast(session=session, principal=principal, broadcast=old,
+                                 replaced_by=broadcast.id)
+    detail = f"replaces {len(replaced)} broadcast(s)" if replaced else "broadcast created"
+    return CapResult("created", alert, [broadcast], detail)
+
+
+def apply_cap(*, session: Session, principal: Principal, document: bytes) -> CapResult:
+    """Act on a CAP 1.2 message: Alert creates, Update replaces, Cancel cancels."""
+    alert = read_cap(document)
+    if not alert.broadcast:
+        reason = alert.note or f"status {alert.status}, msgType {alert.msg_type}"
+        return CapResult("not_broadcast", alert, [],
+                         f"accepted, not broadcast ({reason}): only Actual, Exercise and Test "
+                         "Alerts, Updates and Cancels are acted on")
+    if alert.msg_type == "Cancel":
+        return _cancel_alert(session, principal, alert)
+    earlier = service.find_by_cap(session, alert.sender, alert.identifier, alert.sent)
+    if earlier is not None:
+        return _replayed(alert, earlier)
+    return _issue_alert(session, principal, alert)

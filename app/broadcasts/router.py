@@ -1,0 +1,135 @@
+"""HTTP routes of urgent broadcasts: JSON requests, CAP 1.2 alerts, cancel, list and status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from app.auth.deps import require
+from app.auth.permissions import Principal
+from app.broadcasts import flows, jobs, service  # noqa: F401  (jobs: registers the sweep)
+from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
+from app.db import DbSession
+from app.errors import BadRequest, UnsupportedMedia
+from app.pagination import Page, Paging, fetch_page
+
+__all__ = ["router", "CAP_CONTENT_TYPES"]
+
+router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"])
+Reader = Annotated[Principal, Depends(require("broadcasts:read"))]
+Writer = Annotated[Principal, Depends(require("broadcasts:write"))]
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+    description="retrying with the same key and body answers the same broadcast (200); "
+    "the same key with another body is 409. Keys are kept at least 24 h.",
+)]
+
+CAP_CONTENT_TYPES = ("application/cap+xml", "application/xml", "text/xml")
+
+
+def _read(session: Session, broadcast: Any) -> BroadcastRead:
+    return service.describe(session, [broadcast])[0]
+
+
+@router.post("", status_code=201, response_model=BroadcastRead,
+             responses={200: {"model": BroadcastRead, "description": "the same request again"},
+                        409: {"description": "the Idempotency-Key was used with another body"}})
+def create_broadcast(
+    data: BroadcastCreate, principal: Writer, session: DbSession, response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> BroadcastRead:
+    """Broadcast at once to every village of the targets (levels III–IV wait out quiet hours)."""
+    issued = flows.create_broadcast(session=session, principal=principal, data=data,
+                                    idempotency_key=idempotency_key)
+    session.commit()  # terminals wake now, not after the answer below is composed
+    response.status_code = 201 if issued.created else 200
+    return _read(session, issued.broadcast)
+
+
+@router.get("", response_model=Page[BroadcastRead])
+def list_broadcasts(
+    principal: Reader, session: DbSession, paging: Paging,
+    active: Annotated[bool | None, Query(description="true: only active ones")] = None,
+) -> Page[BroadcastRead]:
+    """Broadcasts the caller may see, newest first."""
+    rows, total = fetch_page(session, service.list_broadcasts(principal=principal, active=active),
+                             paging)
+    return Page(items=service.describe(session, rows), total=total)
+
+
+def _content_type(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in CAP_CONTENT_TYPES:
+        raise UnsupportedMedia(
+            f"send the CAP document as application/cap+xml or application/xml, not {media_type or 'nothing'}")
+
+
+async def _body_up_to(request: Request, limit: int) -> bytes:
+    """The request body, refusing (without reading on) anything over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+    return bytes(body)
+
+
+def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
+    reads = service.describe(session, outcome.broadcasts)
+    if outcome.result in ("created", "replayed"):
+        status = 201 if outcome.result == "created" else 200
+        return JSONResponse(jsonable_encoder(reads[0]), status_code=status)
+    alert = outcome.alert
+    body = CapOutcome(result=outcome.result, detail=outcome.detail,  # type: ignore[arg-type]
+                      identifier=alert.identifier, sender=alert.sender, status=alert.status,
+                      msg_type=alert.msg_type, broadcasts=reads)
+    return JSONResponse(jsonable_encoder(body), status_code=200 if outcome.result == "cancelled" else 202)
+
+
+def _apply_cap(session: Session, principal: Principal, document: bytes) -> JSONResponse:
+    outcome = flows.apply_cap(session=session, principal=principal, document=document)
+    session.commit()
+    return _cap_answer(session, outcome)
+
+
+@router.post(
+    "/cap", status_code=201, response_model=BroadcastRead,
+    responses={200: {"description": "a Cancel (CapOutcome), or an alert received before"},
+               202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
+               400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
+               415: {"description": "not application/cap+xml or application/xml"},
+               422: {"description": "unknown AreaCode values, or nothing to target"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/cap+xml": {"schema": {"type": "string"}},
+        "application/xml": {"schema": {"type": "string"}}}}},
+)
+async def post_cap(request: Request, principal: Writer, session: DbSession) -> JSONResponse:
+    """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
+    _content_type(request)
+    document = await _body_up_to(request, flows.MAX_CAP_BYTES)
+    return await run_in_threadpool(_apply_cap, session, principal, document)
+
+
+@router.get("/{broadcast_id}", response_model=BroadcastRead)
+def get_broadcast(broadcast_id: str, principal: Reader, session: DbSession) -> BroadcastRead:
+    """A broadcast and its state in every village."""
+    return _read(session, service.get_broadcast_in_scope(
+        session=session, principal=principal, broadcast_id=broadcast_id))
+
+
+@router.post("/{broadcast_id}/cancel", response_model=BroadcastRead)
+def cancel_broadcast(broadcast_id: str, principal: Writer, session: DbSession) -> BroadcastRead:
+    """Stop a broadcast: terminals drop it from their program and stop playing it."""
+    broadcast = service.get_broadcast_in_scope(session=session, principal=principal,
+                                               broadcast_id=broadcast_id)
+    service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
+    session.commit()
+    return _read(session, broadcast)

@@ -1,0 +1,1 @@
+"""Maintenance: speaker outages, repair crews, tickets, reports, retention and webhooks."""

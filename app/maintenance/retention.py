@@ -1,0 +1,66 @@
+"""Retention: heartbeat history and play receipts older than ``CUNXIANG_RETENTION_DAYS`` go.
+
+Tickets, outages and the audit log are kept. Rows are deleted in batches, each its own
+short transaction, so a year of history never holds a long lock on a busy database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.playout.receipts_models import PlayReceipt
+from app.schedules.scheduler import leader_job
+from app.speakers.models import SpeakerHeartbeat
+
+__all__ = ["PruneReport", "prune_history", "run_retention", "BATCH"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """How many rows one pruning removed, and the cut-off it used."""
+
+    cutoff: datetime
+    heartbeats: int
+    receipts: int
+
+
+def _prune(model: Any, stamp: Any, cutoff: datetime, batch: int) -> int:
+    removed = 0
+    while True:
+        with session_scope() as session:
+            ids = session.scalars(select(model.id).where(stamp < cutoff).limit(batch)).all()
+            if not ids:
+                return removed
+            session.execute(delete(model).where(model.id.in_(ids))
+                            .execution_options(synchronize_session=False))
+        removed += len(ids)
+        if len(ids) < batch:
+            return removed
+
+
+def prune_history(*, now: datetime | None = None, batch: int = BATCH) -> PruneReport:
+    """Delete heartbeats and receipts older than the retention period; returns the counts."""
+    cutoff = (now or utcnow()) - timedelta(days=get_settings().retention_days)
+    heartbeats = _prune(SpeakerHeartbeat, SpeakerHeartbeat.at, cutoff, batch)
+    receipts = _prune(PlayReceipt, PlayReceipt.received_at, cutoff, batch)
+    return PruneReport(cutoff=cutoff, heartbeats=heartbeats, receipts=receipts)
+
+
+@leader_job("maintenance.retention", seconds=86400)
+def run_retention() -> None:
+    """The daily pruning on the lease holder (also once when a process becomes leader)."""
+    report = prune_history()
+    if report.heartbeats or report.receipts:
+        log.info("retention: removed %d heartbeat(s) and %d receipt(s) older than %s",
+                 report.heartbeats, report.receipts, report.cutoff.isoformat())

@@ -1,0 +1,303 @@
+"""The maintenance sweep: from speakers' heartbeats to outages, tickets, proof and overdue marks.
+
+A leader-only job runs :func:`sweep` every second. Each step is one short transaction of
+its own (a failing step does not hold the others back) and is idempotent, so a new leader
+may repeat what the old one did:
+
+1. open a *detected* outage for every speaker that fell silent past
+   ``CUNXIANG_HEARTBEAT_TIMEOUT`` (cause ``power_cut`` if it last said battery or off, else
+   ``offline``) or that reports a fault (cause from its fault text); speakers in
+   maintenance and speakers never heard open none;
+2. close detected outages whose speaker is heard healthy again;
+3. give a ticket to every outage open for ``CUNXIANG_TICKET_GRACE`` (flap suppression);
+4. close resolved tickets whose speaker was heard healthy after the resolution, and reopen
+   those still down ``VERIFY_WINDOW`` after it;
+5. mark tickets past their due time as overdue, and raise to ``high`` the tickets of
+   villages left with no working speaker;
+6. publish ``cunxiang_tickets_open``.
+
+Webhooks (``ticket.opened``, ``ticket.closed``, ``ticket.overdue``) are queued in the
+transaction of the step that caused them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.events import subscribe
+from app.ids import new_id
+from app.maintenance.causes import cause_of_fault, cause_of_silence
+from app.maintenance.models import DETECTED, OPEN_STATUSES, Outage, Ticket, TicketEvent
+from app.maintenance.service import (
+    DUE_AFTER,
+    SYSTEM_ACTOR,
+    VERIFY_WINDOW,
+    TicketRequest,
+    close_ticket,
+    healthy_clause,
+    open_tickets,
+    reopen_unproven,
+    ticket_read,
+    working_speakers,
+)
+from app.maintenance.webhooks import queue_events
+from app.metrics import tickets_open
+from app.schedules.scheduler import leader_job
+from app.speakers.models import Speaker
+
+__all__ = [
+    "SweepReport",
+    "sweep",
+    "run_sweep",
+    "open_detected_outages",
+    "close_recovered_outages",
+    "open_due_tickets",
+    "verify_resolved_tickets",
+    "mark_overdue_tickets",
+    "escalate_silent_villages",
+    "count_tickets_in_progress",
+    "SWEEP_EVERY_S",
+]
+
+log = logging.getLogger(__name__)
+
+# Detection must come within 10 s of the timeout; a sweep costs a few indexed queries.
+SWEEP_EVERY_S = 1.0
+
+
+@dataclass
+class SweepReport:
+    """What one sweep changed."""
+
+    outages_opened: int = 0
+    outages_closed: int = 0
+    tickets_opened: int = 0
+    tickets_closed: int = 0
+    tickets_reopened: int = 0
+    tickets_overdue: int = 0
+    tickets_escalated: int = 0
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def sweep(*, now: datetime | None = None) -> SweepReport:
+    """Run every step once (each in its own transaction) at ``now``."""
+    now = now or utcnow()
+    report = SweepReport()
+    with session_scope() as session:
+        report.outages_opened = open_detected_outages(session, now=now)
+    with session_scope() as session:
+        report.outages_closed = close_recovered_outages(session, now=now)
+    with session_scope() as session:
+        report.tickets_opened = open_due_tickets(session, now=now)
+    with session_scope() as session:
+        report.tickets_closed, report.tickets_reopened = verify_resolved_tickets(session, now=now)
+    with session_scope() as session:
+        report.tickets_overdue = mark_overdue_tickets(session, now=now)
+    with session_scope() as session:
+        report.tickets_escalated = escalate_silent_villages(session, now=now)
+    with session_scope() as session:
+        tickets_open.set(count_tickets_in_progress(session))
+    return report
+
+
+@leader_job("maintenance.sweep", seconds=SWEEP_EVERY_S)
+def run_sweep() -> None:
+    """The periodic sweep on the lease holder."""
+    report = sweep()
+    if report:
+        log.info("maintenance sweep: %s", report)
+
+
+# ---------------------------------------------------------------- 1. detect
+
+
+def _timeout(now: datetime) -> datetime:
+    return now - timedelta(seconds=get_settings().heartbeat_timeout)
+
+
+def _detected_cause(power: str | None, fault: str | None, silent: bool) -> str:
+    return cause_of_silence(power) if silent else cause_of_fault(fault)
+
+
+def open_detected_outages(session: Session, *, now: datetime) -> int:
+    """Open an outage for each speaker gone silent or reporting a fault that has none open."""
+    cutoff = _timeout(now)
+    silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff)
+    faulty = and_(Speaker.last_heard_at >= cutoff, Speaker.last_status == "fault")
+    has_open = exists().where(Outage.speaker_id == Speaker.id, Outage.closed_at.is_(None),
+                              Outage.source == DETECTED)
+    found = session.execute(
+        select(Speaker.id, Speaker.village_code, Speaker.last_heard_at, Speaker.last_status,
+               Speaker.last_power, Speaker.last_fault)
+        .where(Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
+               or_(silent, faulty), ~has_open)
+    ).all()
+    if not found:
+        return 0
+    rows = [{
+        "id": new_id("out"), "speaker_id": sid, "village_code": village, "source": DETECTED,
+        "cause": _detected_cause(power, fault, heard < cutoff),
+        "note": fault if heard >= cutoff else None, "last_heard_at": heard, "opened_at": now,
+    } for sid, village, heard, _status, power, fault in found]
+    # Another leader's sweep may have opened some meanwhile: the partial unique index wins.
+    result = session.execute(_insert_ignoring_duplicates(session), rows)
+    count = result.rowcount  # type: ignore[attr-defined]
+    return count if count is not None and count >= 0 else len(rows)
+
+
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    table = Outage.__table__  # Core, not ORM: executemany answers with a row count
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+# ---------------------------------------------------------------- 2. recover
+
+
+def close_recovered_outages(session: Session, *, now: datetime) -> int:
+    """Close the detected outages of speakers heard healthy again; note it on their tickets."""
+    healthy = select(Speaker.id).where(healthy_clause(now))
+    recovered = session.execute(
+        select(Outage.id, Outage.ticket_id).where(
+            Outage.source == DETECTED, Outage.closed_at.is_(None),
+            Outage.speaker_id.in_(healthy))
+    ).all()
+    if not recovered:
+        return 0
+    session.execute(
+        update(Outage).where(Outage.id.in_([r[0] for r in recovered]), Outage.closed_at.is_(None))
+        .values(closed_at=now).execution_options(synchronize_session=False)
+    )
+    waiting = session.scalars(select(Ticket.id).where(
+        Ticket.id.in_({r[1] for r in recovered if r[1]}), Ticket.status.in_(OPEN_STATUSES)))
+    session.add_all(TicketEvent(ticket_id=tid, kind="recovered", at=now, actor=SYSTEM_ACTOR,
+                                detail={"detail": "the terminal is heard healthy again"})
+                    for tid in waiting)
+    return len(recovered)
+
+
+# ---------------------------------------------------------------- 3. dispatch
+
+
+def open_due_tickets(session: Session, *, now: datetime) -> int:
+    """Give a ticket to each outage open past the grace period (or join the speaker's one)."""
+    grace = timedelta(seconds=get_settings().ticket_grace)
+    due = session.execute(
+        select(Outage.id, Outage.speaker_id, Outage.village_code, Outage.cause)
+        .join(Speaker, Speaker.id == Outage.speaker_id)
+        .where(Outage.closed_at.is_(None), Outage.ticket_id.is_(None),
+               Outage.opened_at <= now - grace, Speaker.retired_at.is_(None),
+               Speaker.maintenance.is_(False))
+        .order_by(Outage.opened_at, Outage.id)
+    ).all()
+    by_speaker: dict[str, list[Any]] = defaultdict(list)
+    for row in due:
+        by_speaker[row.speaker_id].append(row)
+    requests = [TicketRequest(speaker_id=sid, village_code=rows[0].village_code,
+                              cause=rows[0].cause, outage_ids=tuple(r.id for r in rows))
+                for sid, rows in by_speaker.items()]
+    return len(open_tickets(session, requests, now=now))
+
+
+# ---------------------------------------------------------------- 4. proof
+
+
+def verify_resolved_tickets(session: Session, *, now: datetime) -> tuple[int, int]:
+    """Close resolved tickets proven by a healthy heartbeat; reopen the unproven ones."""
+    cutoff = _timeout(now)
+    found = session.execute(
+        select(Ticket, Speaker.last_heard_at, Speaker.last_status, Speaker.retired_at)
+        .join(Speaker, Speaker.id == Ticket.speaker_id).where(Ticket.status == "resolved")
+    ).all()
+    closed, reopened, webhooks = 0, 0, []
+    for ticket, heard, status, retired in found:
+        proven = (heard is not None and heard >= cutoff and status != "fault"
+                  and ticket.resolved_at is not None and heard > ticket.resolved_at)
+        if retired is not None or proven:
+            reason = "speaker retired" if retired else "the terminal is heard healthy again"
+            webhooks.append(("ticket.closed", close_ticket(session, ticket, now=now,
+                                                           reason=reason)))
+            closed += 1
+        elif ticket.resolved_at is not None and now >= ticket.resolved_at + VERIFY_WINDOW:
+            reopen_unproven(session, ticket, now=now)
+            reopened += 1
+    queue_events(session, webhooks, now=now)
+    return closed, reopened
+
+
+# ---------------------------------------------------------------- 5. deadlines
+
+
+def mark_overdue_tickets(session: Session, *, now: datetime) -> int:
+    """Mark (once) every open or claimed ticket past its due time."""
+    late = session.scalars(select(Ticket).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.overdue_at.is_(None), Ticket.due_at <= now)
+    ).all()
+    for ticket in late:
+        ticket.overdue_at = now
+        session.add(TicketEvent(ticket_id=ticket.id, kind="overdue", at=now, actor=SYSTEM_ACTOR,
+                                detail={"due_at": ticket.due_at.isoformat()}))
+    session.flush()
+    queue_events(session, [("ticket.overdue", ticket_read(session, t).model_dump(mode="json"))
+                           for t in late], now=now)
+    return len(late)
+
+
+def escalate_silent_villages(session: Session, *, now: datetime) -> int:
+    """Raise to ``high`` the normal tickets of villages where no speaker works any more."""
+    normal = session.scalars(select(Ticket).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.priority == "normal")).all()
+    if not normal:
+        return 0
+    working = working_speakers(session, {t.village_code for t in normal}, now=now)
+    raised = 0
+    for ticket in normal:
+        if working.get(ticket.village_code, 0) == 0:
+            ticket.priority = "high"
+            ticket.due_at = min(ticket.due_at, ticket.opened_at + DUE_AFTER["high"])
+            session.add(TicketEvent(ticket_id=ticket.id, kind="escalated", at=now,
+                                    actor=SYSTEM_ACTOR,
+                                    detail={"priority": "high",
+                                            "detail": "the village has no working speaker"}))
+            raised += 1
+    return raised
+
+
+def count_tickets_in_progress(session: Session) -> int:
+    """Tickets not yet closed (the ``cunxiang_tickets_open`` gauge)."""
+    return session.scalar(select(func.count()).select_from(Ticket)
+                          .where(Ticket.status != "closed")) or 0
+
+
+# ---------------------------------------------------------------- retired speakers
+
+
+@subscribe("speaker.retired")
+def _speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
+    """A retired speaker needs no repair: its outages and ticket end with it."""
+    now = utcnow()
+    session.execute(update(Outage).where(Outage.speaker_id == speaker_id,
+                                         Outage.closed_at.is_(None))
+                    .values(closed_at=now).execution_options(synchronize_session=False))
+    ticket = session.scalar(select(Ticket).where(Ticket.speaker_id == speaker_id,
+                                                 Ticket.status != "closed"))
+    if ticket is not None:
+        data = close_ticket(session, ticket, now=now, reason="speaker retired")
+        queue_events(session, [("ticket.closed", data)], now=now)

@@ -1,0 +1,1 @@
+"""Media: the content-addressed audio store and the open /media route."""

@@ -1,0 +1,1 @@
+"""Play orders, the priority rule (pure), terminal protocol, playlog."""

@@ -1,0 +1,181 @@
+"""Waking long-polls: one ``asyncio.Event`` per village, set after the commit that changed it.
+
+``orders.changed`` (emitted with the program versions' bump) queues a wake-up with
+``on_commit``; the wake-up crosses into each app's event loop with
+``call_soon_threadsafe`` and sets the village's event, which the waiting requests
+await — no waiter ever polls the database. On PostgreSQL the same change is also
+sent with ``pg_notify`` inside the transaction (delivered at commit), and a listener
+thread in every process wakes its own waiters: several API processes behind a load
+balancer all answer within moments.
+
+An event is used once: waking a village pops its event and sets it, so the next
+waiter gets a fresh one. A waiter takes the event *before* reading the version, so
+a change committed in between is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.db import on_commit
+from app.events import subscribe
+from app.metrics import REGISTRY
+
+__all__ = [
+    "ProgramNotifier",
+    "wake_villages",
+    "start_program_notifier",
+    "stop_program_notifier",
+    "CHANNEL",
+    "program_waiters",
+]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "cunxiang_programs"
+_PAYLOAD_LIMIT = 7000  # pg_notify payloads must stay under 8000 bytes
+
+program_waiters = Gauge(
+    "cunxiang_program_waiters", "Terminal long-polls waiting for a program change",
+    registry=REGISTRY,
+)
+
+
+class ProgramNotifier:
+    """The per-village events of one event loop (every method but :meth:`wake`: loop thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._events: dict[str, asyncio.Event] = {}
+        self.waiting = 0
+
+    def event_for(self, village_code: str) -> asyncio.Event:
+        """The event the next change of this village sets (take it before reading the version)."""
+        event = self._events.get(village_code)
+        if event is None:
+            event = self._events[village_code] = asyncio.Event()
+        return event
+
+    async def wait(self, event: asyncio.Event, timeout: float) -> bool:
+        """Wait for ``event`` up to ``timeout`` seconds; True if it was set."""
+        self.waiting += 1
+        program_waiters.inc()
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+            program_waiters.dec()
+
+    def wake(self, village_codes: Iterable[str]) -> None:
+        """Wake the waiters of these villages; safe from any thread."""
+        codes = tuple(village_codes)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            self.loop.call_soon_threadsafe(self._wake, codes)
+
+    def _wake(self, codes: tuple[str, ...]) -> None:
+        for code in codes:
+            event = self._events.pop(code, None)
+            if event is not None:
+                event.set()
+
+
+# Notifiers of the running apps (one per event loop): a registry filled at start-up.
+_NOTIFIERS: set[ProgramNotifier] = set()
+
+
+def wake_villages(village_codes: Iterable[str]) -> None:
+    """Wake every waiter of these villages in this process (any thread)."""
+    codes = frozenset(village_codes)
+    for notifier in list(_NOTIFIERS):
+        notifier.wake(codes)
+
+
+@subscribe("orders.changed")
+def _orders_changed(session: Session, village_codes: Iterable[str], **_: Any) -> None:
+    codes = frozenset(village_codes)
+    on_commit(session, lambda: wake_villages(codes))
+    if session.get_bind().dialect.name == "postgresql":
+        for payload in _payloads(sorted(codes)):
+            session.execute(select(func.pg_notify(CHANNEL, payload)))
+
+
+def _payloads(codes: list[str]) -> Iterable[str]:
+    """Village codes joined by commas, in payloads that fit pg_notify."""
+    chunk: list[str] = []
+    size = 0
+    for code in codes:
+        if chunk and size + len(code) + 1 > _PAYLOAD_LIMIT:
+            yield ",".join(chunk)
+            chunk, size = [], 0
+        chunk.append(code)
+        size += len(code) + 1
+    if chunk:
+        yield ",".join(chunk)
+
+
+class _PostgresListener:
+    """A thread that LISTENs on the channel and wakes this process's waiters."""
+
+    def __init__(self, url: str, deliver: Callable[[Iterable[str]], None]) -> None:
+        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self.deliver = deliver
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="cunxiang-program-listener",
+                                       daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self.stopping.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self.deliver(c for c in note.payload.split(",") if c)
+            except psycopg.Error as exc:
+                log.warning("program listener lost its connection (%s); retrying", exc)
+                self.stopping.wait(2)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+
+def start_program_notifier(app: FastAPI) -> None:
+    """Lifespan start: this loop's notifier, and a LISTEN thread on PostgreSQL."""
+    notifier = ProgramNotifier(asyncio.get_running_loop())
+    _NOTIFIERS.add(notifier)
+    app.state.program_notifier = notifier
+    app.state.program_listener = None
+    url = get_settings().database_url
+    if url.startswith("postgresql"):
+        listener = _PostgresListener(url, notifier.wake)
+        listener.thread.start()
+        app.state.program_listener = listener
+
+
+def stop_program_notifier(app: FastAPI) -> None:
+    """Lifespan stop: forget the notifier and stop listening."""
+    notifier = getattr(app.state, "program_notifier", None)
+    _NOTIFIERS.discard(notifier)  # type: ignore[arg-type]
+    listener = getattr(app.state, "program_listener", None)
+    if listener is not None:
+        listener.stop()

@@ -1,0 +1,93 @@
+"""Text-to-speech engines behind one interface, and the registry that names them.
+
+An engine turns normalised Chinese text into WAV audio. A new engine is one file in this
+package that defines a class and calls ``register_engine("name", TheClass)``:
+``make_engine("name")`` imports ``app.rendering.engines.name`` on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from app.rendering.errors import UnknownEngine
+from app.rendering.normalize import Segment
+
+__all__ = [
+    "Engine",
+    "PassageEngine",
+    "register_engine",
+    "make_engine",
+    "engine_names",
+    "engine_identity",
+]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Speaks normalised text: ``synthesize(text)`` returns WAV bytes.
+
+    ``name`` is the registry name; ``voice`` names the voice. Instances must be picklable
+    (plain dataclasses are), as renders run in worker processes.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registry name (``espeak``, ``command``)."""
+        ...
+
+    @property
+    def voice(self) -> str:
+        """The voice the engine speaks with."""
+        ...
+
+    def synthesize(self, text: str) -> bytes:
+        """WAV audio of ``text`` (a sentence or clause of normalised text)."""
+        ...
+
+
+@runtime_checkable
+class PassageEngine(Engine, Protocol):
+    """An engine that can speak several segments with their pauses in one call (faster)."""
+
+    def synthesize_passage(self, segments: Sequence[Segment]) -> bytes:
+        """WAV audio of the segments with each segment's pause after it but the last."""
+        ...
+
+
+_FACTORIES: dict[str, Callable[..., Engine]] = {}
+_ENGINE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def register_engine(name: str, factory: Callable[..., Engine]) -> None:
+    """Make ``factory(**options)`` available as engine ``name``."""
+    _FACTORIES[name] = factory
+
+
+def make_engine(name: str, **options: Any) -> Engine:
+    """Build the engine registered under ``name`` (``espeak``, ``command``, …)."""
+    if name not in _FACTORIES and _ENGINE_NAME.fullmatch(name):
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    if name not in _FACTORIES:
+        raise UnknownEngine(f"no text-to-speech engine named {name!r}")
+    try:
+        return _FACTORIES[name](**options)
+    except (TypeError, ValueError) as exc:
+        raise UnknownEngine(f"engine {name!r} is misconfigured: {exc}") from exc
+
+
+def engine_names() -> list[str]:
+    """Names of the engines registered so far (built-ins load on first use)."""
+    return sorted(_FACTORIES)
+
+
+def engine_identity(engine: Engine) -> str:
+    """Everything that changes how an engine sounds: the speech cache key starts with it."""
+    identity = getattr(engine, "identity", None)
+    return str(identity) if identity else f"{engine.name}|{engine.voice}"

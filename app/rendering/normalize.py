@@ -1,0 +1,307 @@
+"""Chinese text normalisation: numbers, dates, times, units and punctuation as they are read aloud.
+
+``normalize_text`` turns a script into what a speaker would say (二零二四年三月五日,
+十五点三十分, 幺二三四五, 三到五级, 百分之五十, 二十五摄氏度), keeping Latin
+abbreviations (CT, PM, WiFi) for the engine to spell. ``split_segments`` cuts the
+result at punctuation and gives each boundary its pause.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.rendering.numerals import read_decimal, read_digits, read_integer, read_number
+
+__all__ = [
+    "Segment",
+    "normalize_text",
+    "split_segments",
+    "NORMALIZER_VERSION",
+    "PAUSE_SENTENCE_MS",
+    "PAUSE_CLAUSE_MS",
+    "PAUSE_COMMA_MS",
+    "PAUSE_PARAGRAPH_MS",
+]
+
+#: Bump when the output of ``normalize_text`` changes, so cached renders are not reused.
+NORMALIZER_VERSION = 1
+
+PAUSE_PARAGRAPH_MS = 900
+PAUSE_SENTENCE_MS = 600
+PAUSE_CLAUSE_MS = 400
+PAUSE_COMMA_MS = 250
+
+_PAUSES = {
+    "。": PAUSE_SENTENCE_MS,
+    "！": PAUSE_SENTENCE_MS,
+    "？": PAUSE_SENTENCE_MS,
+    "；": PAUSE_CLAUSE_MS,
+    "：": PAUSE_CLAUSE_MS,
+    "，": PAUSE_COMMA_MS,
+    "、": PAUSE_COMMA_MS,
+    "\n": PAUSE_PARAGRAPH_MS,
+}
+
+# Words that count things: a bare 2 before them is 两 (两个人), and a number before them
+# is a quantity, never a hotline (120元 is 一百二十元, 120 alone is 幺二零).
+_MEASURES = (
+    "个人位名户家口次天日周年月辆台件条张只头匹本部所间座栋层趟批份项种元角毛块米"
+    "里亩斤吨克升度分秒小时岁倍场轮句声页"
+)
+_NUM = r"\d+(?:\.\d+)?"
+_SEPARATORS = "-~～—–至"
+
+_ASCII_PUNCT = {
+    ",": "，",
+    ".": "。",
+    "!": "！",
+    "?": "？",
+    ";": "；",
+    ":": "：",
+    "(": "，",
+    ")": "，",
+    "（": "，",
+    "）": "，",
+    "【": "，",
+    "】": "，",
+    "[": "，",
+    "]": "，",
+    "…": "。",
+    "—": "，",
+    "–": "，",
+    "/": "、",
+    "-": " ",
+    "~": " ",
+}
+_DROPPED = "“”\"'‘’「」『』《》〈〉<>*#_`|·•"
+
+_EMERGENCY = "110|119|120|122"
+_HOTLINES = (
+    "12110|12119|12315|12320|12328|12333|12345|12348|12351|12355|"
+    "12356|12358|12365|12366|12369|12379|12381|12388|12395|96\\d{3}|95\\d{3}"
+)
+# After these a hotline-shaped number is a quantity: 12345元, 12345万, 12345多人.
+_NOT_DIALLED = _MEASURES + "公千万亿多余平立毫厘级"
+_CALL_WORDS = "报警|急救|火警|电话|热线|求助|指挥|交警|救护|消防"
+_DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真"
+
+_UNITS: tuple[tuple[str, str], ...] = (
+    ("°C", "摄氏度"),
+    ("℃", "摄氏度"),
+    ("℉", "华氏度"),
+    ("°", "度"),
+    ("km/h", "公里每小时"),
+    ("m/s", "米每秒"),
+    ("kWh", "千瓦时"),
+    ("kW", "千瓦"),
+    ("km²", "平方公里"),
+    ("km2", "平方公里"),
+    ("m²", "平方米"),
+    ("m2", "平方米"),
+    ("m³", "立方米"),
+    ("m3", "立方米"),
+    ("km", "公里"),
+    ("cm", "厘米"),
+    ("mm", "毫米"),
+    ("kg", "公斤"),
+    ("mg", "毫克"),
+    ("ml", "毫升"),
+    ("mL", "毫升"),
+    ("min", "分钟"),
+    ("m", "米"),
+    ("g", "克"),
+    ("t", "吨"),
+    ("L", "升"),
+    ("h", "小时"),
+    ("s", "秒"),
+    ("W", "瓦"),
+    ("V", "伏"),
+)
+_UNIT_PATTERN = "|".join(re.escape(symbol) for symbol, _ in _UNITS)
+_UNIT_WORDS = dict(_UNITS)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of speech and the pause (ms) that follows it."""
+
+    text: str
+    pause_ms: int
+
+
+def _sub(pattern: str, replace: Callable[[re.Match[str]], str]) -> Callable[[str], str]:
+    """A rule: one compiled pattern and its replacement."""
+    compiled = re.compile(pattern)
+    return lambda text: compiled.sub(replace, text)
+
+
+def _dialled(match: re.Match[str]) -> str:
+    """Phone numbers: digit by digit, 1 as 幺, a short pause at each separator."""
+    number_at = match.start(1) if match.lastindex else match.start()
+    prefix = match.string[match.start() : number_at]
+    groups = re.split(r"[\s\-—–]+", match.string[number_at : match.end()].strip())
+    return prefix + "，".join(read_digits(group, dialled=True) for group in groups if group)
+
+
+def _dialled_list(match: re.Match[str]) -> str:
+    return re.sub(r"\d+", lambda m: read_digits(m.group(0), dialled=True), match.group(0))
+
+
+def _named(match: re.Match[str]) -> str:
+    """Names and codes (84消毒液, G318国道): digit by digit, 1 as 一."""
+    return read_digits(match.group(1)) + match.group(2)
+
+
+def _iso_date(match: re.Match[str]) -> str:
+    year, month, day = match.group(1), int(match.group(2)), int(match.group(3))
+    return f"{read_digits(year)}年{read_integer(month)}月{read_integer(day)}日"
+
+
+def _year(match: re.Match[str]) -> str:
+    return read_digits(match.group(1))
+
+
+def _clock(match: re.Match[str]) -> str:
+    """15:30 → 十五点三十分; 8:05 → 八点零五分; 2:00 → 两点."""
+    hour, minute, second = int(match.group(1)), int(match.group(2)), match.group(3)
+    spoken = ("两" if hour == 2 else read_integer(hour)) + "点"
+    if minute or second:
+        spoken += ("零" if minute < 10 else "") + read_integer(minute) + "分"
+    if second and int(second):
+        spoken += read_integer(int(second)) + "秒"
+    return spoken
+
+
+def _range(match: re.Match[str]) -> str:
+    """3-5级 → 3到5级; 5-10% → 5%到10% so both ends are read as percentages."""
+    low, low_pct, high, high_pct = match.group(1), match.group(2), match.group(3), match.group(4)
+    if high_pct and not low_pct:
+        low_pct = high_pct
+    return f"{low}{low_pct}到{high}{high_pct}"
+
+
+def _percent(match: re.Match[str]) -> str:
+    sign, number = match.group(1), match.group(2)
+    return ("负" if sign else "") + "百分之" + read_number(number)
+
+
+def _temperature(match: re.Match[str]) -> str:
+    """Temperatures below zero are 零下, as weather reports say."""
+    sign, number, unit = match.group(1), match.group(2), match.group(3)
+    spoken = read_number(number) + _UNIT_WORDS[unit]
+    return ("零下" + spoken) if sign else spoken
+
+
+def _unit(match: re.Match[str]) -> str:
+    sign, number, unit = match.group(1), match.group(2), match.group(3)
+    return ("负" if sign else "") + read_number(number) + _UNIT_WORDS[unit]
+
+
+def _fraction(match: re.Match[str]) -> str:
+    return read_integer(int(match.group(2))) + "分之" + read_integer(int(match.group(1)))
+
+
+def _integer(match: re.Match[str]) -> str:
+    """A plain number; a lone 2 before a measure word is 两; long or 0-led strings are codes."""
+    digits = match.group(0)
+    before = match.string[match.start() - 1 : match.start()]
+    after = match.string[match.end() : match.end() + 1]
+    if len(digits) > 16 or (len(digits) > 1 and digits[0] == "0"):
+        return read_digits(digits)
+    if digits == "2" and after and after in _MEASURES and before != "第":
+        return "两"
+    return read_integer(int(digits))
+
+
+_RULES: tuple[Callable[[str], str], ...] = (
+    # 1,000,000 → 1000000 (only true thousands groups, so lists like 1,2,3 stay apart)
+    _sub(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])", lambda m: m.group(0).replace(",", "")),
+    # dates before anything reads their dashes as ranges or minus signs
+    _sub(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", _iso_date),
+    _sub(r"(?<!\d)(\d{4})(?=年)", _year),
+    _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
+    _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
+    # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到
+    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十])", lambda m: "到"),
+    # dialled numbers: mobiles, landlines with area codes, 400 numbers, hotlines
+    _sub(r"(?<!\d)1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?!\d)", _dialled),
+    _sub(r"(?<!\d)0\d{2,3}[\-—–\s]\d{7,8}(?!\d)", _dialled),
+    _sub(r"(?<!\d)[48]00[\-\s]?\d{3}[\-\s]?\d{4}(?!\d)", _dialled),
+    _sub(rf"(?<=(?:{_DIAL_WORDS}))[：:\s是为]*(\d[\d\s\-]{{2,}}\d)(?!\d)", _dialled),
+    _sub(rf"(?<![\d.])(?:{_HOTLINES})(?![\d.%A-Za-z])(?![{_NOT_DIALLED}])", _dialled),
+    _sub(rf"(?:(?<=[打叫])|(?<=报警|急救|火警))(?:{_EMERGENCY})(?!\d)", _dialled),
+    _sub(rf"(?<![\d.])(?:{_EMERGENCY})(?={_CALL_WORDS})", _dialled),
+    # …拨打110、119或者120: the rest of a list of emergency numbers is dialled too
+    _sub(rf"(?<=[幺零九二])(?:(?:[、和]|或者?)(?:{_EMERGENCY})(?!\d))+", _dialled_list),
+    # names and codes read digit by digit
+    _sub(r"(?<![\d.])(\d+)(消毒液|国道|省道|县道|次列车|航班|室)", _named),
+    _sub(r"(?<=[A-Za-z])(\d{3,})(?![\d.])()", _named),
+    # ranges, then signs, percentages and units
+    _sub(rf"(?<![\d.])({_NUM})\s*(%?)\s*[{_SEPARATORS}]\s*({_NUM})\s*(%?)", _range),
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*%", lambda m: _percent(m)),
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*(°C|℃|℉)", _temperature),
+    _sub(rf"(?<![\dA-Za-z.])([-−]?)({_NUM})\s*({_UNIT_PATTERN})(?![A-Za-z0-9²³/])", _unit),
+    _sub(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", _fraction),
+    _sub(r"(?<![\dA-Za-z])[-−](\d+\.\d+|\d+)", lambda m: "负" + read_number(m.group(1))),
+    _sub(r"(\d+)\.(\d+)", lambda m: read_decimal(m.group(0))),
+    _sub(r"(?<=[元角米里斤吨克升度])/(?=[\u4e00-\u9fff])", lambda m: "每"),
+    _sub(r"\d+", _integer),
+)
+
+
+def _unify_characters(text: str) -> str:
+    """Full-width forms to ASCII (１２３ → 123, ％ → %, ℃ → °C), one kind of line break."""
+    text = unicodedata.normalize("NFKC", text)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _unify_punctuation(text: str) -> str:
+    """ASCII and bracket punctuation to Chinese marks; quotes and decoration dropped."""
+    text = re.sub(r"\.{3,}|…+|。{2,}", "。", text)
+    text = re.sub(r"[-—–~]{2,}", "，", text)
+    text = "".join(_ASCII_PUNCT.get(ch, ch) for ch in text if ch not in _DROPPED)
+    text = re.sub(r"[ \t\u3000]+", " ", text)
+    text = re.sub(r" *([，。！？；：、\n]) *", r"\1", text)
+    text = re.sub(r"([，、；：])[，、；：]+", r"\1", text)
+    text = re.sub(r"([。！？])[。！？，、；：]+", r"\1", text)
+    text = re.sub(r"[，、；：]+([。！？])", r"\1", text)
+    text = re.sub(r"(?<![A-Za-z]) | (?![A-Za-z])", "", text)  # spaces only between Latin words
+    return text
+
+
+def normalize_text(text: str) -> str:
+    """Rewrite a script the way it is read aloud: no digits left, Chinese punctuation only."""
+    text = _unify_characters(text)
+    for rule in _RULES:
+        text = rule(text)
+    text = _unify_punctuation(text)
+    lines = (line.strip(" ").lstrip("，、；：。！？") for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+_BOUNDARY = re.compile(r"([。！？；：，、\n])")
+
+
+def split_segments(text: str) -> list[Segment]:
+    """Cut normalised text at punctuation; each segment keeps its mark and gets its pause."""
+    segments: list[Segment] = []
+    pieces = _BOUNDARY.split(text)
+    for index in range(0, len(pieces), 2):
+        words = pieces[index].strip()
+        mark = pieces[index + 1] if index + 1 < len(pieces) else "。"
+        if not _has_speech(words):
+            if segments and _PAUSES[mark] > segments[-1].pause_ms:
+                last = segments[-1]
+                segments[-1] = Segment(last.text, _PAUSES[mark])
+            continue
+        shown = words + ("" if mark == "\n" else mark)
+        segments.append(Segment(shown, _PAUSES[mark]))
+    return segments
+
+
+def _has_speech(words: str) -> bool:
+    """True if there is a character to say (a Han character, a letter or a digit)."""
+    return any(ch.isalnum() for ch in words)

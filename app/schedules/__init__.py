@@ -1,0 +1,1 @@
+"""Schedules: rules → occurrences (pure), issuing orders, APScheduler jobs, leader lease."""

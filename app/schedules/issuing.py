@@ -1,0 +1,427 @@
+"""Play orders from schedules: each occurrence issued once per village, re-issued when things change.
+
+An order's identity is (schedule, village, start_at), under a unique constraint. Every insert
+here is ``INSERT … ON CONFLICT DO NOTHING`` on that identity (SQLite and PostgreSQL alike), so a
+restart, a re-run or a second process racing this one never duplicates an order; the rows the
+database reports back as inserted are the only ones counted and the only villages bumped.
+
+Issuing one schedule starts by locking its row (a no-op UPDATE: a row lock on PostgreSQL, the
+write lock on SQLite), so two issuers of the same schedule take turns and the second sees what
+the first committed: a horizon job cannot resurrect orders that an edit is withdrawing.
+
+- :func:`reissue_schedule` brings a schedule's future orders in line with it (after a change):
+  withdraws obsolete ones, revives or inserts wanted ones, updates the media, loop, volume and
+  title of unchanged occurrences. Orders that have started are never touched.
+- :func:`top_up_schedule` / :func:`top_up_all` only issue what lies between a schedule's
+  ``issued_through`` and the horizon (the periodic and per-time jobs: cheap when nothing is due).
+- :func:`issue_village` gives a new village the orders of the schedules that cover it.
+
+Every function takes the caller's session and leaves committing to it; program versions of the
+villages whose orders changed are bumped in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.areas.models import Area
+from app.config import get_settings
+from app.db import on_commit, session_scope, utcnow
+from app.ids import new_id
+from app.metrics import orders_issued
+from app.playlists.service import PlayoutMedia, playout_media
+from app.playout.models import ROUTINE_PRIORITY, PlayOrder
+from app.playout.program import bump_program_versions
+from app.schedules.models import Schedule, ScheduleTarget
+from app.schedules.rules import Rule, occurrences
+
+__all__ = [
+    "IssueReport",
+    "MISSED_MARGIN",
+    "horizon_end",
+    "order_not_after",
+    "rule_of",
+    "insert_orders",
+    "reissue_schedule",
+    "top_up_schedule",
+    "top_up_all",
+    "verify_slot",
+    "issue_village",
+    "withdraw_future_orders",
+    "schedules_covering",
+    "village_codes",
+]
+
+log = logging.getLogger(__name__)
+
+# SPEC §6: a routine order's not_after is its start + loop × playlist duration + 15 minutes.
+MISSED_MARGIN = timedelta(minutes=15)
+# The horizon's end is included: an occurrence exactly CUNXIANG_HORIZON ahead is issued by the
+# per-time job that fires at that time of day.
+_HORIZON_SLACK = timedelta(seconds=1)
+_CHUNK = 500  # ids per IN (…) list: well under SQLite's and PostgreSQL's parameter limits
+_IDENTITY = ("schedule_id", "village_code", "start_at")
+
+Key = tuple[str, datetime]  # (village, start_at) within one schedule
+
+
+@dataclass
+class IssueReport:
+    """What one issuing pass changed."""
+
+    inserted: int = 0
+    revived: int = 0
+    updated: int = 0
+    withdrawn: int = 0
+    villages: set[str] = field(default_factory=set)
+
+    @property
+    def issued(self) -> int:
+        """Orders that entered programs: inserted plus withdrawn ones issued again."""
+        return self.inserted + self.revived
+
+    def merge(self, other: IssueReport) -> IssueReport:
+        """Add another pass's figures to this one."""
+        self.inserted += other.inserted
+        self.revived += other.revived
+        self.updated += other.updated
+        self.withdrawn += other.withdrawn
+        self.villages |= other.villages
+        return self
+
+
+def horizon_end(now: datetime) -> datetime:
+    """How far ahead orders are issued at ``now`` (CUNXIANG_HORIZON, end included)."""
+    return now + timedelta(seconds=get_settings().horizon) + _HORIZON_SLACK
+
+
+def order_not_after(start_at: datetime, loop: int, duration_ms: int) -> datetime:
+    """Start + loop × playlist duration + 15 minutes."""
+    return start_at + timedelta(milliseconds=loop * duration_ms) + MISSED_MARGIN
+
+
+def rule_of(schedule: Schedule) -> Rule:
+    """The pure rule of a stored schedule, in the service's time zone."""
+    return Rule(
+        times=tuple(schedule.times or ()), every_minutes=schedule.every_minutes,
+        window=tuple(schedule.window) if schedule.window else None,  # type: ignore[arg-type]
+        days=tuple(schedule.days), start_date=schedule.start_date, end_date=schedule.end_date,
+        tz=get_settings().timezone,
+    )
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What every order of one schedule carries, apart from its village and start."""
+
+    schedule_id: str
+    playlist_id: str
+    title: str
+    loop: int
+    volume: int | None
+    media: list[dict[str, Any]]
+    duration_ms: int
+
+    def fields(self, start_at: datetime) -> dict[str, Any]:
+        """The columns an order at ``start_at`` must have (state aside)."""
+        return {
+            "playlist_id": self.playlist_id, "title": self.title, "loop": self.loop,
+            "volume": self.volume, "media": self.media, "duration_ms": self.duration_ms,
+            "not_after": order_not_after(start_at, self.loop, self.duration_ms),
+        }
+
+    def rows(self, villages: Iterable[str], starts: Iterable[datetime],
+             now: datetime) -> list[dict[str, Any]]:
+        """Complete new order rows, one per start and village."""
+        found = []
+        for start_at in starts:
+            common = {
+                "kind": "routine", "schedule_id": self.schedule_id, "broadcast_id": None,
+                "start_at": start_at, "mode": "actual", "level": None,
+                "priority": ROUTINE_PRIORITY, "state": "issued", "issued_at": now,
+                "updated_at": now, "first_fetched_at": None, **self.fields(start_at),
+            }
+            found += [{**common, "id": new_id("ord"), "village_code": village}
+                      for village in villages]
+        return found
+
+    def differs(self, order: Any) -> bool:
+        """True when a stored order's content is not what this template gives."""
+        wanted = self.fields(order.start_at)
+        return any(getattr(order, name) != value for name, value in wanted.items())
+
+
+def _template(schedule: Schedule, media: PlayoutMedia) -> _Template:
+    items = [dict(item) for item in media.items]
+    return _Template(schedule.id, schedule.playlist_id, schedule.name[:200], schedule.loop,
+                     schedule.volume, items, int(media.duration_ms))
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def insert_orders(
+    session: Session, rows: Sequence[dict[str, Any]], identity: Iterable[str] = _IDENTITY
+) -> list[str]:
+    """Insert order rows, skipping any whose identity exists; the villages of rows inserted.
+
+    ``identity`` names the unique constraint's columns: (schedule_id, village_code, start_at)
+    for routine orders, (broadcast_id, village_code) for urgent ones.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    table = PlayOrder.__table__
+    statement = (
+        insert(table)  # the table, not the entity: a plain Core executemany, no ORM bookkeeping
+        .on_conflict_do_nothing(index_elements=list(identity))
+        .returning(table.c.village_code)
+    )
+    inserted: list[str] = []
+    for chunk in _chunks(rows, 2000):
+        inserted.extend(connection.execute(statement, list(chunk)).scalars())
+    return inserted
+
+
+def village_codes(session: Session, target_codes: Iterable[str]) -> list[str]:
+    """Codes of the villages in or under the target areas, sorted, without repeats."""
+    found: set[str] = set()
+    for path in session.scalars(select(Area.path).where(Area.code.in_(list(target_codes)))):
+        # A range on the indexed path ("p/" ≤ path < "p0", "0" following "/"): an exact
+        # prefix test that, unlike LIKE, treats "_" in area codes literally.
+        found.update(session.scalars(select(Area.code).where(
+            Area.level == "village",
+            or_(Area.path == path, and_(Area.path >= path + "/", Area.path < path + "0")),
+        )))
+    return sorted(found)
+
+
+def _lock_schedule(session: Session, schedule_id: str) -> Schedule | None:
+    """Take the schedule's row lock for this transaction and read it afresh (None if gone)."""
+    session.execute(
+        update(Schedule).where(Schedule.id == schedule_id)
+        .values(issued_through=Schedule.issued_through, updated_at=Schedule.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(
+        select(Schedule).where(Schedule.id == schedule_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _future_orders(session: Session, schedule_id: str, now: datetime) -> list[Any]:
+    columns = (PlayOrder.id, PlayOrder.village_code, PlayOrder.start_at, PlayOrder.state,
+               PlayOrder.playlist_id, PlayOrder.title, PlayOrder.loop, PlayOrder.volume,
+               PlayOrder.media, PlayOrder.duration_ms, PlayOrder.not_after)
+    stmt = select(*columns).where(PlayOrder.schedule_id == schedule_id,
+                                  PlayOrder.start_at >= now,
+                                  PlayOrder.state.in_(("issued", "withdrawn")))
+    return list(session.execute(stmt))
+
+
+def _set_state(session: Session, ids: Sequence[str], values: dict[str, Any]) -> None:
+    for chunk in _chunks(ids):
+        session.execute(
+            update(PlayOrder).where(PlayOrder.id.in_(chunk)).values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _finish(session: Session, report: IssueReport) -> IssueReport:
+    """Bump the changed villages' program versions; count issued orders once committed."""
+    if report.villages:
+        bump_program_versions(session, report.villages)
+    if report.issued:
+        count = report.issued
+        on_commit(session, lambda: orders_issued.labels(kind="routine").inc(count))
+    return report
+
+
+def withdraw_future_orders(
+    session: Session, schedule_id: str, *, now: datetime | None = None
+) -> IssueReport:
+    """Withdraw every order of the schedule that has not started yet (disable, delete)."""
+    now = now or utcnow()
+    rows = list(session.execute(
+        select(PlayOrder.id, PlayOrder.village_code).where(
+            PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
+            PlayOrder.start_at >= now)
+    ))
+    _set_state(session, [r.id for r in rows], {"state": "withdrawn", "updated_at": now})
+    report = IssueReport(withdrawn=len(rows), villages={r.village_code for r in rows})
+    return _finish(session, report)
+
+
+def _ready_media(session: Session, schedule: Schedule) -> PlayoutMedia | None:
+    """The playlist's playable media, or None while it has nothing to play yet.
+
+    A playlist whose newest approved audio is still rendering (``ready`` False) plays what
+    it can: the last approved revision that has audio. Only a playlist with nothing playable
+    at all (its first audio still rendering) issues nothing; the audio-ready event (or the
+    next horizon run) issues its orders.
+    """
+    media = playout_media(session, schedule.playlist_id)
+    return media if media is not None and media.items else None
+
+
+def reissue_schedule(
+    session: Session, schedule_id: str, *, now: datetime | None = None
+) -> IssueReport:
+    """Bring the schedule's future orders (to the horizon) in line with the schedule."""
+    now = now or utcnow()
+    schedule = _lock_schedule(session, schedule_id)
+    if schedule is None or not schedule.enabled:
+        return withdraw_future_orders(session, schedule_id, now=now)
+    if playout_media(session, schedule.playlist_id) is None:
+        return withdraw_future_orders(session, schedule_id, now=now)  # playlist gone
+    media = _ready_media(session, schedule)
+    if media is None:
+        return IssueReport()
+    end = horizon_end(now)
+    template = _template(schedule, media)
+    villages = village_codes(session, schedule.target_codes)
+    starts = occurrences(rule_of(schedule), now, end)
+    wanted = {(village, start) for start in starts for village in villages}
+    report = _reconcile(session, template, wanted, _future_orders(session, schedule_id, now), now)
+    schedule.issued_through = end
+    return _finish(session, report)
+
+
+def _reconcile(session: Session, template: _Template, wanted: set[Key],
+               existing: list[Any], now: datetime) -> IssueReport:
+    report = IssueReport()
+    known: set[Key] = set()
+    withdraw, refresh = [], defaultdict(list)
+    for order in existing:
+        key = (order.village_code, order.start_at)
+        known.add(key)
+        if key not in wanted:
+            if order.state == "issued":
+                withdraw.append(order.id)
+                report.villages.add(order.village_code)
+        elif order.state == "withdrawn" or template.differs(order):
+            refresh[order.start_at].append(order.id)
+            report.villages.add(order.village_code)
+            if order.state == "withdrawn":
+                report.revived += 1
+            else:
+                report.updated += 1
+    _set_state(session, withdraw, {"state": "withdrawn", "updated_at": now})
+    report.withdrawn = len(withdraw)
+    for start_at, ids in refresh.items():
+        _set_state(session, ids, {"state": "issued", "updated_at": now,
+                                  **template.fields(start_at)})
+    by_start: dict[datetime, list[str]] = defaultdict(list)
+    for village, start_at in sorted(wanted - known, key=lambda k: (k[1], k[0])):
+        by_start[start_at].append(village)
+    new_rows = [row for start_at, villages in by_start.items()
+                for row in template.rows(villages, [start_at], now)]
+    inserted = insert_orders(session, new_rows)
+    report.inserted = len(inserted)
+    report.villages.update(inserted)
+    return report
+
+
+def top_up_schedule(
+    session: Session, schedule_id: str, *, now: datetime | None = None
+) -> IssueReport:
+    """Issue the schedule's occurrences between its ``issued_through`` and the horizon."""
+    now = now or utcnow()
+    schedule = _lock_schedule(session, schedule_id)
+    if schedule is None or not schedule.enabled:
+        return IssueReport()
+    end = horizon_end(now)
+    since = max(now, schedule.issued_through or now)
+    if since >= end:
+        return IssueReport()
+    starts = occurrences(rule_of(schedule), since, end)
+    report = IssueReport()
+    if starts:
+        media = _ready_media(session, schedule)
+        if media is None:
+            return report  # issued_through stays: the next run tries again
+        report = _insert_for(session, _template(schedule, media),
+                             village_codes(session, schedule.target_codes), starts, now)
+    schedule.issued_through = end
+    return _finish(session, report)
+
+
+def _insert_for(session: Session, template: _Template, villages: Sequence[str],
+                starts: Sequence[datetime], now: datetime) -> IssueReport:
+    inserted = insert_orders(session, template.rows(villages, starts, now))
+    return IssueReport(inserted=len(inserted), villages=set(inserted))
+
+
+def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> IssueReport:
+    """Make sure every village of the schedule holds its order for the slot at ``start_at``.
+
+    Issues a missing one (it still plays, late, before its not_after); never revives a
+    withdrawn one.
+    """
+    schedule = _lock_schedule(session, schedule_id)
+    if schedule is None or not schedule.enabled:
+        return IssueReport()
+    rule = rule_of(schedule)
+    if start_at not in occurrences(rule, start_at, start_at + timedelta(seconds=1)):
+        return IssueReport()
+    media = _ready_media(session, schedule)
+    if media is None:
+        return IssueReport()
+    villages = village_codes(session, schedule.target_codes)
+    report = _insert_for(session, _template(schedule, media), villages, [start_at], utcnow())
+    if report.inserted:
+        log.warning("schedule %s: %d village(s) lacked their order for %s; issued now",
+                    schedule_id, report.inserted, start_at.isoformat())
+    return _finish(session, report)
+
+
+def top_up_all(*, now: datetime | None = None) -> IssueReport:
+    """Top up every enabled schedule to the horizon, one short transaction per schedule."""
+    now = now or utcnow()
+    with session_scope() as session:
+        ids = list(session.scalars(
+            select(Schedule.id).where(Schedule.enabled.is_(True)).order_by(Schedule.id)
+        ))
+    total = IssueReport()
+    for schedule_id in ids:
+        with session_scope() as session:
+            total.merge(top_up_schedule(session, schedule_id, now=now))
+    return total
+
+
+def schedules_covering(session: Session, village: Area) -> list[Schedule]:
+    """Enabled schedules with a target that is the village or one of its ancestors."""
+    ancestors = village.path.split("/")
+    targeting = select(ScheduleTarget.schedule_id).where(ScheduleTarget.area_code.in_(ancestors))
+    stmt = (select(Schedule).where(Schedule.enabled.is_(True), Schedule.id.in_(targeting))
+            .order_by(Schedule.id))
+    return list(session.scalars(stmt))
+
+
+def issue_village(session: Session, village: Area, *, now: datetime | None = None) -> IssueReport:
+    """Give a (new) village the orders of every schedule that covers it, up to the horizon."""
+    now = now or utcnow()
+    report = IssueReport()
+    for schedule in schedules_covering(session, village):
+        locked = _lock_schedule(session, schedule.id)
+        if locked is None or not locked.enabled:
+            continue
+        media = _ready_media(session, locked)
+        if media is None:
+            continue
+        starts = occurrences(rule_of(locked), now, locked.issued_through or horizon_end(now))
+        report.merge(_insert_for(session, _template(locked, media), [village.code], starts, now))
+    return _finish(session, report)

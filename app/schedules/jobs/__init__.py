@@ -1,0 +1,1 @@
+"""Background jobs of schedules: the database lease and the APScheduler runtime."""

@@ -1,0 +1,52 @@
+"""How schedules follow the rest of the service: new villages, edited playlists, approved content.
+
+Each reaction runs inside the transaction of the change that caused it (see :mod:`app.events`),
+so the re-issued orders and the bumped program versions commit together with that change and
+terminals see it on their next long-poll answer.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.areas.models import Area
+from app.events import subscribe
+from app.playlists.service import playlists_using_announcement
+from app.schedules.issuing import issue_village, reissue_schedule
+from app.schedules.models import Schedule
+
+__all__ = ["on_area_created", "on_playlist_changed", "on_content_changed"]
+
+
+@subscribe("area.created")
+def on_area_created(session: Session, area: Area, **_: object) -> None:
+    """A new village under a targeted town or district gets its orders at once."""
+    if area.level == "village":
+        issue_village(session, area)
+
+
+def _reissue(session: Session, schedule_ids: list[str]) -> None:
+    for schedule_id in schedule_ids:
+        reissue_schedule(session, schedule_id)
+
+
+@subscribe("playlist.changed")
+def on_playlist_changed(session: Session, playlist_id: str, **_: object) -> None:
+    """A playlist's items changed: the schedules playing it get the new media."""
+    _reissue(session, list(session.scalars(
+        select(Schedule.id).where(Schedule.playlist_id == playlist_id, Schedule.enabled.is_(True))
+        .order_by(Schedule.id)
+    )))
+
+
+@subscribe("announcement.approved")
+@subscribe("announcement.audio_ready")
+def on_content_changed(session: Session, announcement_id: str, **_: object) -> None:
+    """An announcement's new revision is approved or its audio is ready: refresh the media."""
+    playlists = playlists_using_announcement(session, announcement_id)
+    if playlists:
+        _reissue(session, list(session.scalars(
+            select(Schedule.id).where(Schedule.playlist_id.in_(playlists),
+                                      Schedule.enabled.is_(True)).order_by(Schedule.id)
+        )))

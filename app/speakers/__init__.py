@@ -1,0 +1,1 @@
+"""Speakers: the loudspeaker terminals of each village, their tokens, heartbeats and health."""

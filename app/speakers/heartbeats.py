@@ -1,0 +1,261 @@
+"""Heartbeats land in memory and reach the database in batches (a heartbeat is not a transaction).
+
+A terminal's heartbeat is added to a :class:`HeartbeatBuffer` on the event loop; a
+background task flushes the buffer at least every second: it keeps each speaker's
+latest heartbeat on its row, appends sampled history rows in one insert, and then
+announces health transitions (``speaker.health`` events, one savepoint each) — also
+for terminals that fell silent past ``CUNXIANG_HEARTBEAT_TIMEOUT``. Reads in the same
+process flush first, so a heartbeat is visible to the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.events import emit
+from app.metrics import terminals_online
+from app.speakers.health import FAULT, MAINTENANCE, OFFLINE, ONLINE, derive_status
+from app.speakers.models import Speaker, SpeakerHeartbeat
+
+__all__ = [
+    "Heartbeat",
+    "HeartbeatBuffer",
+    "flush_heartbeats",
+    "announce_health",
+    "count_online",
+    "start_heartbeat_service",
+    "stop_heartbeat_service",
+    "FLUSH_INTERVAL_S",
+    "HISTORY_SAMPLE_S",
+]
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.5
+SWEEP_INTERVAL_S = 2.0
+# History keeps every change of status, power or fault, and otherwise one heartbeat per
+# speaker every 10 minutes: thousands of terminals beating every 30 s would otherwise
+# write millions of identical rows a day.
+HISTORY_SAMPLE_S = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """One heartbeat as received: ``at`` is when it was measured, ``received_at`` when heard."""
+
+    speaker_id: str
+    received_at: datetime
+    at: datetime
+    status: str
+    power: str
+    fault: str | None = None
+    volume: int | None = None
+    playing: str | None = None
+
+    @property
+    def condition(self) -> tuple[str, str, str | None]:
+        """What history must not miss a change of."""
+        return (self.status, self.power, self.fault)
+
+
+@dataclass
+class HeartbeatBuffer:
+    """Heartbeats not yet written, per speaker; thread-safe (the loop adds, a thread flushes)."""
+
+    _pending: dict[str, list[Heartbeat]] = field(default_factory=dict)
+    _recorded: dict[str, tuple[tuple[str, str, str | None], datetime]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _flushing: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        """Keep a heartbeat until the next flush."""
+        with self._lock:
+            self._pending.setdefault(heartbeat.speaker_id, []).append(heartbeat)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def take(self) -> dict[str, list[Heartbeat]]:
+        """Everything pending, leaving the buffer empty."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        return batch
+
+    def flush(self) -> int:
+        """Write what is pending (blocking; call from a thread). Returns speakers written."""
+        with self._flushing:  # two flushes at once could write an older batch last
+            batch = self.take()
+            if not batch:
+                return 0
+            try:
+                with session_scope() as session:
+                    flush_heartbeats(session=session, batch=batch, history=self)
+            except BaseException:
+                self._put_back(batch)
+                raise
+            return len(batch)
+
+    def _put_back(self, batch: Mapping[str, list[Heartbeat]]) -> None:
+        with self._lock:
+            for speaker_id, beats in batch.items():
+                self._pending[speaker_id] = beats + self._pending.get(speaker_id, [])
+
+    def wants_history(self, heartbeat: Heartbeat) -> bool:
+        """True when this heartbeat changes the speaker's condition or is due as a sample."""
+        previous = self._recorded.get(heartbeat.speaker_id)
+        if (previous is not None and previous[0] == heartbeat.condition
+                and heartbeat.at - previous[1] < timedelta(seconds=HISTORY_SAMPLE_S)):
+            return False
+        self._recorded[heartbeat.speaker_id] = (heartbeat.condition, heartbeat.at)
+        return True
+
+
+def _playing(value: str | None) -> str | None:
+    return value[:64] if value else None
+
+
+def _apply_latest(speaker: Speaker, beats: Sequence[Heartbeat]) -> None:
+    """Put the newest heartbeat's fields on the row (a late, queued one never wins)."""
+    heard = max(b.received_at for b in beats)
+    if speaker.last_heard_at is None or heard > speaker.last_heard_at:
+        speaker.last_heard_at = heard
+    latest = max(beats, key=lambda b: b.at)
+    if speaker.last_reported_at is not None and latest.at < speaker.last_reported_at:
+        return
+    speaker.last_reported_at = latest.at
+    speaker.last_status, speaker.last_power, speaker.last_fault = latest.condition
+    speaker.last_volume, speaker.last_playing = latest.volume, _playing(latest.playing)
+
+
+def flush_heartbeats(
+    *, session: Session, batch: Mapping[str, Sequence[Heartbeat]], history: HeartbeatBuffer
+) -> list[tuple[str, str]]:
+    """Write a batch: latest fields per speaker, history rows, then health transitions."""
+    speakers = session.scalars(
+        select(Speaker).where(Speaker.id.in_(list(batch)), Speaker.retired_at.is_(None))
+    ).all()
+    rows = []
+    for speaker in speakers:
+        beats = sorted(batch[speaker.id], key=lambda b: b.at)
+        _apply_latest(speaker, beats)
+        rows += [_history_row(b) for b in beats if history.wants_history(b)]
+    if rows:
+        session.execute(insert(SpeakerHeartbeat), rows)
+    session.flush()
+    return announce_health(session=session, speaker_ids=[s.id for s in speakers])
+
+
+def _history_row(beat: Heartbeat) -> dict[str, object]:
+    return {
+        "speaker_id": beat.speaker_id, "at": beat.at, "received_at": beat.received_at,
+        "status": beat.status, "power": beat.power, "fault": beat.fault, "volume": beat.volume,
+        "playing": _playing(beat.playing),
+    }
+
+
+def announce_health(
+    *, session: Session, speaker_ids: Sequence[str] = (), now: datetime | None = None
+) -> list[tuple[str, str]]:
+    """Emit ``speaker.health`` for every speaker whose derived status changed; returns them.
+
+    Looks at ``speaker_ids`` and at every speaker that went silent past the timeout.
+    Each transition is a guarded update in its own savepoint, so a failing subscriber
+    (or another process announcing the same change) costs only that one.
+    """
+    now = now or utcnow()
+    timeout = get_settings().heartbeat_timeout
+    cutoff = now - timedelta(seconds=timeout)
+    silent = and_(Speaker.health.in_((ONLINE, FAULT)),
+                  or_(Speaker.last_heard_at.is_(None), Speaker.last_heard_at < cutoff))
+    candidates = or_(Speaker.id.in_(list(speaker_ids)), silent) if speaker_ids else silent
+    found = session.execute(
+        select(Speaker.id, Speaker.health, Speaker.maintenance, Speaker.last_heard_at,
+               Speaker.last_status).where(Speaker.retired_at.is_(None), candidates)
+    ).all()
+    changed = []
+    for speaker_id, health, maintenance, heard, reported in found:
+        status = derive_status(maintenance=maintenance, last_heard_at=heard, last_status=reported,
+                               now=now, timeout_s=timeout)
+        if status != health and _announce(session, speaker_id, health, status):
+            changed.append((speaker_id, status))
+    return changed
+
+
+def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(Speaker).where(Speaker.id == speaker_id, Speaker.health == old)
+                .values(health=new).execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False  # another process announced it first
+            emit(session, "speaker.health", speaker_id=speaker_id, status=new, previous=old)
+        return True
+    except Exception:  # a subscriber's failure must not lose the heartbeats themselves
+        log.exception("announcing %s → %s for %s failed; retried next sweep", old, new, speaker_id)
+        return False
+
+
+def count_online(*, session: Session, now: datetime | None = None) -> int:
+    """Speakers heard within the timeout, healthy and not in maintenance."""
+    cutoff = (now or utcnow()) - timedelta(seconds=get_settings().heartbeat_timeout)
+    return session.scalar(
+        select(func.count()).select_from(Speaker).where(
+            Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
+            Speaker.last_heard_at >= cutoff,
+            or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
+    ) or 0
+
+
+def _sweep() -> None:
+    with session_scope() as session:
+        announce_health(session=session)
+        terminals_online.set(count_online(session=session))
+
+
+async def _run(buffer: HeartbeatBuffer, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    next_sweep = loop.time()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
+        try:
+            await asyncio.to_thread(buffer.flush)
+            if loop.time() >= next_sweep:
+                next_sweep = loop.time() + SWEEP_INTERVAL_S
+                await asyncio.to_thread(_sweep)
+        except Exception:  # the database may be briefly unavailable; keep beating
+            log.exception("heartbeat flush failed; will retry")
+
+
+def start_heartbeat_service(app: FastAPI) -> None:
+    """Lifespan start: the app's buffer and its flushing task."""
+    buffer = HeartbeatBuffer()
+    stop = asyncio.Event()
+    app.state.heartbeats = buffer
+    app.state.heartbeat_stop = stop
+    app.state.heartbeat_task = asyncio.get_running_loop().create_task(_run(buffer, stop))
+
+
+async def stop_heartbeat_service(app: FastAPI) -> None:
+    """Lifespan stop: end the task and write what is still pending."""
+    stop: asyncio.Event | None = getattr(app.state, "heartbeat_stop", None)
+    if stop is None:
+        return
+    stop.set()
+    await app.state.heartbeat_task
+    await asyncio.to_thread(app.state.heartbeats.flush)

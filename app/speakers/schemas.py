@@ -1,0 +1,106 @@
+"""Request and response shapes for speakers and their heartbeats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SpeakerCreate",
+    "SpeakerUpdate",
+    "SpeakerRead",
+    "SpeakerCreated",
+    "TokenIssued",
+    "HeartbeatIn",
+    "HeartbeatAck",
+    "Status",
+]
+
+Status = Literal["online", "offline", "fault", "maintenance"]
+Serial = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+Lat = Field(default=None, ge=-90, le=90)
+Lon = Field(default=None, ge=-180, le=180)
+
+
+class SpeakerCreate(BaseModel):
+    """A new terminal in a village."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial: str = Serial
+    village: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    lat: float | None = Lat
+    lon: float | None = Lon
+
+
+class SpeakerUpdate(BaseModel):
+    """Move, rename, reposition a terminal or put it in (or out of) maintenance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    village: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    lat: float | None = Lat
+    lon: float | None = Lon
+    maintenance: bool | None = None
+
+
+class SpeakerRead(BaseModel):
+    """A terminal as staff see it; ``status`` is derived when read."""
+
+    id: str
+    serial: str
+    name: str | None
+    village: str
+    town: str | None
+    lat: float | None
+    lon: float | None
+    status: Status
+    maintenance: bool
+    last_heard_at: datetime | None
+    power: str | None
+    fault: str | None
+    volume: int | None
+    playing: str | None
+    token_prefix: str | None
+    created_at: datetime
+
+
+class SpeakerCreated(SpeakerRead):
+    """The answer to registering a terminal: the only time its token is shown."""
+
+    token: str
+
+
+class TokenIssued(BaseModel):
+    """A new terminal token (the previous one no longer works)."""
+
+    id: str
+    serial: str
+    token: str
+    token_prefix: str
+    issued_at: datetime
+
+
+class HeartbeatIn(BaseModel):
+    """What a terminal says about itself; ``at`` is set when it sends a heartbeat it queued."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["ok", "fault"]
+    power: Literal["mains", "battery", "off"]
+    fault: str | None = Field(default=None, max_length=200)
+    volume: int | None = Field(default=None, ge=0, le=100)
+    playing: str | bool | None = None
+    at: AwareDatetime | None = None
+
+
+class HeartbeatAck(BaseModel):
+    """The answer to a heartbeat: the server's clock (terminals correct drift with it)."""
+
+    speaker: str
+    village: str
+    server_time: datetime

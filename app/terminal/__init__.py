@@ -1,0 +1,1 @@
+"""The reference terminal: fetches its program, caches media, plays on time, reports back."""

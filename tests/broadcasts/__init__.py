@@ -1,0 +1,1 @@
+"""Tests of urgent broadcasts and CAP 1.2 alerts."""

@@ -1,0 +1,170 @@
+"""The console in a real browser: the content workflow, a crew's phone view, and refusals."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import ADMIN_PASSWORD, PASSWORD
+from tests.console.conftest import console_login, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+class Api:
+    """A small API client for setting the scene of a browser test."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        token = self.http.post("/api/v1/auth/token",
+                               json={"username": "admin", "password": ADMIN_PASSWORD}).json()
+        self.headers = {"Authorization": f"Bearer {token['access_token']}"}
+
+    def post(self, path: str, body: Any) -> Any:
+        response = self.http.post(path, json=body, headers=self.headers)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def district(self) -> None:
+        for code, name, level, parent in [("d1", "青山区", "district", None),
+                                          ("t1", "东镇", "town", "d1"),
+                                          ("t2", "西镇", "town", "d1"),
+                                          ("v11", "东一村", "village", "t1"),
+                                          ("v21", "西一村", "village", "t2")]:
+            self.post("/api/v1/areas", {"code": code, "name": name, "level": level,
+                                        "parent": parent})
+
+    def user(self, username: str, role: str, area: str | None) -> None:
+        self.post("/api/v1/users", {"username": username, "password": PASSWORD, "role": role,
+                                    "area": area})
+
+
+def test_write_review_schedule_and_see_it_in_the_village_calendar(live_server, page_factory) -> None:  # type: ignore[no-untyped-def]
+    api = Api(live_server.url)
+    api.district()
+    api.user("li", "staff", "t1")
+    api.user("wang", "reviewer", "t1")
+
+    staff = page_factory()
+    console_login(staff, live_server.url, "li", PASSWORD)
+    staff.goto(f"{live_server.url}/console/announcements/new")
+    staff.fill("#title", "秸秆禁烧通知")
+    staff.fill("#body", "各位村民：秋收期间严禁焚烧秸秆，举报电话12345。")
+    assert "字" in staff.inner_text("#body-stats") and "约" in staff.inner_text("#body-stats")
+    screenshot(staff, "announcement-new")
+    staff.click("button[type=submit]")
+    staff.wait_for_url(re.compile(r".*/console/announcements/ann_\w+$"))
+    detail_url = staff.url
+    staff.click("text=提交审核")
+    staff.wait_for_selector("#status:has-text('待审核')")
+
+    reviewer = page_factory()
+    console_login(reviewer, live_server.url, "wang", PASSWORD)
+    reviewer.goto(detail_url)
+    reviewer.click("text=审核通过")
+    reviewer.wait_for_selector("#status:has-text('已通过')")
+    reviewer.wait_for_selector("audio#player", timeout=60_000)  # the page reloads until rendered
+    screenshot(reviewer, "announcement-approved")
+
+    staff.goto(f"{live_server.url}/console/playlists")
+    staff.fill("#pl-name", "秋季宣传")
+    staff.check("text=秸秆禁烧通知")
+    staff.click("#playlist-form button[type=submit]")
+    staff.wait_for_selector("td:has-text('秋季宣传')")
+    screenshot(staff, "playlists")
+
+    staff.goto(f"{live_server.url}/console/schedules")
+    staff.fill("#name", "秋季每日广播")
+    staff.select_option("#targets", ["t1"])
+    staff.fill("#times", "23:00")  # inside quiet hours: the error shows next to the field
+    staff.click("form[data-api] button[type=submit]")
+    staff.wait_for_selector(".error:not(:empty), .flash.error")
+    screenshot(staff, "schedule-quiet-hours")
+    staff.fill("#times", "07:00, 12:00, 18:30")
+    staff.fill("#loop", "2")
+    staff.click("form[data-api] button[type=submit]")
+    staff.wait_for_selector("td:has-text('秋季每日广播')")
+    screenshot(staff, "schedules")
+
+    staff.goto(f"{live_server.url}/console/villages/v11/calendar")
+    staff.click("text=下一周")  # a whole week ahead: three times a day, every day
+    staff.wait_for_url(re.compile(r".*week=.*"))
+    entries = staff.locator(".calendar-entry")
+    assert entries.count() == 21
+    assert staff.locator(".calendar-entry:has-text('07:00')").count() == 7
+    assert staff.locator(".calendar-entry:has-text('18:30')").count() == 7
+    screenshot(staff, "village-calendar")
+
+
+def test_a_crew_member_claims_and_resolves_a_ticket_on_a_phone(live_server, page_factory) -> None:  # type: ignore[no-untyped-def]
+    api = Api(live_server.url)
+    api.district()
+    api.user("zhang", "crew", None)
+    api.post("/api/v1/crews", {"name": "东镇维修队", "towns": ["t1"], "members": ["zhang"]})
+    speaker = api.post("/api/v1/speakers", {"serial": "SN-001", "village": "v11",
+                                            "lat": 30.1, "lon": 120.1})
+    api.post("/api/v1/outages", {"speaker": speaker["id"], "cause": "amplifier",
+                                 "note": "村民反映喇叭不响"})
+
+    phone = page_factory(width=360, height=740)
+    console_login(phone, live_server.url, "zhang", PASSWORD)
+    phone.goto(f"{live_server.url}/console/tickets")
+    cards = phone.locator("a.ticket")
+    assert cards.count() == 1
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    screenshot(phone, "crew-tickets-360")
+    cards.first.click()
+    claim = phone.locator("#claim")
+    assert claim.bounding_box()["height"] >= 44  # large touch target
+    claim.click()
+    phone.wait_for_selector("#ticket-status:has-text('处理中')")
+    phone.select_option("#cause", "amplifier")
+    phone.fill("#resolution", "更换功放模块，试播正常")
+    phone.click("#resolve-form button[type=submit]")
+    phone.wait_for_selector("#ticket-status:has-text('已修复待确认')")
+    assert "更换功放模块" in phone.inner_text("main")
+    screenshot(phone, "crew-ticket-resolved-360")
+
+
+def _console_routes(app: Any) -> list[str]:
+    from app.console import pages_content, pages_ops, router
+
+    paths = []
+    for module in (router, pages_content, pages_ops):
+        for route in module.router.routes:
+            if "GET" in getattr(route, "methods", ()) and route.path != "/console/login":
+                paths.append(route.path)
+    return paths
+
+
+def test_every_console_page_refuses_visitors_without_a_session(app, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    paths = _console_routes(app)
+    assert len(paths) >= 12
+    for path in paths:
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        response = client.get(concrete, follow_redirects=False)
+        assert response.status_code in (303, 401), (path, response.status_code)
+        if response.status_code == 303:
+            assert response.headers["location"].startswith("/console/login")
+
+
+def test_console_pages_refuse_users_outside_their_area_or_role(district) -> None:  # type: ignore[no-untyped-def]
+    client, admin = district.client, district.admin
+    created = client.post("/api/v1/announcements", headers=admin,
+                          json={"title": "东镇通知", "body": "通知内容。", "area": "t1"}).json()
+    district.user("west", "staff", "t2")
+    district.user("fixer", "crew", None)
+    client.post("/console/login", data={"username": "west", "password": PASSWORD})
+    assert client.get(f"/console/announcements/{created['id']}").status_code == 403
+    assert client.get("/console/villages/v11/calendar").status_code == 403
+    assert client.get("/console/speakers?town=t1").status_code == 403
+    assert client.get("/console/villages/v21/calendar").status_code == 200
+    client.post("/console/logout")
+    client.post("/console/login", data={"username": "fixer", "password": PASSWORD})
+    page = client.get("/console/announcements")
+    assert page.status_code == 403 and "无权" in page.text
+    assert client.get("/console/broadcasts/new").status_code == 403

@@ -1,0 +1,133 @@
+"""Text normalisation: what a listener hears for numbers, dates, units and punctuation."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.rendering.normalize import (
+    PAUSE_CLAUSE_MS,
+    PAUSE_COMMA_MS,
+    PAUSE_PARAGRAPH_MS,
+    PAUSE_SENTENCE_MS,
+    Segment,
+    normalize_text,
+    split_segments,
+)
+from app.rendering.numerals import read_integer
+
+
+@pytest.mark.parametrize(
+    ("number", "spoken"),
+    [
+        (0, "零"),
+        (10, "十"),
+        (15, "十五"),
+        (20, "二十"),
+        (101, "一百零一"),
+        (110, "一百一十"),
+        (1005, "一千零五"),
+        (2024, "两千零二十四"),
+        (10010, "一万零一十"),
+        (20000, "两万"),
+        (100010, "十万零一十"),
+        (12345678, "一千二百三十四万五千六百七十八"),
+        (300000000, "三亿"),
+        (1000000001, "十亿零一"),
+    ],
+)
+def test_integers_are_read_the_chinese_way(number: int, spoken: str) -> None:
+    assert read_integer(number) == spoken
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        # dates and years
+        ("2024年3月5日", "二零二四年三月五日"),
+        ("2024-03-05", "二零二四年三月五日"),
+        ("2024/3/15", "二零二四年三月十五日"),
+        ("1990年代", "一九九零年代"),
+        ("近10年来", "近十年来"),
+        ("12月31日", "十二月三十一日"),
+        # times of day
+        ("15:30", "十五点三十分"),
+        ("8:05开始", "八点零五分开始"),
+        ("2:00", "两点"),
+        ("8:00-10:00", "八点到十点"),
+        ("3月5日-7日", "三月五日到七日"),
+        # integers, decimals, percentages, negatives, fractions
+        ("共有2024户", "共有两千零二十四户"),
+        ("1,000元", "一千元"),
+        ("2个人", "两个人"),
+        ("第2名", "第二名"),
+        ("3.14", "三点一四"),
+        ("0.5", "零点五"),
+        ("完成率98.5%", "完成率百分之九十八点五"),
+        ("增长5%-10%", "增长百分之五到百分之十"),
+        ("下降-3", "下降负三"),
+        ("1/3的村民", "三分之一的村民"),
+        # ranges
+        ("3-5级东北风", "三到五级东北风"),
+        ("3~5天", "三到五天"),
+        # units
+        ("气温25℃", "气温二十五摄氏度"),
+        ("最低-5℃", "最低零下五摄氏度"),
+        ("20-25°C", "二十到二十五摄氏度"),
+        ("降雨量50mm", "降雨量五十毫米"),
+        ("全长12.5km", "全长十二点五公里"),
+        ("限速60km/h", "限速六十公里每小时"),
+        ("重5kg", "重五公斤"),
+        ("高3m", "高三米"),
+        ("面积120m²", "面积一百二十平方米"),
+        ("猪肉25元/斤", "猪肉二十五元每斤"),
+        # dialled and named digit strings
+        ("拨打12345热线", "拨打幺二三四五热线"),
+        ("手机13800138000", "手机幺三八零零幺三八零零零"),
+        ("电话：0571-88886666", "电话：零五七幺，八八八八六六六六"),
+        ("报警请打110", "报警请打幺幺零"),
+        ("拨打110、119或者120", "拨打幺幺零、幺幺九或者幺二零"),
+        ("120急救", "幺二零急救"),
+        ("有120名志愿者", "有一百二十名志愿者"),
+        ("12345元", "一万二千三百四十五元"),
+        ("84消毒液", "八四消毒液"),
+        ("G318国道", "G三一八国道"),
+        # Latin abbreviations stay for the engine to spell
+        ("PM2.5浓度", "PM二点五浓度"),
+        ("CT检查", "CT检查"),
+        ("WiFi覆盖", "WiFi覆盖"),
+        # full-width forms and punctuation
+        ("１２３４５热线", "幺二三四五热线"),
+        ("请注意!!!", "请注意！"),
+        ("《通知》:“不信谣、不传谣”", "通知：不信谣、不传谣"),
+        ("好的,谢谢.", "好的，谢谢。"),
+        ("等一下……", "等一下。"),
+    ],
+)
+def test_script_is_rewritten_as_it_is_read_aloud(written: str, spoken: str) -> None:
+    assert normalize_text(written) == spoken
+
+
+def test_no_digits_survive_normalisation() -> None:
+    text = "2024年6月18日15:30，气温22-28℃，降雨量150mm，拨打12345或13800138000，完成98.5%。"
+    assert not any(ch.isdigit() for ch in normalize_text(text))
+
+
+def test_segments_pause_longer_after_sentences_than_after_commas() -> None:
+    segments = split_segments(normalize_text("各位村民：明天8:30开会，请准时参加；谢谢！\n村委会"))
+    assert segments == [
+        Segment("各位村民：", PAUSE_CLAUSE_MS),
+        Segment("明天八点三十分开会，", PAUSE_COMMA_MS),
+        Segment("请准时参加；", PAUSE_CLAUSE_MS),
+        Segment("谢谢！", PAUSE_PARAGRAPH_MS),
+        Segment("村委会。", PAUSE_SENTENCE_MS),
+    ]
+    assert PAUSE_COMMA_MS < PAUSE_CLAUSE_MS < PAUSE_SENTENCE_MS < PAUSE_PARAGRAPH_MS
+
+
+def test_enumeration_comma_and_question_mark_have_their_pauses() -> None:
+    segments = split_segments("老人、孩子？")
+    assert [s.pause_ms for s in segments] == [PAUSE_COMMA_MS, PAUSE_SENTENCE_MS]
+
+
+def test_punctuation_only_has_nothing_to_say() -> None:
+    assert split_segments(normalize_text("。。。！？ ，")) == []

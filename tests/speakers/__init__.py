@@ -1,0 +1,1 @@
+"""Tests of the speaker registry, heartbeats and health."""

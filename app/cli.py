@@ -166,7 +166,8 @@ def render(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a UTF-8 script")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="the MP3 to write")] = None,
     pinyin: Annotated[bool, typer.Option(
-        "--pinyin", help="print the tone-numbered pinyin the espeak engine speaks, per line")] = False,
+        "--pinyin", help="print the tone-numbered pinyin the espeak engine speaks, per line"
+    )] = False,
     chime: Annotated[bool, typer.Option(help="attention chime before and after")] = False,
     engine: Annotated[str | None, typer.Option(help="TTS engine (CUNXIANG_TTS_ENGINE)")] = None,
 ) -> None:
@@ -230,6 +231,94 @@ def terminal(
                             player=None if dry_run else (player or DEFAULT_PLAYER),
                             heartbeat_s=heartbeat, wait_s=wait, power_file=power_file)
     raise typer.Exit(run_terminal(config))
+
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "schedules" / "demo.yaml"
+
+
+def _apply_file(file: Path, render_audio: bool) -> None:
+    """Migrate, apply a schedule file in one transaction, then render its audio (with progress)."""
+    from app.db import session_scope
+    from app.errors import AppError
+    from app.migrate import upgrade
+    from app.schedules.apply import apply_schedule_file, load_schedule_file
+
+    upgrade(_settings().database_url)
+    try:
+        document, base = load_schedule_file(file)
+        with typer.progressbar(length=document.size, label=f"applying {file.name}",
+                               file=sys.stderr) as bar, session_scope() as session:
+            report = apply_schedule_file(session, document, base,
+                                         progress=lambda _name: bar.update(1))
+    except AppError as exc:
+        _fail(f"{file}: {exc.message}", 2)
+        return
+    typer.echo(report.summary())
+    if render_audio:
+        _render_queued()
+
+
+def _render_queued() -> None:
+    from app.db import session_scope
+    from app.schedules.apply import queued_renders, render_queued_audio
+
+    with session_scope() as session:
+        pending = queued_renders(session)
+    if not pending:
+        return
+    with typer.progressbar(length=pending, label="rendering announcements",
+                           file=sys.stderr) as bar:
+        failures = render_queued_audio(lambda: bar.update(1))
+    for reason in failures:
+        typer.secho(f"render failed: {reason}", fg="red", err=True)
+    typer.echo(f"rendered {pending - len(failures)} announcement(s); play orders issued")
+
+
+RenderOption = Annotated[bool, typer.Option(
+    "--render/--no-render",
+    help="render the announcements' audio now (else the server's render worker does)")]
+
+
+@cli.command("apply")
+def apply_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a schedule YAML file")],
+    render_audio: RenderOption = True,
+) -> None:
+    """Create or update the areas, announcements, playlists and schedules a YAML file describes.
+
+    Idempotent (matched by code and names); the same checks as the API; all or nothing.
+    Announcements from a file are authored and approved by the system (see the audit log).
+    """
+    _apply_file(file, render_audio)
+
+
+@cli.command("export")
+def export_command(
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="file to write (default: stdout)")] = None,
+) -> None:
+    """Write the current areas, approved announcements, playlists and schedules as YAML."""
+    from app.db import session_scope
+    from app.migrate import upgrade
+    from app.schedules.apply import dump_yaml, export_schedule_file
+
+    upgrade(_settings().database_url)
+    with session_scope() as session:
+        text = dump_yaml(export_schedule_file(session))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@cli.command("demo")
+def demo_command(render_audio: RenderOption = True) -> None:
+    """Apply the sample district of schedules/demo.yaml with its announcements."""
+    if not DEMO_FILE.exists():
+        _fail(f"{DEMO_FILE} is missing", 2)
+    _apply_file(DEMO_FILE, render_audio)
 
 
 def main() -> None:

@@ -167,13 +167,13 @@ class LiveServer:
         self.env = {**os.environ, **env, **(extra_env or {}), "CUNXIANG_PORT": str(self.port)}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> LiveServer:
-        """Start the server and wait until /readyz answers."""
+    def start(self, timeout: float = 30) -> LiveServer:
+        """Start the server (again, on the same port after ``stop``); wait until /readyz answers."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--no-migrate"], cwd=ROOT, env=self.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
@@ -183,7 +183,7 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("the server exited during start-up")
             time.sleep(0.1)
-        raise RuntimeError("the server did not become ready in 30 s")
+        raise RuntimeError(f"the server did not become ready in {timeout:g} s")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""

@@ -31,7 +31,9 @@ class Announcement(Base):
     __tablename__ = "announcements"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ann"))
-    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code", ondelete="RESTRICT"), index=True)
+    area_code: Mapped[str] = mapped_column(
+        ForeignKey("areas.code", ondelete="RESTRICT"), index=True
+    )
     current_revision: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.announcements.models import Announcement, Revision, RenderJob
+from app.announcements.models import RenderJob, Revision
 from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
 from app.config import get_settings
 from app.db import on_commit, utcnow
@@ -30,11 +30,13 @@ from app.media.service import record_media
 __all__ = [
     "ClaimedJob",
     "enqueue_render",
+    "has_claimable_job",
     "claim_next_job",
     "renew_lease",
     "complete_job",
     "fail_job",
     "release_jobs",
+    "set_audio_ready",
     "new_worker_id",
     "register_waker",
     "unregister_waker",
@@ -107,10 +109,20 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+def has_claimable_job(session: Session, *, now: datetime | None = None) -> bool:
+    """A cheap read: is there a job to claim? (Idle workers poll with it, not with a write.)"""
+    found = session.scalar(select(RenderJob.id).where(_claimable(now or utcnow())).limit(1))
+    return found is not None
+
+
 def claim_next_job(
     session: Session, *, worker_id: str, now: datetime | None = None
 ) -> ClaimedJob | None:
-    """Take the oldest queued job (or one whose lease ran out); None when there is none."""
+    """Take the oldest queued job (or one whose lease ran out); None when there is none.
+
+    Call it at the start of a transaction: on SQLite the UPDATE must be the transaction's
+    first statement to wait for the write lock instead of failing on a stale snapshot.
+    """
     now = now or utcnow()
     oldest = (
         select(RenderJob.id).where(_claimable(now)).order_by(RenderJob.created_at, RenderJob.id)
@@ -156,26 +168,34 @@ def renew_lease(session: Session, *, job_id: str, worker_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def _held(session: Session, job_id: str, worker_id: str) -> RenderJob | None:
-    job = session.get(RenderJob, job_id, with_for_update=True)
-    if job is None or job.state != "running" or job.claimed_by != worker_id:
+def _end_held_job(session: Session, job_id: str, worker_id: str, **values: object) -> bool:
+    """Change a job only while this worker still holds it (one guarded UPDATE); True if so."""
+    result = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.claimed_by == worker_id,
+               RenderJob.state == "running")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
         log.info("render job %s is no longer held by %s; result dropped", job_id, worker_id)
-        return None
-    return job
+        return False
+    return True
 
 
 def complete_job(
     session: Session, *, job_id: str, worker_id: str, audio: RenderedAudio
 ) -> Revision | None:
     """Record the rendered file and the revision's audio; tell listeners if it is approved."""
-    job = _held(session, job_id, worker_id)
-    if job is None:
+    if not _end_held_job(session, job_id, worker_id, state="done", finished_at=utcnow(),
+                         error=None):
         return None
+    job = session.get(RenderJob, job_id, populate_existing=True)
+    assert job is not None
     record_media(session, sha256=audio.sha256, kind="speech", size_bytes=audio.size_bytes,
                  duration_ms=audio.duration_ms, loudness_lufs=audio.loudness_lufs)
     revision = session.get(Revision, job.revision_id)
-    assert revision is not None
-    job.state, job.finished_at, job.error = "done", utcnow(), None
+    assert revision is not None  # jobs are deleted with their revision
     set_audio_ready(session, revision, audio.sha256)
     return revision
 
@@ -188,27 +208,36 @@ def set_audio_ready(session: Session, revision: Revision, sha256: str) -> None:
         emit(session, "announcement.audio_ready", announcement_id=revision.announcement_id)
 
 
-def _give_up(session: Session, job: RenderJob, reason: str) -> None:
-    job.state, job.finished_at, job.error = "failed", utcnow(), reason
-    revision = session.get(Revision, job.revision_id)
+def _revision_failed(session: Session, revision_id: str, reason: str) -> None:
+    revision = session.get(Revision, revision_id)
     if revision is not None:
         revision.audio_status, revision.audio_error = "failed", reason
-        announcement = session.get(Announcement, revision.announcement_id)
         log.warning("render of %s revision %s failed: %s",
-                    announcement.id if announcement else "?", revision.number, reason)
+                    revision.announcement_id, revision.number, reason)
+
+
+def _give_up(session: Session, job: RenderJob, reason: str) -> None:
+    job.state, job.finished_at, job.error = "failed", utcnow(), reason
+    _revision_failed(session, job.revision_id, reason)
 
 
 def fail_job(
     session: Session, *, job_id: str, worker_id: str, reason: str, retry: bool
 ) -> None:
     """End a job that failed: queue it again if ``retry`` and attempts remain, else failed."""
-    job = _held(session, job_id, worker_id)
-    if job is None:
+    if retry and session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job_id, RenderJob.claimed_by == worker_id,
+               RenderJob.state == "running", RenderJob.attempts < MAX_ATTEMPTS)
+        .values(state="queued", claimed_by=None, lease_until=None, error=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount:  # type: ignore[attr-defined]
         return
-    if retry and job.attempts < MAX_ATTEMPTS:
-        job.state, job.claimed_by, job.lease_until, job.error = "queued", None, None, reason
-        return
-    _give_up(session, job, reason)
+    if _end_held_job(session, job_id, worker_id, state="failed", finished_at=utcnow(),
+                     error=reason):
+        job = session.get(RenderJob, job_id, populate_existing=True)
+        assert job is not None
+        _revision_failed(session, job.revision_id, reason)
 
 
 def release_jobs(session: Session, *, worker_id: str) -> int:

@@ -28,6 +28,9 @@ from app.pagination import Page, Paging, fetch_page
 
 __all__ = ["router"]
 
+StatusFilter = Annotated[RevisionStatus | None, Query(description="the newest revision's status")]
+AreaFilter = Annotated[str | None, Query(max_length=64, description="an area and its sub-areas")]
+
 router = APIRouter(prefix="/api/v1/announcements", tags=["announcements"])
 Reader = Annotated[Principal, Depends(require("content:read"))]
 Writer = Annotated[Principal, Depends(require("content:write"))]
@@ -72,8 +75,8 @@ def list_announcements(
     principal: Reader,
     session: DbSession,
     paging: Paging,
-    area: Annotated[str | None, Query(max_length=64, description="an area and its sub-areas")] = None,
-    status: Annotated[RevisionStatus | None, Query(description="status of the newest revision")] = None,
+    area: AreaFilter = None,
+    status: StatusFilter = None,
 ) -> Page[AnnouncementRead]:
     """Announcements inside the caller's area, newest change first."""
     stmt = service.list_announcements(session=session, principal=principal, area=area,

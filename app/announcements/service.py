@@ -56,7 +56,8 @@ __all__ = [
 # ---------------------------------------------------------------- lookups
 
 
-def get_announcement(*, session: Session, principal: Principal, announcement_id: str) -> Announcement:
+def get_announcement(*, session: Session, principal: Principal,
+                     announcement_id: str) -> Announcement:
     """The announcement if the principal's area covers it: 404 unknown, 403 outside."""
     announcement = session.get(Announcement, announcement_id)
     if announcement is None:
@@ -204,7 +205,7 @@ def update_announcement(*, session: Session, principal: Principal, announcement_
     changes = data.model_dump(exclude_unset=True)
     title = changes.get("title") or before.title
     body = changes.get("body") or before.body
-    category = changes["category"] if "category" in changes else before.category
+    category = changes.get("category", before.category)
     if (title, body, category) == (before.title, before.body, before.category):
         return announcement
     revision = _new_revision(session, principal, announcement, number=before.number + 1,
@@ -330,7 +331,7 @@ def _in_subtree(path: str):  # type: ignore[no-untyped-def]
 
 
 def list_announcements(*, session: Session, principal: Principal, area: str | None = None,
-                       status: str | None = None) -> Select[tuple[Announcement]]:
+                       status: str | None = None) -> Select[Announcement]:
     """Announcements in the principal's area (or in ``area``), optionally by status."""
     stmt = (
         select(Announcement)
@@ -349,7 +350,7 @@ def list_announcements(*, session: Session, principal: Principal, area: str | No
 
 
 def list_revisions(*, session: Session, principal: Principal,
-                   announcement_id: str) -> Select[tuple[Revision]]:
+                   announcement_id: str) -> Select[Revision]:
     """Every revision of an announcement, newest first."""
     get_announcement(session=session, principal=principal, announcement_id=announcement_id)
     return (select(Revision).where(Revision.announcement_id == announcement_id)

@@ -113,6 +113,9 @@ class RenderWorker:
 
     def _claim(self) -> ClaimedJob | None:
         with session_scope() as session:
+            if not queue.has_claimable_job(session):
+                return None
+        with session_scope() as session:
             return queue.claim_next_job(session, worker_id=self.worker_id)
 
     async def _render(self, claimed: ClaimedJob) -> None:
@@ -121,8 +124,7 @@ class RenderWorker:
             audio = await self._run_in_pool(claimed)
         except RenderingError as exc:
             await asyncio.to_thread(self._fail, claimed, exc.message, False)
-        except BrokenProcessPool:
-            self._pool = self._new_pool()  # a worker process died (killed, out of memory)
+        except BrokenProcessPool:  # a worker process died (killed, out of memory)
             await asyncio.to_thread(self._fail, claimed, "the render process died", True)
         except asyncio.CancelledError:
             raise
@@ -131,21 +133,33 @@ class RenderWorker:
             await asyncio.to_thread(self._fail, claimed, f"internal error: {exc}", True)
         else:
             render_seconds.observe(time.perf_counter() - started)
-            await asyncio.to_thread(self._complete, claimed, audio)
+            await self._record(claimed, audio)
         finally:
             self._slots.release()
             self._wake.set()  # a slot is free: look for the next job at once
 
     async def _run_in_pool(self, claimed: ClaimedJob) -> RenderedAudio:
         assert self._loop is not None and self._pool is not None
-        future = self._loop.run_in_executor(self._pool, render_revision, claimed.spec)
+        pool = self._pool
+        future = self._loop.run_in_executor(pool, render_revision, claimed.spec)
         while True:
             try:
                 return await asyncio.wait_for(asyncio.shield(future), RENEW_EVERY_S)
+            except BrokenProcessPool:
+                if self._pool is pool:  # the first render to notice replaces the pool
+                    self._pool = self._new_pool()
+                raise
             except TimeoutError:
                 if not await asyncio.to_thread(self._renew, claimed):
                     future.cancel()
-                    raise RenderingError("the render job was taken over by another worker")
+                    raise RenderingError(
+                        "the render job was taken over by another worker") from None
+
+    async def _record(self, claimed: ClaimedJob, audio: RenderedAudio) -> None:
+        try:
+            await asyncio.to_thread(self._complete, claimed, audio)
+        except Exception:  # the file is stored: when the lease runs out the job is redone
+            log.exception("recording the result of render job %s failed", claimed.job_id)
 
     def _renew(self, claimed: ClaimedJob) -> bool:
         with session_scope() as session:

@@ -6,7 +6,7 @@ terminal reported wins over what the server guesses from health: a village whose
 reported ``finished`` is ``played`` even if that terminal has since gone silent.
 
 How the order ended decides the rest: started but cut off (cancelled, expired, missed)
-counts as ``failed``; an order that ended without ever starting is ``failed`` when a speaker
+counts as ``failed`` (with the reason in ``detail``); an order that ended without ever starting is ``failed`` when a speaker
 could have played it and ``unreachable`` when none was online. A cancelled order that never
 started keeps the state it had (the broadcast's ``cancelled`` status says why it stopped).
 """
@@ -66,6 +66,8 @@ def _from_receipts(order_state: str, events: Collection[str], mode: str) -> Vill
     if "finished" in events or order_state == "played":
         detail = "acknowledged; a test is never played aloud" if mode == "test" else None
         return VillageView("played", detail)
+    if order_state == "cancelled" and "started" in events:
+        return VillageView("failed", "cancelled while it was playing")
     if "failed" in events or order_state == "failed":
         return VillageView("failed", "a terminal reported it failed")
     if "preempted" in events or order_state == "preempted":

@@ -151,7 +151,7 @@ def _scope(principal: Principal) -> Select[tuple[str]]:
     return inside.union(mine)  # type: ignore[return-value]
 
 
-def list_crews(*, principal: Principal) -> Select[tuple[Crew]]:
+def list_crews(*, principal: Principal) -> Select[Crew]:
     """Crews the principal may see, by name."""
     stmt = select(Crew)
     if principal.area_path is not None or principal.role == "crew":

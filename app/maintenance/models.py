@@ -1,4 +1,4 @@
-"""Outages, repair crews, tickets with their timeline, and webhook subscriptions with their queue."""
+"""Outages, repair crews, tickets with their timeline, webhook subscriptions and their queue."""
 
 from __future__ import annotations
 

@@ -111,9 +111,9 @@ def coverage(*, session: Session, principal: Principal,
         villages = villages.where(_under(Area.path, principal.area_path))
     speakers = _speaker_counts(session, principal, now)
     tally = {t.code: [0, 0, 0, 0] for t in towns}
-    for code, town in session.execute(villages):
+    for code, town in session.execute(villages).tuples():
         total, online = speakers.get(code, (0, 0))
-        row = tally[town]
+        row = tally[str(town)]
         row[0] += 1
         row[1] += online == 0
         row[2] += total
@@ -155,10 +155,12 @@ def maintenance_report(
         by_cause[cause] = by_cause.get(cause, 0) + int(n)
     repairs = [_hours(closed - opened) for opened, closed in session.execute(
         select(Ticket.opened_at, Ticket.closed_at).where(
-            Ticket.closed_at >= start, Ticket.closed_at < end, *scope))]
+            Ticket.closed_at >= start, Ticket.closed_at < end, *scope)).tuples()
+        if closed is not None]
     overdue = session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.status.in_(OPEN_STATUSES), Ticket.due_at <= now, *scope)) or 0
-    return MaintenanceReport(
+    # ``from`` is a Python keyword: the field is ``from_``, shown as ``from``.
+    return MaintenanceReport(  # type: ignore[call-arg]
         from_=start, to=end, opened=sum(by_cause.values()), closed=len(repairs),
         by_cause=by_cause,
         mttr_median_hours=round(statistics.median(repairs), 3) if repairs else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -42,7 +42,8 @@ CrewWriter = Annotated[Principal, Depends(require("speakers:write"))]
 ReportReader = Annotated[Principal, Depends(require("reports:read"))]
 WebhookAdmin = Annotated[Principal, Depends(require("webhooks:write"))]
 TicketStatus = Literal["open", "claimed", "resolved", "closed"]
-CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}}
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}}
 
 
 def _wants_csv(request: Request) -> bool:
@@ -206,7 +207,8 @@ def coverage_report(request: Request, principal: ReportReader, session: DbSessio
             tags=["reports"])
 def maintenance_report(
     request: Request, principal: ReportReader, session: DbSession,
-    start: Annotated[datetime | None, Query(alias="from", description="default: 30 days before 'to'")] = None,
+    start: Annotated[datetime | None,
+                     Query(alias="from", description="default: 30 days before 'to'")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
 ) -> Response | MaintenanceReport:
     """Tickets opened and closed in the period, by cause, with median and mean time to repair."""

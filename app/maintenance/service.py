@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
@@ -24,6 +25,7 @@ from app.auth.permissions import Principal
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
+from app.ids import new_id
 from app.maintenance.crews import crew_for_towns, crew_ids_of_user, towns_of_crews
 from app.maintenance.models import (
     OPEN_STATUSES,
@@ -40,7 +42,7 @@ from app.maintenance.schemas import (
     TicketReopen,
     TicketResolve,
 )
-from app.maintenance.webhooks import queue_events
+from app.maintenance.webhooks import queue_events, subscribed
 from app.speakers.models import Speaker
 
 __all__ = [
@@ -61,6 +63,9 @@ __all__ = [
     "open_tickets",
     "close_ticket",
     "working_speakers",
+    "working_clause",
+    "insert_ignoring_duplicates",
+    "chunked",
     "healthy_clause",
     "TicketRequest",
     "reopen_unproven",
@@ -86,25 +91,32 @@ def healthy_clause(now: datetime) -> ColumnElement[bool]:
                 or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
 
 
+def working_clause(now: datetime) -> ColumnElement[bool]:
+    """A speaker that can be heard: registered, not in maintenance, healthy, no open outage."""
+    open_outage = select(Outage.id).where(Outage.speaker_id == Speaker.id,
+                                          Outage.closed_at.is_(None)).exists()
+    return and_(Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
+                healthy_clause(now), ~open_outage)
+
+
 def working_speakers(
-    session: Session, village_codes: Iterable[str], *, now: datetime | None = None,
-    excluding: Iterable[str] = (),
+    session: Session, village_codes: Iterable[str], *, now: datetime | None = None
 ) -> dict[str, int]:
-    """Speakers per village that can be heard: online, not in maintenance, no open outage."""
-    codes = list(set(village_codes))
-    if not codes:
-        return {}
-    now = now or utcnow()
-    reported = select(Outage.speaker_id).where(Outage.closed_at.is_(None))
-    stmt = (select(Speaker.village_code, func.count())
-            .where(Speaker.village_code.in_(codes), Speaker.retired_at.is_(None),
-                   Speaker.maintenance.is_(False), healthy_clause(now),
-                   Speaker.id.not_in(reported))
-            .group_by(Speaker.village_code))
-    skipped = list(excluding)
-    if skipped:
-        stmt = stmt.where(Speaker.id.not_in(skipped))
-    return {code: n for code, n in session.execute(stmt).all()}
+    """Speakers per village that can be heard (villages with none are absent)."""
+    counts: dict[str, int] = {}
+    clause = working_clause(now or utcnow())
+    for chunk in chunked(sorted(set(village_codes))):
+        counts.update(session.execute(
+            select(Speaker.village_code, func.count())
+            .where(Speaker.village_code.in_(chunk), clause).group_by(Speaker.village_code)
+        ).tuples().all())
+    return counts
+
+
+def chunked(items: Sequence[Any], size: int = 2000) -> Iterable[Sequence[Any]]:
+    """``items`` in slices small enough for any database's bound-parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 # ---------------------------------------------------------------- views
@@ -173,9 +185,19 @@ class TicketRequest:
 
 
 def _villages(session: Session, codes: Iterable[str]) -> dict[str, Area]:
-    codes = list(set(codes))
-    return {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))} \
-        if codes else {}
+    found: dict[str, Area] = {}
+    for chunk in chunked(sorted(set(codes))):
+        found.update((a.code, a) for a in session.scalars(select(Area).where(Area.code.in_(chunk))))
+    return found
+
+
+def _tickets_in_progress(session: Session, speaker_ids: Iterable[str]) -> dict[str, str]:
+    """``{speaker: ticket}`` for the speakers that have a ticket not yet closed."""
+    found: dict[str, str] = {}
+    for chunk in chunked(sorted(set(speaker_ids))):
+        found.update(session.execute(select(Ticket.speaker_id, Ticket.id).where(
+            Ticket.speaker_id.in_(chunk), Ticket.status != "closed")).tuples().all())
+    return found
 
 
 def open_tickets(
@@ -185,72 +207,98 @@ def open_tickets(
     """Open a ticket per request, or join the speaker's ticket in progress; returns the new ones.
 
     Priority, crew and due time are decided here; ``ticket.opened`` webhooks are queued in
-    the same transaction.
+    the same transaction. Thousands of requests (a district-wide power cut) cost a few
+    statements, not a few per ticket.
     """
     if not requests:
         return []
-    existing = dict(session.execute(
-        select(Ticket.speaker_id, Ticket.id).where(
-            Ticket.speaker_id.in_([r.speaker_id for r in requests]), Ticket.status != "closed")
-    ).all())
-    fresh = [r for r in requests if r.speaker_id not in existing]
-    villages = _villages(session, [r.village_code for r in fresh])
-    crews = crew_for_towns(session, [v.parent_code for v in villages.values() if v.parent_code])
-    working = working_speakers(session, villages, now=now,
-                               excluding=[r.speaker_id for r in fresh])
-    opened = []
-    for request in fresh:
-        ticket = _insert_ticket(session, request, villages.get(request.village_code),
-                                crews, working, now, actor)
-        if ticket is None:  # another process opened one meanwhile: join it
-            existing[request.speaker_id] = session.scalars(select(Ticket.id).where(
-                Ticket.speaker_id == request.speaker_id, Ticket.status != "closed")).one()
-        else:
-            opened.append(ticket)
-            existing[request.speaker_id] = ticket.id
-    _link_outages(session, requests, existing)
-    queue_events(session, [("ticket.opened", ticket_read(session, t).model_dump(mode="json"))
-                           for t in opened], now=now)
+    existing = _tickets_in_progress(session, [r.speaker_id for r in requests])
+    fresh = list({r.speaker_id: r for r in requests if r.speaker_id not in existing}.values())
+    rows = _ticket_rows(session, fresh, now)
+    if rows:
+        # The partial unique index decides when another process opened one meanwhile.
+        session.execute(insert_ignoring_duplicates(session, Ticket),
+                        [{k: v for k, v in row.items() if k != "outages"} for row in rows])
+    tickets = _tickets_in_progress(session, [r.speaker_id for r in requests])
+    created = {row["id"] for row in rows} & set(tickets.values())
+    _record_opening(session, [row for row in rows if row["id"] in created], now, actor)
+    _link_outages(session, requests, tickets)
+    opened = _load_tickets(session, created)
+    if subscribed(session, "ticket.opened"):
+        queue_events(session, [("ticket.opened", t.model_dump(mode="json"))
+                               for t in tickets_read(session, opened, now)], now=now)
     return opened
 
 
-def _insert_ticket(session: Session, request: TicketRequest, village: Area | None,
-                   crews: dict[str, str], working: dict[str, int], now: datetime,
-                   actor: str) -> Ticket | None:
-    town = village.parent_code if village else None
-    priority = "normal" if working.get(request.village_code, 0) > 0 else "high"
-    ticket = Ticket(
-        speaker_id=request.speaker_id, village_code=request.village_code, town_code=town,
-        area_path=village.path if village else request.village_code,
-        crew_id=crews.get(town or ""), status="open", priority=priority, cause=request.cause,
-        opened_at=now, due_at=now + DUE_AFTER[priority], updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(ticket)
-            session.flush()
-    except IntegrityError:
-        return None
-    _event(session, ticket, "opened", actor, now, cause=request.cause, priority=priority,
-           outages=list(request.outage_ids))
-    if ticket.crew_id:
-        _event(session, ticket, "assigned", actor, now, crew=ticket.crew_id)
-    return ticket
+def _ticket_rows(session: Session, requests: Sequence[TicketRequest],
+                 now: datetime) -> list[dict[str, Any]]:
+    villages = _villages(session, [r.village_code for r in requests])
+    crews = crew_for_towns(session, [v.parent_code for v in villages.values() if v.parent_code])
+    working = working_speakers(session, villages, now=now)
+    rows = []
+    for request in requests:
+        village = villages.get(request.village_code)
+        town = village.parent_code if village else None
+        priority = "normal" if working.get(request.village_code, 0) > 0 else "high"
+        rows.append({
+            "id": new_id("tkt"), "speaker_id": request.speaker_id,
+            "village_code": request.village_code, "town_code": town,
+            "area_path": village.path if village else request.village_code,
+            "crew_id": crews.get(town or ""), "status": "open", "priority": priority,
+            "cause": request.cause, "opened_at": now, "due_at": now + DUE_AFTER[priority],
+            "updated_at": now, "outages": list(request.outage_ids),
+        })
+    return rows
+
+
+def insert_ignoring_duplicates(session: Session, model: Any) -> Any:
+    """A Core insert that skips rows a unique index refuses (executemany keeps a row count)."""
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _record_opening(session: Session, rows: list[dict[str, Any]], now: datetime,
+                    actor: str) -> None:
+    events = []
+    for row in rows:
+        events.append({"ticket_id": row["id"], "kind": "opened", "at": now, "actor": actor,
+                       "detail": {"cause": row["cause"], "priority": row["priority"],
+                                  "outages": row["outages"]}})
+        if row["crew_id"]:
+            events.append({"ticket_id": row["id"], "kind": "assigned", "at": now,
+                           "actor": actor, "detail": {"crew": row["crew_id"]}})
+    if events:
+        session.execute(insert(TicketEvent), events)
 
 
 def _link_outages(session: Session, requests: Sequence[TicketRequest],
                   tickets: dict[str, str]) -> None:
-    for request in requests:
-        for outage_id in request.outage_ids:
-            outage = session.get(Outage, outage_id)
-            if outage is not None and outage.ticket_id is None:
-                outage.ticket_id = tickets[request.speaker_id]
+    links = [{"outage": outage_id, "ticket": tickets[r.speaker_id]}
+             for r in requests for outage_id in r.outage_ids if r.speaker_id in tickets]
+    if links:
+        table = Outage.__table__
+        session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("outage"), table.c.ticket_id.is_(None))
+            .values(ticket_id=bindparam("ticket")), links)
+    session.expire_all()  # ORM copies of these outages must see the new links
+
+
+def _load_tickets(session: Session, ids: Iterable[str]) -> list[Ticket]:
+    found: list[Ticket] = []
+    for chunk in chunked(sorted(ids)):
+        found += session.scalars(select(Ticket).where(Ticket.id.in_(chunk))).all()
+    return sorted(found, key=lambda t: t.id)
 
 
 # ---------------------------------------------------------------- outages
 
 
-def _speaker_in_reach(session: Session, principal: Principal, speaker_id: str) -> tuple[Speaker, Area]:
+def _speaker_in_reach(session: Session, principal: Principal,
+                      speaker_id: str) -> tuple[Speaker, Area]:
     speaker = session.get(Speaker, speaker_id)
     if speaker is None or speaker.retired_at is not None:
         raise NotFound(f"speaker {speaker_id!r} does not exist")
@@ -296,7 +344,7 @@ def report_outage(*, session: Session, principal: Principal, data: OutageCreate)
 def list_outages(
     *, session: Session, principal: Principal, speaker: str | None = None,
     village: str | None = None, open_only: bool | None = None,
-) -> Select[tuple[Outage]]:
+) -> Select[Outage]:
     """Outages the principal may see, newest first."""
     stmt = select(Outage)
     scope = _area_scope(session, principal, Outage.village_code)
@@ -307,7 +355,8 @@ def list_outages(
     if village:
         stmt = stmt.where(Outage.village_code == village)
     if open_only is not None:
-        stmt = stmt.where(Outage.closed_at.is_(None) if open_only else Outage.closed_at.is_not(None))
+        closed = Outage.closed_at.is_not(None)
+        stmt = stmt.where(~closed if open_only else closed)
     return stmt.order_by(Outage.opened_at.desc(), Outage.id.desc())
 
 
@@ -358,7 +407,7 @@ def list_tickets(
     *, session: Session, principal: Principal, status: str | None = None,
     town: str | None = None, crew: str | None = None, overdue: bool | None = None,
     village: str | None = None, speaker: str | None = None, now: datetime | None = None,
-) -> Select[tuple[Ticket]]:
+) -> Select[Ticket]:
     """Tickets the principal may see, filtered; most urgent first, then newest."""
     stmt = select(Ticket)
     scope = _ticket_scope(session, principal)

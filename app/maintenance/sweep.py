@@ -26,11 +26,10 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -46,10 +45,11 @@ from app.maintenance.service import (
     TicketRequest,
     close_ticket,
     healthy_clause,
+    insert_ignoring_duplicates,
     open_tickets,
     reopen_unproven,
     ticket_read,
-    working_speakers,
+    working_clause,
 )
 from app.maintenance.webhooks import queue_events
 from app.metrics import tickets_open
@@ -147,25 +147,18 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
     ).all()
     if not found:
         return 0
-    rows = [{
-        "id": new_id("out"), "speaker_id": sid, "village_code": village, "source": DETECTED,
-        "cause": _detected_cause(power, fault, heard < cutoff),
-        "note": fault if heard >= cutoff else None, "last_heard_at": heard, "opened_at": now,
-    } for sid, village, heard, _status, power, fault in found]
+    rows = []
+    for sid, village, heard, _status, power, fault in found:
+        silent_now = heard is not None and heard < cutoff
+        rows.append({
+            "id": new_id("out"), "speaker_id": sid, "village_code": village,
+            "source": DETECTED, "cause": _detected_cause(power, fault, silent_now),
+            "note": None if silent_now else fault, "last_heard_at": heard, "opened_at": now,
+        })
     # Another leader's sweep may have opened some meanwhile: the partial unique index wins.
-    result = session.execute(_insert_ignoring_duplicates(session), rows)
+    result = session.execute(insert_ignoring_duplicates(session, Outage), rows)
     count = result.rowcount  # type: ignore[attr-defined]
     return count if count is not None and count >= 0 else len(rows)
-
-
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    table = Outage.__table__  # Core, not ORM: executemany answers with a row count
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(table).on_conflict_do_nothing()
-    return insert(table)
 
 
 # ---------------------------------------------------------------- 2. recover
@@ -226,7 +219,8 @@ def verify_resolved_tickets(session: Session, *, now: datetime) -> tuple[int, in
         select(Ticket, Speaker.last_heard_at, Speaker.last_status, Speaker.retired_at)
         .join(Speaker, Speaker.id == Ticket.speaker_id).where(Ticket.status == "resolved")
     ).all()
-    closed, reopened, webhooks = 0, 0, []
+    closed, reopened = 0, 0
+    webhooks: list[tuple[str, Mapping[str, Any]]] = []
     for ticket, heard, status, retired in found:
         proven = (heard is not None and heard >= cutoff and status != "fault"
                   and ticket.resolved_at is not None and heard > ticket.resolved_at)
@@ -262,28 +256,25 @@ def mark_overdue_tickets(session: Session, *, now: datetime) -> int:
 
 def escalate_silent_villages(session: Session, *, now: datetime) -> int:
     """Raise to ``high`` the normal tickets of villages where no speaker works any more."""
-    normal = session.scalars(select(Ticket).where(
-        Ticket.status.in_(OPEN_STATUSES), Ticket.priority == "normal")).all()
-    if not normal:
-        return 0
-    working = working_speakers(session, {t.village_code for t in normal}, now=now)
-    raised = 0
-    for ticket in normal:
-        if working.get(ticket.village_code, 0) == 0:
-            ticket.priority = "high"
-            ticket.due_at = min(ticket.due_at, ticket.opened_at + DUE_AFTER["high"])
-            session.add(TicketEvent(ticket_id=ticket.id, kind="escalated", at=now,
-                                    actor=SYSTEM_ACTOR,
-                                    detail={"priority": "high",
-                                            "detail": "the village has no working speaker"}))
-            raised += 1
-    return raised
+    heard = select(Speaker.id).where(Speaker.village_code == Ticket.village_code,
+                                     working_clause(now)).exists()
+    silent = session.scalars(select(Ticket).where(
+        Ticket.status.in_(OPEN_STATUSES), Ticket.priority == "normal", ~heard)).all()
+    for ticket in silent:
+        ticket.priority = "high"
+        ticket.due_at = min(ticket.due_at, ticket.opened_at + DUE_AFTER["high"])
+        session.add(TicketEvent(ticket_id=ticket.id, kind="escalated", at=now,
+                                actor=SYSTEM_ACTOR,
+                                detail={"priority": "high",
+                                        "detail": "the village has no working speaker"}))
+    return len(silent)
 
 
 def count_tickets_in_progress(session: Session) -> int:
     """Tickets not yet closed (the ``cunxiang_tickets_open`` gauge)."""
+    in_progress = (*OPEN_STATUSES, "resolved")  # spelt out so the status index serves it
     return session.scalar(select(func.count()).select_from(Ticket)
-                          .where(Ticket.status != "closed")) or 0
+                          .where(Ticket.status.in_(in_progress))) or 0
 
 
 # ---------------------------------------------------------------- retired speakers

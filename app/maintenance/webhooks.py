@@ -40,6 +40,8 @@ __all__ = [
     "list_deliveries",
     "delivery_read",
     "queue_event",
+    "queue_events",
+    "subscribed",
     "sign",
     "claim_due",
     "record_success",
@@ -93,7 +95,7 @@ def create_webhook(*, session: Session, principal: Principal, data: WebhookCreat
     return webhook
 
 
-def list_webhooks(*, session: Session) -> Select[tuple[Webhook]]:
+def list_webhooks(*, session: Session) -> Select[Webhook]:
     """Every subscription, oldest first."""
     return select(Webhook).order_by(Webhook.created_at, Webhook.id)
 
@@ -127,7 +129,7 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
     )
 
 
-def list_deliveries(*, session: Session, webhook_id: str) -> Select[tuple[WebhookDelivery]]:
+def list_deliveries(*, session: Session, webhook_id: str) -> Select[WebhookDelivery]:
     """A subscription's delivery log, newest first."""
     get_webhook(session=session, webhook_id=webhook_id)
     return (select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
@@ -140,6 +142,11 @@ def list_deliveries(*, session: Session, webhook_id: str) -> Select[tuple[Webhoo
 def _body(delivery_id: str, event: str, at: datetime, data: Mapping[str, Any]) -> str:
     document = {"id": delivery_id, "event": event, "at": at.isoformat(), "data": jsonable(data)}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def subscribed(session: Session, event: str) -> bool:
+    """True when some subscription wants ``event`` (so its data is worth building)."""
+    return any(event in wanted for wanted in session.scalars(select(Webhook.events)))
 
 
 def queue_event(

@@ -43,23 +43,16 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.api_route(
-    "/media/{sha256}",
-    methods=["GET", "HEAD"],
-    response_class=Response,
-    responses={
-        200: {"content": {"audio/mpeg": {}}, "description": "the whole file"},
-        206: {"description": "the requested byte range"},
-        304: {"description": "the client's copy is current (If-None-Match)"},
-        404: {"description": "no stored file has this hash"},
-        416: {"description": "the range lies outside the file"},
-    },
-)
-def get_media(sha256: str, request: Request, session: DbSession) -> Response:
-    """A stored audio file by its SHA-256 (``.mp3`` may follow); no token needed.
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"audio/mpeg": {}}, "description": "the whole file"},
+    206: {"description": "the requested byte range"},
+    304: {"description": "the client's copy is current (If-None-Match)"},
+    404: {"description": "no stored file has this hash"},
+    416: {"description": "the range lies outside the file"},
+}
 
-    Supports Range (206, 416), ETag / If-None-Match (304) and HEAD.
-    """
+
+def _serve(sha256: str, request: Request, session: DbSession) -> Response:
     found = stored_path(session, sha256.removesuffix(".mp3"))
     if found is None:
         raise NotFound("no stored media has this hash")
@@ -69,3 +62,18 @@ def get_media(sha256: str, request: Request, session: DbSession) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return _MediaFileResponse(path, media_type=media.content_type, headers=headers)
+
+
+@router.get("/media/{sha256}", response_class=Response, responses=_RESPONSES)
+def get_media(sha256: str, request: Request, session: DbSession) -> Response:
+    """A stored audio file by its SHA-256 (``.mp3`` may follow); no token needed.
+
+    Supports Range (206, 416), ETag / If-None-Match (304) and HEAD.
+    """
+    return _serve(sha256, request, session)
+
+
+@router.head("/media/{sha256}", response_class=Response, responses=_RESPONSES)
+def head_media(sha256: str, request: Request, session: DbSession) -> Response:
+    """The headers of ``GET /media/{sha256}`` (length, ETag) without the body."""
+    return _serve(sha256, request, session)

@@ -21,7 +21,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
 
-__all__ = ["Upload", "receive_file", "check_declared_length", "UPLOAD_DIR_NAME", "MULTIPART_OVERHEAD"]
+__all__ = [
+    "Upload",
+    "receive_file",
+    "check_declared_length",
+    "UPLOAD_DIR_NAME",
+    "MULTIPART_OVERHEAD",
+]
 
 UPLOAD_DIR_NAME = ".uploads"
 # Room for the multipart framing and a few small fields around the file itself.
@@ -124,9 +130,9 @@ def _boundary(content_type: str | None) -> bytes:
 
 def check_declared_length(content_length: str | None, max_bytes: int) -> None:
     """Refuse at once a body whose declared length is already over the limit (413)."""
-    if content_length and content_length.isdigit():
-        if int(content_length) > max_bytes + MULTIPART_OVERHEAD:
-            raise PayloadTooLarge(
+    declared = int(content_length) if content_length and content_length.isdigit() else 0
+    if declared > max_bytes + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(
                 f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB"
             )
 

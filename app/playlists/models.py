@@ -22,7 +22,9 @@ class Playlist(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pl"))
     name: Mapped[str] = mapped_column(String(200))
-    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code", ondelete="RESTRICT"), index=True)
+    area_code: Mapped[str] = mapped_column(
+        ForeignKey("areas.code", ondelete="RESTRICT"), index=True
+    )
     chime: Mapped[str | None] = mapped_column(String(20))
     gap_ms: Mapped[int] = mapped_column(Integer, default=800)
     created_by: Mapped[str] = mapped_column(String(120))

@@ -17,6 +17,8 @@ from app.playlists.schemas import PlaylistCreate, PlaylistRead, PlaylistUpdate
 
 __all__ = ["router"]
 
+AreaFilter = Annotated[str | None, Query(max_length=64, description="an area and its sub-areas")]
+
 router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"])
 Reader = Annotated[Principal, Depends(require("content:read"))]
 Writer = Annotated[Principal, Depends(require("content:write"))]
@@ -34,7 +36,7 @@ def list_playlists(
     principal: Reader,
     session: DbSession,
     paging: Paging,
-    area: Annotated[str | None, Query(max_length=64, description="an area and its sub-areas")] = None,
+    area: AreaFilter = None,
 ) -> Page[PlaylistRead]:
     """Playlists inside the caller's area (or the given one), by name."""
     stmt = service.list_playlists(session=session, principal=principal, area=area)

@@ -129,12 +129,13 @@ def _playout(session: Session, playlist: Playlist) -> PlayoutMedia:
         ready = ready and item_ready
         if entry is not None:
             entries.append(entry)
-    items = [
+    framed = _framed(session, playlist, entries)
+    items: list[dict[str, Any]] = [
         {"url": media_url(e.media.sha256), "sha256": e.media.sha256,
          "duration_ms": e.media.duration_ms, "title": e.title}
-        for e in _framed(session, playlist, entries)
+        for e in framed
     ]
-    return PlayoutMedia(items=items, duration_ms=sum(i["duration_ms"] for i in items),
+    return PlayoutMedia(items=items, duration_ms=sum(e.media.duration_ms for e in framed),
                         ready=ready)
 
 
@@ -212,7 +213,7 @@ def get_playlist(*, session: Session, principal: Principal, playlist_id: str) ->
 
 
 def list_playlists(*, session: Session, principal: Principal,
-                   area: str | None = None) -> Select[tuple[Playlist]]:
+                   area: str | None = None) -> Select[Playlist]:
     """Playlists in the principal's area (or in ``area`` and its sub-areas), by name."""
     stmt = select(Playlist).join(Area, Area.code == Playlist.area_code)
     path = (get_area_in_scope(session=session, principal=principal, code=area).path

@@ -46,8 +46,9 @@ def _resolve(token: str) -> Principal | None:
         return resolve_token(session=session, token=token)
 
 
-async def _terminal(token: BearerToken) -> Principal:
+async def _terminal(request: Request, token: BearerToken) -> Principal:
     """The terminal calling (401 for a bad token, 403 for a person's or an API key's)."""
+    request.state.arrived_at = utcnow()  # before any database work: clock samples exclude it
     principal = await run_in_threadpool(_resolve, token)
     if principal is None:
         raise Unauthorized("invalid, revoked or retired token")
@@ -173,7 +174,8 @@ async def post_heartbeat(request: Request, terminal: Terminal, body: HeartbeatIn
         await run_in_threadpool(buffer.flush)
     else:
         buffer.add(heartbeat)
-    return HeartbeatAck(speaker=terminal.id, village=terminal.village_code or "", server_time=now)
+    return HeartbeatAck(speaker=terminal.id, village=terminal.village_code or "",
+                        received_at=request.state.arrived_at, server_time=utcnow())
 
 
 @router.post("/receipts", response_model=ReceiptsAck)

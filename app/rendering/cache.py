@@ -39,14 +39,14 @@ class RenderCache:
         """Cached PCM for ``key``, or None (also for a torn or foreign file)."""
         path = self._path("speech", key, ".wav")
         try:
-            data = path.read_bytes()
-            with wave.open(io.BytesIO(data)) as reader:
+            with wave.open(io.BytesIO(path.read_bytes())) as reader:
                 if (reader.getframerate(), reader.getsampwidth()) != (SAMPLE_RATE, SAMPLE_WIDTH):
                     return None
+                expected = reader.getnframes() * SAMPLE_WIDTH
                 frames = reader.readframes(reader.getnframes())
         except (OSError, wave.Error, EOFError):
             return None
-        return frames if len(frames) == reader.getnframes() * SAMPLE_WIDTH else None
+        return frames if len(frames) == expected else None
 
     def put_speech(self, key: str, pcm: bytes) -> None:
         """Remember synthesised PCM under ``key``."""

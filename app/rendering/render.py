@@ -44,7 +44,10 @@ CHIME_BELOW_SPEECH_DB = 3.0
 
 @dataclass(frozen=True, slots=True)
 class RenderResult:
-    """A stored announcement MP3: content hash, file, length and loudness."""
+    """A stored announcement MP3: content hash, file, length and loudness.
+
+    ``cached`` is True when nothing was rendered: an identical earlier result was found.
+    """
 
     sha256: str
     path: Path

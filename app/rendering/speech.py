@@ -35,6 +35,7 @@ class Unit:
 
     @property
     def pause_ms(self) -> int:
+        """The pause after the unit: that of its last segment."""
         return self.segments[-1].pause_ms
 
     def markup(self) -> str:

@@ -103,7 +103,8 @@ def village_calendar(*, session: Session, village: Area, start: datetime, end: d
                            code="not_a_village")
     _check_range(start, end)
     orders = _orders(session, village.code, start, end)
-    issued = {(o.schedule_id, o.start_at) for o in orders if o.schedule_id}
+    issued: set[tuple[str | None, datetime]] = {
+        (o.schedule_id, o.start_at) for o in orders if o.schedule_id}
     issued |= {(schedule_id, start_at) for schedule_id, start_at in session.execute(
         select(PlayOrder.schedule_id, PlayOrder.start_at).where(
             PlayOrder.village_code == village.code, PlayOrder.state.in_(_HIDDEN_STATES),
@@ -117,8 +118,8 @@ def village_calendar(*, session: Session, village: Area, start: datetime, end: d
     entries = [_order_entry(o, v, air, verdicts, zone) for o, v in zip(orders, views, strict=False)]
     entries += [_planned_entry(view, schedule, air, verdicts, zone) for view, schedule in planned]
     entries.sort(key=lambda e: (e.start_at, e.level or 5, e.order or ""))  # urgent I first
-    return CalendarRead(village=village.code, from_=start.astimezone(zone),
-                        to=end.astimezone(zone), items=entries)
+    return CalendarRead.model_validate({"village": village.code, "from": start.astimezone(zone),
+                                        "to": end.astimezone(zone), "items": entries})
 
 
 def _end_at(view: OrderView) -> datetime:

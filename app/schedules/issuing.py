@@ -1,4 +1,4 @@
-"""Play orders from schedules: each occurrence issued once per village, re-issued when things change.
+"""Play orders from schedules: each occurrence issued once per village, re-issued on change.
 
 An order's identity is (schedule, village, start_at), under a unique constraint. Every insert
 here is ``INSERT … ON CONFLICT DO NOTHING`` on that identity (SQLite and PostgreSQL alike), so a
@@ -27,9 +27,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -184,7 +184,7 @@ def insert_orders(
         return []
     connection = session.connection()
     insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    table = PlayOrder.__table__
+    table = cast(Table, PlayOrder.__table__)
     statement = (
         insert(table)  # the table, not the entity: a plain Core executemany, no ORM bookkeeping
         .on_conflict_do_nothing(index_elements=list(identity))

@@ -41,7 +41,8 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=get_settings().tz)
 
 
-def _range(start: datetime | None, end: datetime | None, max_days: int) -> tuple[datetime, datetime]:
+def _range(start: datetime | None, end: datetime | None,
+           max_days: int) -> tuple[datetime, datetime]:
     begin = _aware(start) or utcnow()
     finish = _aware(end) or begin + timedelta(days=1)
     if finish <= begin:

@@ -121,7 +121,9 @@ def _affects(principal: Principal, paths: Iterable[str]) -> bool:
     )
 
 
-def get_schedule_for_reading(*, session: Session, principal: Principal, schedule_id: str) -> Schedule:
+def get_schedule_for_reading(
+    *, session: Session, principal: Principal, schedule_id: str
+) -> Schedule:
     """The schedule, if it plays somewhere in the principal's area; 403 otherwise."""
     schedule = get_schedule(session=session, schedule_id=schedule_id)
     paths = [a.path for a in _target_areas(session, schedule.target_codes)]
@@ -146,7 +148,7 @@ def _affecting(path: str) -> Any:
 
 def list_schedules(
     *, session: Session, principal: Principal, area: str | None = None
-) -> Select[tuple[Schedule]]:
+) -> Select[Any]:
     """Schedules that play in the area (default: the caller's), by name."""
     stmt = select(Schedule)
     paths = []

@@ -99,8 +99,13 @@ class HeartbeatIn(BaseModel):
 
 
 class HeartbeatAck(BaseModel):
-    """The answer to a heartbeat: the server's clock (terminals correct drift with it)."""
+    """The answer to a heartbeat, with the server's clock for terminals to correct drift.
+
+    ``received_at`` (the request's arrival) and ``server_time`` (the answer's departure)
+    let a terminal leave the server's own processing time out of its estimate, as NTP does.
+    """
 
     speaker: str
     village: str
+    received_at: datetime
     server_time: datetime

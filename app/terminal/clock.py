@@ -1,9 +1,11 @@
-"""The terminal's clock: its own, corrected by the offset the server's ``server_time`` shows.
+"""The terminal's clock: its own, corrected by the offset the server's clock shows.
 
-Each answer that carries ``server_time`` gives a sample: offset = server time −
-the local midpoint of the request. Only quick round trips count (a long-poll that
-waited says nothing about the offset), and of the recent samples the one with the
-shortest round trip wins, as NTP does.
+Each answer carrying ``server_time`` gives a sample. A heartbeat's answer also says when
+the request arrived (``received_at``), so the sample is NTP's: offset = ((t2 − t1) +
+(t3 − t4)) / 2 with delay = (t4 − t1) − (t3 − t2), the server's own processing left out.
+Other answers give Cristian's estimate (server time − the local midpoint), trusted only
+for quick round trips (a long-poll that waited says nothing). Of the recent samples the
+one with the smallest delay wins.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["ServerClock", "MAX_SAMPLE_RTT"]
+__all__ = ["ServerClock", "MAX_DELAY", "MAX_MIDPOINT_RTT"]
 
-MAX_SAMPLE_RTT = timedelta(seconds=1)
+# A sample's error is at most half its delay: slower ones would spoil a 100 ms precision.
+MAX_DELAY = timedelta(milliseconds=250)
+MAX_MIDPOINT_RTT = timedelta(milliseconds=250)
 
 
 @dataclass
@@ -28,11 +32,19 @@ class ServerClock:
         """The corrected current time (aware, UTC)."""
         return datetime.now(UTC) + self.offset
 
-    def observe(self, server_time: datetime, sent: datetime, received: datetime) -> bool:
+    def observe(self, server_time: datetime, sent: datetime, received: datetime,
+                server_received: datetime | None = None) -> bool:
         """Take a sample from one round trip (local ``sent``/``received``); True if it counts."""
-        rtt = received - sent
-        if rtt < timedelta(0) or rtt > MAX_SAMPLE_RTT:
+        if server_received is not None:
+            delay = (received - sent) - (server_time - server_received)
+            offset = ((server_received - sent) + (server_time - received)) / 2
+            limit = MAX_DELAY
+        else:
+            delay = received - sent
+            offset = server_time - (sent + delay / 2)
+            limit = MAX_MIDPOINT_RTT
+        if delay < timedelta(0) or delay > limit:
             return False
-        self._samples.append((rtt, server_time - (sent + rtt / 2)))
+        self._samples.append((delay, offset))
         self.offset = min(self._samples, key=lambda s: s[0])[1]
         return True

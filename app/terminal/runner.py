@@ -42,7 +42,8 @@ from app.terminal.receipts import receipts_for
 __all__ = ["TerminalConfig", "Terminal", "run_terminal"]
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024
-IDLE_TICK_S = 5.0  # the playout task re-checks at least this often (clock corrections)
+IDLE_TICK_S = 5.0
+WARM_UP_BEATS = 4  # the playout task re-checks at least this often (clock corrections)
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,14 @@ class Terminal:
             self.online = False
             self.log("offline", reason=reason)
 
-    def _observe_clock(self, server_time: str, sent: datetime, received: datetime) -> None:
+    def _observe_clock(self, answer: Any) -> None:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if "server_time" not in body:
+            return
+        arrived = _parse(body["received_at"]) if body.get("received_at") else None
         before = self.clock.offset
-        if not self.clock.observe(_parse(server_time), sent, received):
+        sent, received = answer.sent, answer.received
+        if not self.clock.observe(_parse(body["server_time"]), sent, received, arrived):
             return
         if abs(self.clock.offset - before) > timedelta(milliseconds=20):
             offset_ms = round(self.clock.offset.total_seconds() * 1000, 1)
@@ -228,7 +234,7 @@ class Terminal:
             delay = 0.5
             self._went_online()
             if answer.status == 200 and isinstance(answer.body, dict):
-                self._observe_clock(answer.body["server_time"], answer.sent, answer.received)
+                self._observe_clock(answer)
                 self._apply_program(answer.body, source="server")
                 await self._save("program", answer.body)
 
@@ -391,6 +397,7 @@ class Terminal:
         return body
 
     async def _heartbeat(self) -> None:
+        beats = 0
         while True:
             body = self._heartbeat_body()
             try:
@@ -404,8 +411,11 @@ class Terminal:
                          status=exc.status, detail=exc.detail)
             else:
                 self._went_online()
-                self._observe_clock(answer.body["server_time"], answer.sent, answer.received)
-            await asyncio.sleep(self.config.heartbeat_s)
+                self._observe_clock(answer)
+            beats += 1
+            # The first few come quickly: clock samples before the first start is due.
+            await asyncio.sleep(min(self.config.heartbeat_s, 1.0) if beats < WARM_UP_BEATS
+                                else self.config.heartbeat_s)
 
     async def _send(self) -> None:
         while True:

@@ -62,7 +62,8 @@ def action(client: TestClient, headers: Headers, ann_id: str, name: str,
     return response.json()
 
 
-def approved(client: TestClient, author: Headers, reviewer: Headers, **kwargs: Any) -> dict[str, Any]:
+def approved(client: TestClient, author: Headers, reviewer: Headers,
+             **kwargs: Any) -> dict[str, Any]:
     """Create, submit and approve an announcement; returns it as approved."""
     ann = create(client, author, **kwargs)
     action(client, author, ann["id"], "submit")
@@ -137,6 +138,12 @@ def amr_file(path: Path, seconds: float = 2.0) -> Path:
               for _ in range(int(seconds * 50))]
     path.write_bytes(b"#!AMR\n" + b"".join(frames))
     return path
+
+
+def stop_render_worker(client: TestClient) -> None:
+    """Stop the app's render worker: renders then stay pending until a worker starts again."""
+    worker = client.app.state.render_worker  # type: ignore[attr-defined]
+    client.portal.call(worker.stop)  # type: ignore[union-attr,call-arg]
 
 
 def files_under(root: Path) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -20,25 +21,23 @@ from tests.announcements.helpers import (
     create,
     ffprobe,
     loudness_and_peak,
+    stop_render_worker,
     wait_for_audio,
 )
 
 LONGER_TEXT = SHORT_TEXT + "请各位村民带好身份证，按时参加，不要迟到。会议结束后发放防汛物资。"
 
 
-def _stop_worker(client: TestClient) -> None:
-    """Stop this app's render worker (jobs then stay queued until one starts again)."""
-    client.portal.call(client.app.state.render_worker.stop)  # type: ignore[union-attr]
-
-
 def _start_worker(client: TestClient) -> RenderWorker:
     worker = RenderWorker(concurrency=1)
-    client.portal.call(worker.start)  # type: ignore[union-attr]
+    client.portal.call(worker.start)  # type: ignore[union-attr,call-arg]
     client.app.state.render_worker = worker  # type: ignore[attr-defined]  # the lifespan stops it
     return worker
 
 
-def test_approval_renders_audio_at_minus_16_lufs_without_clipping(client: TestClient, people) -> None:
+def test_approval_renders_audio_at_minus_16_lufs_without_clipping(
+    client: TestClient, people
+) -> None:
     ann = approved(client, people["staff"], people["reviewer"])
     assert ann["audio"]["status"] == "pending"
     audio = wait_for_audio(client, people["staff"], ann["id"])
@@ -107,7 +106,7 @@ def test_a_failing_engine_shows_failed_with_the_reason(
 def test_a_job_held_by_a_dead_process_is_taken_again_after_its_lease(
     client: TestClient, people
 ) -> None:
-    _stop_worker(client)
+    stop_render_worker(client)
     ann = approved(client, people["staff"], people["reviewer"])
     with session_scope() as session:  # a process claims the job, then dies
         claimed = queue.claim_next_job(session, worker_id="dead-host:1:x")
@@ -122,12 +121,13 @@ def test_a_job_held_by_a_dead_process_is_taken_again_after_its_lease(
     assert audio["status"] == "ready"
     with session_scope() as session:
         job = session.get(RenderJob, claimed.job_id)
+        assert job is not None
         assert (job.state, job.attempts) == ("done", 2)
         assert job.claimed_by != "dead-host:1:x"
 
 
 def test_workers_never_claim_the_same_job(client: TestClient, people) -> None:
-    _stop_worker(client)
+    stop_render_worker(client)
     for n in range(6):
         approved(client, people["staff"], people["reviewer"], title=f"通知{n}")
     claims: list[str] = []

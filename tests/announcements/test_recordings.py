@@ -157,7 +157,8 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
 
     streamed = client.post(
         f"/api/v1/announcements/{ann['id']}/recording", content=chunks(),
-        headers={**people["staff"], "Content-Type": "multipart/form-data; boundary=cunxiangboundary"},
+        headers={**people["staff"],
+                 "Content-Type": "multipart/form-data; boundary=cunxiangboundary"},
     )
     assert streamed.status_code == 413, streamed.text
     assert _leftovers(media_dir) == before

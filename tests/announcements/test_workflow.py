@@ -14,7 +14,8 @@ def test_create_answers_201_with_a_draft_first_revision(client: TestClient, peop
     assert response.status_code == 201, response.text
     ann = response.json()
     assert ann["id"]
-    assert {k: ann[k] for k in ("title", "body", "area", "category", "status", "revision", "audio")} == {
+    shown = ("title", "body", "area", "category", "status", "revision", "audio")
+    assert {k: ann[k] for k in shown} == {
         "title": "防汛通知", "body": SHORT_TEXT, "area": "t1", "category": "防汛",
         "status": "draft", "revision": 1, "audio": None,
     }
@@ -61,11 +62,14 @@ def test_area_scoping_unknown_and_outside(client: TestClient, people) -> None:
     assert client.get(f"/api/v1/announcements/{ann['id']}").status_code == 401
 
 
-def test_patch_makes_a_new_revision_back_to_draft_and_keeps_history(client: TestClient, people) -> None:
+def test_patch_makes_a_new_revision_back_to_draft_and_keeps_history(
+    client: TestClient, people
+) -> None:
     ann = create(client, people["staff"], title="第一版")
     action(client, people["staff"], ann["id"], "submit")
     response = client.patch(f"/api/v1/announcements/{ann['id']}",
-                            json={"body": "村民们请注意，会议改到下午三点。"}, headers=people["staff"])
+                            json={"body": "村民们请注意，会议改到下午三点。"},
+                            headers=people["staff"])
     assert response.status_code == 200, response.text
     changed = response.json()
     assert (changed["revision"], changed["status"], changed["title"]) == (2, "draft", "第一版")
@@ -92,7 +96,8 @@ def test_review_workflow_transitions(client: TestClient, people, events) -> None
     rejected = action(client, reviewer, ann["id"], "reject", reason="时间写错了")
     assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "时间写错了")
     action(client, staff, ann["id"], "submit", expect=409)  # fix it first: a new revision
-    client.patch(f"/api/v1/announcements/{ann['id']}", json={"body": "会议改到十点。"}, headers=staff)
+    client.patch(f"/api/v1/announcements/{ann['id']}", json={"body": "会议改到十点。"},
+                 headers=staff)
     action(client, staff, ann["id"], "submit")
     approved = action(client, reviewer, ann["id"], "approve")
     assert (approved["status"], approved["revision"], approved["approved_revision"]) == (
@@ -160,7 +165,8 @@ def test_list_by_area_and_status(client: TestClient, people) -> None:
 
 def test_every_change_is_audited(client: TestClient, people) -> None:
     ann = create(client, people["staff"])
-    client.patch(f"/api/v1/announcements/{ann['id']}", json={"title": "改"}, headers=people["staff"])
+    client.patch(f"/api/v1/announcements/{ann['id']}", json={"title": "改"},
+                 headers=people["staff"])
     action(client, people["staff"], ann["id"], "submit")
     action(client, people["reviewer"], ann["id"], "reject", reason="再改")
     log = client.get("/api/v1/audit?area=t1", headers=people["admin"]).json()["items"]

@@ -168,3 +168,36 @@ def test_console_pages_refuse_users_outside_their_area_or_role(district) -> None
     page = client.get("/console/announcements")
     assert page.status_code == 403 and "无权" in page.text
     assert client.get("/console/broadcasts/new").status_code == 403
+
+
+def test_an_urgent_broadcast_from_the_form_shows_the_terminal_playing_it(  # type: ignore[no-untyped-def]
+        live_server, page_factory, tmp_path) -> None:
+    from tests.terminal.helpers import TerminalProcess
+
+    api = Api(live_server.url)
+    api.district()
+    api.user("li", "staff", "t1")
+    speaker = api.post("/api/v1/speakers", {"serial": "SN-101", "village": "v11",
+                                            "lat": 30.2, "lon": 120.3})
+    terminal = TerminalProcess(live_server.url, speaker["token"], tmp_path / "cache", "--dry-run")
+    try:
+        page = page_factory()
+        console_login(page, live_server.url, "li", PASSWORD)
+        page.goto(f"{live_server.url}/console/broadcasts/new")
+        page.fill("#title", "山洪预警")
+        page.select_option("#level", "2")
+        page.select_option("#targets", ["v11"])
+        page.fill("#text", "请注意，上游水库开闸泄洪，沿河村民立即转移到高处。")
+        page.click("#broadcast-form button[type=submit]")
+        page.wait_for_selector("#confirm-panel", state="visible")
+        confirm = page.inner_text("#confirm-text")
+        assert "1 个村" in confirm and "1 个音柱" in confirm
+        screenshot(page, "broadcast-confirm")
+        page.click("#confirm-send")
+        page.wait_for_url(re.compile(r".*/console/broadcasts/\w+$"))
+        row = page.locator('tr[data-village="v11"] .village-state')
+        row.filter(has_text=re.compile("播放中|已播放")).wait_for(timeout=30_000)
+        terminal.wait_for("play", timeout=5)
+        screenshot(page, "broadcast-status")
+    finally:
+        terminal.stop()

@@ -43,7 +43,7 @@ class Receiver:
     delay_s: float = 0.0
     got: list[Received] = field(default_factory=list)
 
-    def wait_for(self, count: int, timeout: float = 8.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
         """Wait until ``count`` requests have arrived."""
         deadline = time.monotonic() + timeout
         while len(self.got) < count and time.monotonic() < deadline:

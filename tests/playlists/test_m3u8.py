@@ -69,7 +69,9 @@ def _api(server: LiveServer) -> tuple[httpx.Client, dict[str, str], dict[str, st
 
 
 @pytest.mark.slow
-def test_ffprobe_reads_the_m3u8_and_every_media_url_from_a_live_server(live_server: LiveServer) -> None:
+def test_ffprobe_reads_the_m3u8_and_every_media_url_from_a_live_server(
+    live_server: LiveServer,
+) -> None:
     http, staff, reviewer = _api(live_server)
     ann = http.post("/api/v1/announcements", headers=staff,
                     json={"title": "开会通知", "body": SHORT_TEXT, "area": "t1"}).json()

@@ -13,7 +13,13 @@ from app.playlists.service import (
     playout_media,
     unapproved_items,
 )
-from tests.announcements.helpers import action, approved, create, wait_for_audio
+from tests.announcements.helpers import (
+    action,
+    approved,
+    create,
+    stop_render_worker,
+    wait_for_audio,
+)
 
 
 def _ready_announcement(client: TestClient, people, **kwargs) -> dict:  # type: ignore[no-untyped-def]
@@ -30,7 +36,9 @@ def _create(client: TestClient, headers: dict[str, str], expect: int = 201, **bo
     return response.json()
 
 
-def test_a_playlist_of_ready_items_is_ready_with_its_total_length(client: TestClient, people) -> None:
+def test_a_playlist_of_ready_items_is_ready_with_its_total_length(
+    client: TestClient, people
+) -> None:
     ann = _ready_announcement(client, people)
     playlist = _create(client, people["staff"], items=[{"announcement": ann["id"]},
                                                        {"silence_ms": 1500}])
@@ -76,6 +84,7 @@ def test_status_unapproved_lists_the_announcements_left_out(client: TestClient, 
     with session_scope() as session:
         assert unapproved_items(session, playlist["id"]) == [draft["id"]]
         playout = playout_media(session, playlist["id"])
+    assert playout is not None
     assert [i["sha256"] for i in playout.items] == [ready["audio"]["sha256"]]  # only what may play
     action(client, people["staff"], draft["id"], "submit")
     action(client, people["reviewer"], draft["id"], "approve")
@@ -90,13 +99,15 @@ def test_a_new_revision_plays_only_once_approved_and_rendered(client: TestClient
     client.patch(f"/api/v1/announcements/{ann['id']}", json={"body": "会议取消了。"},
                  headers=people["staff"])
     with session_scope() as session:  # the edit is a draft: the approved revision still plays
-        assert [i["sha256"] for i in playout_media(session, playlist["id"]).items] == [
-            ann["audio"]["sha256"]]
-    client.portal.call(client.app.state.render_worker.stop)  # type: ignore[union-attr]
+        playout = playout_media(session, playlist["id"])
+    assert playout is not None
+    assert [i["sha256"] for i in playout.items] == [ann["audio"]["sha256"]]
+    stop_render_worker(client)
     action(client, people["staff"], ann["id"], "submit")
     action(client, people["reviewer"], ann["id"], "approve")
     with session_scope() as session:  # approved, not rendered yet: the old audio, not ready
         playout = playout_media(session, playlist["id"])
+    assert playout is not None
     assert [i["sha256"] for i in playout.items] == [ann["audio"]["sha256"]]
     assert not playout.ready
     status = client.get(f"/api/v1/playlists/{playlist['id']}", headers=people["staff"]).json()
@@ -143,7 +154,8 @@ def test_area_scoping(client: TestClient, people) -> None:
     _create(client, people["staff"], expect=404, items=[{"silence_ms": 100}], area="nowhere")
     mine = _create(client, people["staff"], items=[{"silence_ms": 100}])
     theirs = _create(client, people["staff2"], area="t2", items=[{"silence_ms": 100}])
-    assert client.get(f"/api/v1/playlists/{theirs['id']}", headers=people["staff"]).status_code == 403
+    outside = client.get(f"/api/v1/playlists/{theirs['id']}", headers=people["staff"])
+    assert outside.status_code == 403
     listed = client.get("/api/v1/playlists", headers=people["staff"]).json()
     assert [p["id"] for p in listed["items"]] == [mine["id"]] and listed["total"] == 1
     by_area = client.get("/api/v1/playlists?area=t2", headers=people["admin"]).json()

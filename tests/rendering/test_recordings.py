@@ -128,6 +128,6 @@ def test_a_recording_over_the_limit_is_too_long(
     with pytest.raises(AudioTooLong) as too_long:
         transcode_recording(recordings["voice.m4a"], media_store=store, max_duration_ms=1000)
     assert (too_long.value.code, too_long.value.status) == ("audio_too_long", 422)
-    with pytest.raises(AudioTooLong):  # raw AMR states no length: it is counted
+    with pytest.raises(AudioTooLong):  # probing alone already refuses it
         probe_audio(recordings["voice.amr"], max_duration_ms=1000)
     assert _files(store.root) == []

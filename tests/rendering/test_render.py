@@ -122,3 +122,18 @@ def test_renders_run_in_a_process_pool(store: MediaStore, chime_dir: Path) -> No
     assert store.exists(result.sha256)
     again = render_script("请注意。", engine="espeak", media_store=store, chime_dir=chime_dir)
     assert again.cached and again.sha256 == result.sha256
+
+
+def test_a_torn_cache_file_is_ignored_and_replaced(
+    store: MediaStore, fake_tts: tuple[str, Path]
+) -> None:
+    command, log = fake_tts
+    engine = CommandEngine(command=command)
+    first = render_script("明天开会。", engine=engine, media_store=store, chime=False)
+    (cached,) = (store.root / "cache" / "speech").rglob("*.wav")
+    cached.write_bytes(cached.read_bytes()[:1000])  # as if the machine died mid-write
+    for record in (store.root / "cache" / "renders").rglob("*.json"):
+        record.unlink()
+    again = render_script("明天开会。", engine=engine, media_store=store, chime=False)
+    assert again.sha256 == first.sha256
+    assert spoken_texts(log) == ["明天开会。", "明天开会。"]

@@ -1,4 +1,4 @@
-"""The schedules API: creating, reading, changing, listing; its checks; scoping and the audit log."""
+"""The schedules API: create, read, change, list; its checks; scoping and the audit log."""
 
 from __future__ import annotations
 

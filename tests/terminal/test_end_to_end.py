@@ -53,7 +53,7 @@ def _played(http: httpx.Client, admin: dict[str, str], village: str, order: str)
 def test_the_terminal_plays_on_time_through_an_outage_and_follows_moves(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    server = LiveServer(env, {"CUNXIANG_QUIET_HOURS": _quiet_hours_elsewhere()}).start()
+    server = LiveServer(env, {"CUNXIANG_QUIET_HOURS": _quiet_hours_elsewhere()}).start(timeout=90)
     terminal: TerminalProcess | None = None
     http = httpx.Client(base_url=server.url, timeout=30)
     try:
@@ -89,7 +89,7 @@ def test_the_terminal_plays_on_time_through_an_outage_and_follows_moves(
         played = terminal.wait_for("play", timeout=15, order=offline)
         assert -0.05 <= lateness(played) <= 1.0, terminal.log()
         terminal.wait_for("receipt", order=offline, event="finished")
-        server.start()  # same database, same port
+        server.start(timeout=90)  # same database, same port
         wait_until(lambda: _played(http, admin, "v11", offline), timeout=20)
         assert terminal.events("online")
 

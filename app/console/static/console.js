@@ -23,8 +23,7 @@ async function api(method, path, body, extraHeaders) {
 
 function clearErrors(form) {
   form.querySelectorAll(".error[data-for]").forEach((el) => { el.textContent = ""; });
-  const flash = form.querySelector(".flash");
-  if (flash) { flash.remove(); }
+  form.querySelectorAll(".flash.error").forEach((el) => el.remove());
 }
 
 function showError(form, err) {

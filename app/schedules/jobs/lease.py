@@ -44,6 +44,7 @@ def acquire_lease(
     """
     now = now or utcnow()
     expires = now + ttl
+    # RETURNING, not rowcount: the driver's rowcount of an INSERT … ON CONFLICT is not reliable.
     renewed = session.execute(
         update(SchedulerLease)
         .where(SchedulerLease.name == name,
@@ -51,28 +52,31 @@ def acquire_lease(
         .values(holder=holder, expires_at=expires,
                 acquired_at=case((SchedulerLease.holder == holder, SchedulerLease.acquired_at),
                                  else_=now))
+        .returning(SchedulerLease.name)
         .execution_options(synchronize_session=False)
-    )
-    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+    ).first()
+    if renewed is not None:
         return expires
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     created = session.execute(
         insert(SchedulerLease)
         .values(name=name, holder=holder, expires_at=expires, acquired_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
-    )
-    return expires if created.rowcount == 1 else None  # type: ignore[attr-defined]
+        .returning(SchedulerLease.name)
+    ).first()
+    return expires if created is not None else None
 
 
 def release_lease(*, session: Session, name: str, holder: str, now: datetime | None = None) -> bool:
     """Give the lease up (if held) so another process can take it at once."""
-    result = session.execute(
+    released = session.execute(
         update(SchedulerLease)
         .where(and_(SchedulerLease.name == name, SchedulerLease.holder == holder))
         .values(expires_at=now or utcnow())
+        .returning(SchedulerLease.name)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    ).first()
+    return released is not None
 
 
 def lease_state(*, session: Session, name: str) -> LeaseState | None:

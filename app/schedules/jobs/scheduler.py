@@ -156,7 +156,8 @@ class SchedulerRuntime:
     def nudge(self) -> None:
         """Run the lease tick now (it resyncs the schedule-time jobs), not in up to 10 s."""
         if self._scheduler.running:
-            self._scheduler.modify_job("lease", next_run_time=datetime.now(self._scheduler.timezone))
+            now = datetime.now(self._scheduler.timezone)
+            self._scheduler.modify_job("lease", next_run_time=now)
 
     def job_ids(self) -> list[str]:
         """The ids of the scheduled jobs (the lease tick, leader jobs, schedule times)."""

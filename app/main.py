@@ -31,6 +31,7 @@ from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_wo
 from app.media.router import router as media_router
 from app.metrics import metrics_response, timing_middleware
 from app.playlists.router import router as playlists_router
+from app.playout.deliveries import start_delivery_log, stop_delivery_log
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
@@ -54,6 +55,7 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("render worker", start_render_worker, stop_render_worker),
     ("scheduler", start_scheduler, stop_scheduler),
     ("program notifier", start_program_notifier, stop_program_notifier),
+    ("deliveries", start_delivery_log, stop_delivery_log),
     ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
 ]

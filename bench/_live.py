@@ -1,7 +1,8 @@
 """Shared set-up of the terminal benchmarks: a scratch database, a real server, speakers, media.
 
 The database is a fresh SQLite file in a temporary directory, or the (empty) database
-named by ``CUNXIANG_BENCH_DATABASE_URL``.
+named by ``CUNXIANG_BENCH_DATABASE_URL``. ``BENCH_SERVER_LOG=FILE`` keeps the server's
+stderr.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def start_server(env: dict[str, str], argv: list[str] | None = None,
     """Start ``cunxiang serve`` (or ``argv``) and wait for /readyz; returns it and its URL."""
     port = port or free_port()
     command = argv or [sys.executable, "-m", "app", "serve", "--no-migrate"]
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env,
-                                                    "CUNXIANG_PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab") as errors:
+        proc = subprocess.Popen(command, cwd=ROOT,
+                                env={**os.environ, **env, "CUNXIANG_PORT": str(port)},
+                                stdout=subprocess.DEVNULL, stderr=errors)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

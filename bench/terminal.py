@@ -41,7 +41,8 @@ GOAL_MS = 100.0
 
 
 def _summary(name: str, values: list[float]) -> str:
-    return (f"{name:<6} p50 {percentile(values, 0.5):7.1f} ms   p99 {percentile(values, 0.99):7.1f} ms"
+    return (f"{name:<6} p50 {percentile(values, 0.5):7.1f} ms"
+            f"   p99 {percentile(values, 0.99):7.1f} ms"
             f"   max {max(values):7.1f} ms   (n={len(values)})")
 
 
@@ -84,10 +85,8 @@ def main() -> int:
                 spawn.append(float(late) if late else 0.0)
         sounded = [float(row.split()[0]) for row in record.read_text().splitlines()] \
             if record.exists() else []
-        if os.environ.get("BENCH_DEBUG"):
-            print(sounded[:5], [s.timestamp() for s in starts[:5]])
-            print("\n".join(log_path.read_text().splitlines()[:12]))
-        sound = [(at - start.timestamp()) * 1000 for at, start in zip(sounded, starts, strict=False)]
+        sound = [(at - start.timestamp()) * 1000
+                 for at, start in zip(sounded, starts, strict=False)]
     if len(spawn) != STARTS or len(sound) != STARTS:
         print(f"expected {STARTS} starts, saw {len(spawn)} in the log and {len(sound)} sounded")
         return 1

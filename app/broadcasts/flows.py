@@ -63,9 +63,17 @@ MAX_CAP_BYTES = 2 * 1024 * 1024
 MAX_CAP_AUDIO_BYTES = 1536 * 1024
 MAX_CAP_AUDIO_MS = 10 * 60 * 1000
 MAX_LIFETIME = timedelta(days=7)
-_AUDIO_SUFFIX = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav",
-                 "audio/x-wav": ".wav", "audio/ogg": ".ogg", "audio/amr": ".amr",
-                 "audio/aac": ".aac", "audio/mp4": ".m4a", "audio/flac": ".flac"}
+_AUDIO_SUFFIX = {
+    "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/ogg": ".ogg",
+    "audio/amr": ".amr",
+    "audio/aac": ".aac",
+    "audio/mp4": ".m4a",
+    "audio/flac": ".flac",
+}
 
 T = TypeVar("T")
 
@@ -106,8 +114,12 @@ def _bounded(work: Callable[[], T], what: str) -> T:
         return pool.submit(work).result(timeout=RENDER_TIMEOUT_S)
     except concurrent.futures.TimeoutError:
         # The render goes on and lands in the cache: a retry with the same key is quick.
-        raise AppError(f"{what} took longer than {RENDER_TIMEOUT_S:.0f} s; retry with the same "
-                       "Idempotency-Key", code="render_timeout", status=503) from None
+        raise AppError(
+            f"{what} took longer than {RENDER_TIMEOUT_S:.0f} s; retry with the same "
+            "Idempotency-Key",
+            code="render_timeout",
+            status=503,
+        ) from None
     except RenderingError as exc:
         raise AppError(f"{what} failed: {exc.message}", code=exc.code, status=exc.status) from None
     finally:
@@ -116,33 +128,51 @@ def _bounded(work: Callable[[], T], what: str) -> T:
 
 def _speak(text: str, *, drill: bool = False, chime: bool = True) -> RenderResult:
     settings = get_settings()
-    engine = make_engine(settings.tts_engine, **engine_options(
-        settings.tts_engine, voice=settings.tts_voice, command=settings.tts_command))
+    engine = make_engine(
+        settings.tts_engine,
+        **engine_options(
+            settings.tts_engine, voice=settings.tts_voice, command=settings.tts_command
+        ),
+    )
     return render_script(text, engine=engine, media_store=media_store(), chime=chime, drill=drill)
 
 
 def _item(session: Session, result: RenderResult, *, kind: str, title: str) -> dict[str, Any]:
     """Record a freshly stored file and describe it as a play-order media item."""
-    media = record_media(session, sha256=result.sha256, kind=kind,
-                         size_bytes=result.path.stat().st_size, duration_ms=result.duration_ms,
-                         loudness_lufs=result.loudness_lufs, title=title)
+    media = record_media(
+        session,
+        sha256=result.sha256,
+        kind=kind,
+        size_bytes=result.path.stat().st_size,
+        duration_ms=result.duration_ms,
+        loudness_lufs=result.loudness_lufs,
+        title=title,
+    )
     return _media_item(media, title)
 
 
 def _media_item(media: MediaFile, title: str | None = None) -> dict[str, Any]:
-    return {"url": media_url(media.sha256), "sha256": media.sha256,
-            "duration_ms": media.duration_ms, "title": title or media.title or ""}
+    return {
+        "url": media_url(media.sha256),
+        "sha256": media.sha256,
+        "duration_ms": media.duration_ms,
+        "title": title or media.title or "",
+    }
 
 
 def _framed(session: Session, body: list[dict[str, Any]], *, drill: bool) -> list[dict[str, Any]]:
     """The body; for an exercise, between the spoken drill notices."""
     if not drill:
         return body
-    opening, closing = _bounded(lambda: (_speak(DRILL_OPENING, chime=False),
-                                         _speak(DRILL_CLOSING, chime=False)),
-                                "synthesising the drill notice")
-    return [_item(session, opening, kind="speech", title="演习提示"), *body,
-            _item(session, closing, kind="speech", title="演习结束")]
+    opening, closing = _bounded(
+        lambda: (_speak(DRILL_OPENING, chime=False), _speak(DRILL_CLOSING, chime=False)),
+        "synthesising the drill notice",
+    )
+    return [
+        _item(session, opening, kind="speech", title="演习提示"),
+        *body,
+        _item(session, closing, kind="speech", title="演习结束"),
+    ]
 
 
 # ---------------------------------------------------------------- content
@@ -153,27 +183,36 @@ def _text_content(session: Session, text: str, title: str, mode: str) -> _Conten
     return _Content("text", [_item(session, result, kind="speech", title=title)], text=text)
 
 
-def _announcement_content(session: Session, principal: Principal, announcement_id: str,
-                          mode: str) -> _Content:
+def _announcement_content(
+    session: Session, principal: Principal, announcement_id: str, mode: str
+) -> _Content:
     announcement = session.get(Announcement, announcement_id)
     area = session.get(Area, announcement.area_code) if announcement else None
     if announcement is None or area is None:
-        raise InvalidInput(f"announcement {announcement_id!r} does not exist",
-                           code="unknown_announcement")
+        raise InvalidInput(
+            f"announcement {announcement_id!r} does not exist", code="unknown_announcement"
+        )
     # Content of one's own area or of an area above it (a district's notice for a town).
     if not (principal.covers(area.path) or area.contains(principal.area_path or "")):
         raise Forbidden(f"announcement {announcement_id!r} belongs to an area outside yours")
     revision = last_approved_revision(session, announcement_id)
     if revision is None:
-        raise Conflict(f"announcement {announcement_id!r} has no approved revision",
-                       code="not_approved")
+        raise Conflict(
+            f"announcement {announcement_id!r} has no approved revision", code="not_approved"
+        )
     media = get_media(session, revision.audio_sha256 or "")
     if revision.audio_status != "ready" or media is None or not media_store().exists(media.sha256):
-        raise Conflict(f"the audio of announcement {announcement_id!r} (revision "
-                       f"{revision.number}) is not ready yet", code="audio_not_ready")
+        raise Conflict(
+            f"the audio of announcement {announcement_id!r} (revision "
+            f"{revision.number}) is not ready yet",
+            code="audio_not_ready",
+        )
     body = [_media_item(media, revision.title)]
-    return _Content("announcement", _framed(session, body, drill=mode == "exercise"),
-                    announcement_id=announcement_id)
+    return _Content(
+        "announcement",
+        _framed(session, body, drill=mode == "exercise"),
+        announcement_id=announcement_id,
+    )
 
 
 def _media_content(session: Session, sha256: str, mode: str) -> _Content:
@@ -196,8 +235,9 @@ def _expiry(requested: datetime | None, now: datetime) -> datetime:
     if requested is None:
         return now + service.DEFAULT_LIFETIME
     if requested <= now:
-        raise InvalidInput(f"expires_at {requested.isoformat()} has already passed",
-                           code="already_expired")
+        raise InvalidInput(
+            f"expires_at {requested.isoformat()} has already passed", code="already_expired"
+        )
     if requested > now + MAX_LIFETIME:
         raise InvalidInput("expires_at may be at most 7 days ahead", code="invalid")
     return requested
@@ -212,36 +252,56 @@ def _replay(session: Session, claim: IdempotencyClaim) -> Issued | None:
     if found is None:
         return None
     if found.body_sha256 != claim.body_sha256:
-        raise Conflict("this Idempotency-Key was already used with a different request body",
-                       code="idempotency_conflict", broadcast=found.broadcast_id)
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_conflict",
+            broadcast=found.broadcast_id,
+        )
     return Issued(service.get_broadcast(session, found.broadcast_id), created=False)
 
 
 def create_broadcast(
-    *, session: Session, principal: Principal, data: BroadcastCreate,
+    *,
+    session: Session,
+    principal: Principal,
+    data: BroadcastCreate,
     idempotency_key: str | None = None,
 ) -> Issued:
     """Validate, authorise, check the key, make the audio and issue the broadcast."""
     claim = None
     if idempotency_key is not None:
-        claim = IdempotencyClaim(service.principal_key(principal), idempotency_key,
-                                 service.body_digest(data.model_dump(mode="json")))
+        claim = IdempotencyClaim(
+            service.principal_key(principal),
+            idempotency_key,
+            service.body_digest(data.model_dump(mode="json")),
+        )
         if (earlier := _replay(session, claim)) is not None:
             return earlier
     now = utcnow()
-    villages, area_path = service.resolve_targets(session=session, principal=principal,
-                                                  codes=data.targets)
+    villages, area_path = service.resolve_targets(
+        session=session, principal=principal, codes=data.targets
+    )
     expires_at = _expiry(data.expires_at, now)
     content = _request_content(session, principal, data)
     new = NewBroadcast(
-        title=data.title, level=data.level, mode=data.mode, targets=data.targets,
-        villages=villages, area_path=area_path, content_kind=content.kind, media=content.media,
-        expires_at=expires_at, loop=data.loop, text=content.text,
+        title=data.title,
+        level=data.level,
+        mode=data.mode,
+        targets=data.targets,
+        villages=villages,
+        area_path=area_path,
+        content_kind=content.kind,
+        media=content.media,
+        expires_at=expires_at,
+        loop=data.loop,
+        text=content.text,
         announcement_id=content.announcement_id,
     )
     try:
-        return Issued(service.issue_broadcast(session=session, principal=principal, new=new,
-                                              claim=claim), created=True)
+        return Issued(
+            service.issue_broadcast(session=session, principal=principal, new=new, claim=claim),
+            created=True,
+        )
     except IntegrityError:
         # Another request with the same key won the race: answer with its broadcast.
         session.rollback()
@@ -262,14 +322,19 @@ def read_cap(document: bytes) -> CapAlert:
         raise BadRequest(str(exc), code="invalid_cap") from None
 
 
-def _cap_villages(session: Session, principal: Principal, alert: CapAlert) -> tuple[list[str], list[str], str]:
+def _cap_villages(
+    session: Session, principal: Principal, alert: CapAlert
+) -> tuple[list[str], list[str], str]:
     """(targets, villages, common path) from AreaCode geocodes and speakers inside the shapes."""
     codes = alert.area_codes
     areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
     unknown = [c for c in codes if c not in areas]
     if unknown:
-        raise InvalidInput(f"unknown AreaCode value(s): {', '.join(unknown[:20])}",
-                           code="unknown_area", areas=unknown)
+        raise InvalidInput(
+            f"unknown AreaCode value(s): {', '.join(unknown[:20])}",
+            code="unknown_area",
+            areas=unknown,
+        )
     outside = [c for c in codes if not principal.covers(areas[c].path)]
     if outside:
         raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
@@ -278,8 +343,9 @@ def _cap_villages(session: Session, principal: Principal, alert: CapAlert) -> tu
         for village in _villages_in_shapes(session, principal, alert):
             villages.setdefault(village.code, village)
     if not villages:
-        raise InvalidInput("no village with a loudspeaker lies in the alert's area",
-                           code="no_villages")
+        raise InvalidInput(
+            "no village with a loudspeaker lies in the alert's area", code="no_villages"
+        )
     targets = list(dict.fromkeys([*codes, *(c for c in sorted(villages) if c not in areas)]))
     paths = [areas[c].path for c in codes] + [v.path for v in villages.values()]
     return targets, sorted(villages), service.common_path(paths)
@@ -287,10 +353,15 @@ def _cap_villages(session: Session, principal: Principal, alert: CapAlert) -> tu
 
 def _villages_in_shapes(session: Session, principal: Principal, alert: CapAlert) -> list[Area]:
     """Villages (inside the caller's area) with a positioned speaker in a polygon or circle."""
-    stmt = (select(Speaker.lat, Speaker.lon, Area).join(Area, Area.code == Speaker.village_code)
-            .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None)))
+    stmt = (
+        select(Speaker.lat, Speaker.lon, Area)
+        .join(Area, Area.code == Speaker.village_code)
+        .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None))
+    )
     found: dict[str, Area] = {}
     for lat, lon, village in session.execute(stmt):
+        if lat is None or lon is None:  # (the query already left them out)
+            continue
         if principal.covers(village.path) and area_contains(alert, lat, lon):
             found[village.code] = village
     return list(found.values())
@@ -304,35 +375,47 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
         with tempfile.TemporaryDirectory(prefix="cunxiang-cap-") as workdir:
             path = Path(workdir) / ("alert" + _AUDIO_SUFFIX.get(audio.mime_type, ".bin"))
             path.write_bytes(audio.data)
-            return transcode_recording(path, media_store=media_store(),
-                                       max_duration_ms=MAX_CAP_AUDIO_MS)
+            return transcode_recording(
+                path, media_store=media_store(), max_duration_ms=MAX_CAP_AUDIO_MS
+            )
 
     try:
         result = _bounded(transcode, "transcoding the alert's audio")
     except AppError as exc:
         if exc.status >= 500:
             raise
-        raise BadRequest(f"the inline audio is not usable: {exc.message}", code="invalid_cap") from None
+        raise BadRequest(
+            f"the inline audio is not usable: {exc.message}", code="invalid_cap"
+        ) from None
     title = audio.description or alert.title or "预警录音"
     body = [_item(session, result, kind="recording", title=title)]
-    return _Content("cap_audio", _framed(session, body, drill=alert.mode == "exercise"),
-                    text=alert.text or None)
+    return _Content(
+        "cap_audio", _framed(session, body, drill=alert.mode == "exercise"), text=alert.text or None
+    )
 
 
 def _cap_content(session: Session, alert: CapAlert) -> _Content:
     if alert.audio is not None:
         return _cap_audio_content(session, alert)
     if len(alert.text) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"the alert's headline, description and instruction make "
-                           f"{len(alert.text):,} characters; at most {MAX_TEXT_CHARS:,} are "
-                           "synthesised", code="text_too_long")
-    return _text_content(session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual")
+        raise InvalidInput(
+            f"the alert's headline, description and instruction make "
+            f"{len(alert.text):,} characters; at most {MAX_TEXT_CHARS:,} are "
+            "synthesised",
+            code="text_too_long",
+        )
+    return _text_content(
+        session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual"
+    )
 
 
-def _referenced_in_scope(session: Session, principal: Principal, alert: CapAlert) -> list[Broadcast]:
+def _referenced_in_scope(
+    session: Session, principal: Principal, alert: CapAlert
+) -> list[Broadcast]:
     found = service.find_referenced(session, alert.references)
-    outside = [b.id for b in found if not principal.covers(b.area_path)
-               and b.created_by != principal.actor]
+    outside = [
+        b.id for b in found if not principal.covers(b.area_path) and b.created_by != principal.actor
+    ]
     if outside:
         raise Forbidden(f"referenced broadcast(s) outside your area: {', '.join(outside)}")
     return found
@@ -341,36 +424,57 @@ def _referenced_in_scope(session: Session, principal: Principal, alert: CapAlert
 def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
     referenced = _referenced_in_scope(session, principal, alert)
     if not referenced:
-        named = ", ".join(f"{r.sender},{r.identifier},{r.sent.isoformat()}" for r in alert.references)
-        raise NotFound(f"no broadcast was made from the referenced alert(s): {named}",
-                       code="unknown_reference")
+        named = ", ".join(
+            f"{r.sender},{r.identifier},{r.sent.isoformat()}" for r in alert.references
+        )
+        raise NotFound(
+            f"no broadcast was made from the referenced alert(s): {named}", code="unknown_reference"
+        )
     for broadcast in referenced:
         service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
-    return CapResult("cancelled", alert, referenced,
-                     f"cancelled {len(referenced)} broadcast(s) named in <references>")
+    return CapResult(
+        "cancelled",
+        alert,
+        referenced,
+        f"cancelled {len(referenced)} broadcast(s) named in <references>",
+    )
 
 
 def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> NewBroadcast:
     now = utcnow()
     expires_at = alert.expires or now + service.DEFAULT_LIFETIME
     if expires_at <= now:
-        raise InvalidInput(f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
-                           code="already_expired")
+        raise InvalidInput(
+            f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
+            code="already_expired",
+        )
     targets, villages, area_path = _cap_villages(session, principal, alert)
     content = _cap_content(session, alert)
     assert alert.level is not None and alert.mode is not None  # parse_cap checked both
     return NewBroadcast(
-        title=(alert.title or alert.event or "预警")[:200], level=alert.level, mode=alert.mode,
-        targets=targets, villages=villages, area_path=area_path, content_kind=content.kind,
-        media=content.media, expires_at=min(expires_at, now + MAX_LIFETIME), text=content.text,
-        cap={"cap_sender": alert.sender, "cap_identifier": alert.identifier,
-             "cap_sent": alert.sent, "cap_msg_type": alert.msg_type},
+        title=(alert.title or alert.event or "预警")[:200],
+        level=alert.level,
+        mode=alert.mode,
+        targets=targets,
+        villages=villages,
+        area_path=area_path,
+        content_kind=content.kind,
+        media=content.media,
+        expires_at=min(expires_at, now + MAX_LIFETIME),
+        text=content.text,
+        cap={
+            "cap_sender": alert.sender,
+            "cap_identifier": alert.identifier,
+            "cap_sent": alert.sent,
+            "cap_msg_type": alert.msg_type,
+        },
     )
 
 
 def _replayed(alert: CapAlert, broadcast: Broadcast) -> CapResult:
-    return CapResult("replayed", alert, [broadcast],
-                     "this alert (sender, identifier, sent) was received before")
+    return CapResult(
+        "replayed", alert, [broadcast], "this alert (sender, identifier, sent) was received before"
+    )
 
 
 def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
@@ -385,8 +489,9 @@ def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> Cap
             raise
         return _replayed(alert, earlier)
     for old in replaced:
-        service.cancel_broadcast(session=session, principal=principal, broadcast=old,
-                                 replaced_by=broadcast.id)
+        service.cancel_broadcast(
+            session=session, principal=principal, broadcast=old, replaced_by=broadcast.id
+        )
     detail = f"replaces {len(replaced)} broadcast(s)" if replaced else "broadcast created"
     return CapResult("created", alert, [broadcast], detail)
 
@@ -396,9 +501,13 @@ def apply_cap(*, session: Session, principal: Principal, document: bytes) -> Cap
     alert = read_cap(document)
     if not alert.broadcast:
         reason = alert.note or f"status {alert.status}, msgType {alert.msg_type}"
-        return CapResult("not_broadcast", alert, [],
-                         f"accepted, not broadcast ({reason}): only Actual, Exercise and Test "
-                         "Alerts, Updates and Cancels are acted on")
+        return CapResult(
+            "not_broadcast",
+            alert,
+            [],
+            f"accepted, not broadcast ({reason}): only Actual, Exercise and Test "
+            "Alerts, Updates and Cancels are acted on",
+        )
     if alert.msg_type == "Cancel":
         return _cancel_alert(session, principal, alert)
     earlier = service.find_by_cap(session, alert.sender, alert.identifier, alert.sent)

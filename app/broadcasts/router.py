@@ -1,33 +1,73 @@
-"""HTTP routes of urgent broadcasts: JSON requests, CAP 1.2 alerts, cancel, list and status."""
+"""HTTP routes of urgent broadcasts: JSON requests, CAP 1.2 alerts, cancel, list and status.
+
+The routes that issue or cancel run their database work in the event loop's own executor,
+not in the request threadpool: the moment a broadcast commits, every woken terminal
+long-poll queues its program there, and the originator's answer must not wait behind a
+thousand of them. They open their own session and commit before composing the answer.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.auth.deps import require
+from app.auth.deps import BearerToken, require
 from app.auth.permissions import Principal
+from app.auth.service import resolve_token
 from app.broadcasts import flows, jobs, service  # noqa: F401  (jobs: registers the sweep)
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
-from app.db import DbSession
-from app.errors import BadRequest, UnsupportedMedia
+from app.db import DbSession, session_scope
+from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
 from app.pagination import Page, Paging, fetch_page
 
 __all__ = ["router", "CAP_CONTENT_TYPES"]
 
+T = TypeVar("T")
+
 router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"])
 Reader = Annotated[Principal, Depends(require("broadcasts:read"))]
-Writer = Annotated[Principal, Depends(require("broadcasts:write"))]
-IdempotencyKeyHeader = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
-    description="retrying with the same key and body answers the same broadcast (200); "
-    "the same key with another body is 409. Keys are kept at least 24 h.",
-)]
+
+
+async def _off_loop(work: Callable[..., T], *args: Any) -> T:
+    """Run blocking work in the loop's default executor (apart from the request threadpool)."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(work, *args))
+
+
+def _resolve(token: str) -> Principal | None:
+    with session_scope() as session:
+        return resolve_token(session=session, token=token)
+
+
+async def _writer(request: Request, token: BearerToken) -> Principal:
+    """The caller, who must hold ``broadcasts:write`` (401 / 403 as everywhere else)."""
+    principal = await _off_loop(_resolve, token)
+    if principal is None:
+        raise Unauthorized("invalid, expired or revoked token")
+    request.state.principal = principal
+    if not principal.can("broadcasts:write"):
+        raise Forbidden("this needs the 'broadcasts:write' permission")
+    return principal
+
+
+Writer = Annotated[Principal, Depends(_writer)]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="retrying with the same key and body answers the same broadcast (200); "
+        "the same key with another body is 409. Keys are kept at least 24 h.",
+    ),
+]
 
 CAP_CONTENT_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 
@@ -36,29 +76,49 @@ def _read(session: Session, broadcast: Any) -> BroadcastRead:
     return service.describe(session, [broadcast])[0]
 
 
-@router.post("", status_code=201, response_model=BroadcastRead,
-             responses={200: {"model": BroadcastRead, "description": "the same request again"},
-                        409: {"description": "the Idempotency-Key was used with another body"}})
-def create_broadcast(
-    data: BroadcastCreate, principal: Writer, session: DbSession, response: Response,
+@router.post(
+    "",
+    status_code=201,
+    response_model=BroadcastRead,
+    responses={
+        200: {"model": BroadcastRead, "description": "the same request again"},
+        409: {"description": "the Idempotency-Key was used with another body"},
+    },
+)
+async def create_broadcast(
+    data: BroadcastCreate,
+    principal: Writer,
+    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> BroadcastRead:
     """Broadcast at once to every village of the targets (levels III–IV wait out quiet hours)."""
-    issued = flows.create_broadcast(session=session, principal=principal, data=data,
-                                    idempotency_key=idempotency_key)
-    session.commit()  # terminals wake now, not after the answer below is composed
-    response.status_code = 201 if issued.created else 200
-    return _read(session, issued.broadcast)
+    created, read = await _off_loop(_create, principal, data, idempotency_key)
+    response.status_code = 201 if created else 200
+    return read
+
+
+def _create(
+    principal: Principal, data: BroadcastCreate, key: str | None
+) -> tuple[bool, BroadcastRead]:
+    with session_scope() as session:
+        issued = flows.create_broadcast(
+            session=session, principal=principal, data=data, idempotency_key=key
+        )
+        session.commit()  # terminals wake now, not after the answer below is composed
+        return issued.created, _read(session, issued.broadcast)
 
 
 @router.get("", response_model=Page[BroadcastRead])
 def list_broadcasts(
-    principal: Reader, session: DbSession, paging: Paging,
+    principal: Reader,
+    session: DbSession,
+    paging: Paging,
     active: Annotated[bool | None, Query(description="true: only active ones")] = None,
 ) -> Page[BroadcastRead]:
     """Broadcasts the caller may see, newest first."""
-    rows, total = fetch_page(session, service.list_broadcasts(principal=principal, active=active),
-                             paging)
+    rows, total = fetch_page(
+        session, service.list_broadcasts(principal=principal, active=active), paging
+    )
     return Page(items=service.describe(session, rows), total=total)
 
 
@@ -66,7 +126,9 @@ def _content_type(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CAP_CONTENT_TYPES:
         raise UnsupportedMedia(
-            f"send the CAP document as application/cap+xml or application/xml, not {media_type or 'nothing'}")
+            "send the CAP document as application/cap+xml or application/xml, "
+            f"not {media_type or 'nothing'}"
+        )
 
 
 async def _body_up_to(request: Request, limit: int) -> bytes:
@@ -88,48 +150,77 @@ def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
         status = 201 if outcome.result == "created" else 200
         return JSONResponse(jsonable_encoder(reads[0]), status_code=status)
     alert = outcome.alert
-    body = CapOutcome(result=outcome.result, detail=outcome.detail,  # type: ignore[arg-type]
-                      identifier=alert.identifier, sender=alert.sender, status=alert.status,
-                      msg_type=alert.msg_type, broadcasts=reads)
-    return JSONResponse(jsonable_encoder(body), status_code=200 if outcome.result == "cancelled" else 202)
+    body = CapOutcome(
+        result=outcome.result,  # type: ignore[arg-type]
+        detail=outcome.detail,
+        identifier=alert.identifier,
+        sender=alert.sender,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        broadcasts=reads,
+    )
+    return JSONResponse(
+        jsonable_encoder(body), status_code=200 if outcome.result == "cancelled" else 202
+    )
 
 
-def _apply_cap(session: Session, principal: Principal, document: bytes) -> JSONResponse:
-    outcome = flows.apply_cap(session=session, principal=principal, document=document)
-    session.commit()
-    return _cap_answer(session, outcome)
+def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
+    with session_scope() as session:
+        outcome = flows.apply_cap(session=session, principal=principal, document=document)
+        session.commit()
+        return _cap_answer(session, outcome)
 
 
 @router.post(
-    "/cap", status_code=201, response_model=BroadcastRead,
-    responses={200: {"description": "a Cancel (CapOutcome), or an alert received before"},
-               202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
-               400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
-               415: {"description": "not application/cap+xml or application/xml"},
-               422: {"description": "unknown AreaCode values, or nothing to target"}},
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/cap+xml": {"schema": {"type": "string"}},
-        "application/xml": {"schema": {"type": "string"}}}}},
+    "/cap",
+    status_code=201,
+    response_model=BroadcastRead,
+    responses={
+        200: {"description": "a Cancel (CapOutcome), or an alert received before"},
+        202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
+        400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
+        415: {"description": "not application/cap+xml or application/xml"},
+        422: {"description": "unknown AreaCode values, or nothing to target"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/cap+xml": {"schema": {"type": "string"}},
+                "application/xml": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
-async def post_cap(request: Request, principal: Writer, session: DbSession) -> JSONResponse:
+async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, flows.MAX_CAP_BYTES)
-    return await run_in_threadpool(_apply_cap, session, principal, document)
+    return await _off_loop(_apply_cap, principal, document)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastRead)
 def get_broadcast(broadcast_id: str, principal: Reader, session: DbSession) -> BroadcastRead:
     """A broadcast and its state in every village."""
-    return _read(session, service.get_broadcast_in_scope(
-        session=session, principal=principal, broadcast_id=broadcast_id))
+    return _read(
+        session,
+        service.get_broadcast_in_scope(
+            session=session, principal=principal, broadcast_id=broadcast_id
+        ),
+    )
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastRead)
-def cancel_broadcast(broadcast_id: str, principal: Writer, session: DbSession) -> BroadcastRead:
+async def cancel_broadcast(broadcast_id: str, principal: Writer) -> BroadcastRead:
     """Stop a broadcast: terminals drop it from their program and stop playing it."""
-    broadcast = service.get_broadcast_in_scope(session=session, principal=principal,
-                                               broadcast_id=broadcast_id)
-    service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
-    session.commit()
-    return _read(session, broadcast)
+    return await _off_loop(_cancel, principal, broadcast_id)
+
+
+def _cancel(principal: Principal, broadcast_id: str) -> BroadcastRead:
+    with session_scope() as session:
+        broadcast = service.get_broadcast_in_scope(
+            session=session, principal=principal, broadcast_id=broadcast_id
+        )
+        service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
+        session.commit()
+        return _read(session, broadcast)

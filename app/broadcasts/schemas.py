@@ -65,12 +65,16 @@ class BroadcastCreate(BaseModel):
     level: int = Field(ge=1, le=4, description="1 (I, 特别重大) … 4 (IV, 一般)")
     targets: Annotated[
         list[Annotated[str, Field(max_length=64)]],
-        Field(min_length=1, max_length=MAX_TARGETS), AfterValidator(_area_codes),
+        Field(min_length=1, max_length=MAX_TARGETS),
+        AfterValidator(_area_codes),
     ] = Field(description="area codes of any level: a town or district means all its villages")
     text: Annotated[str, AfterValidator(_text_limit)] | None = Field(
-        None, description=f"spoken text, synthesised at once (at most {MAX_TEXT_CHARS:,} characters)"
+        None,
+        description=f"spoken text, synthesised at once (at most {MAX_TEXT_CHARS:,} characters)",
     )
-    announcement: str | None = Field(None, max_length=40, description="an approved announcement's id")
+    announcement: str | None = Field(
+        None, max_length=40, description="an approved announcement's id"
+    )
     media: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="a stored file's sha256")
     loop: int = Field(1, ge=1, le=20, description="how many times the audio plays back to back")
     expires_at: AwareDatetime | None = Field(None, description="default: one hour from now")

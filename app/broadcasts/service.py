@@ -21,13 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.service import villages_under
 from app.audit.service import record
 from app.auth.permissions import SYSTEM, Principal
 from app.broadcasts.models import Broadcast, IdempotencyKey
@@ -43,7 +42,8 @@ from app.playout.models import PlayOrder
 from app.playout.program import bump_program_versions
 from app.playout.receipts_models import PlayReceipt
 from app.schedules.rules import quiet_hours_end
-from app.speakers.service import health_by_village
+from app.speakers.health import ONLINE, derive_status
+from app.speakers.models import Speaker
 
 __all__ = [
     "NewBroadcast",
@@ -55,6 +55,7 @@ __all__ = [
     "principal_key",
     "common_path",
     "resolve_targets",
+    "village_codes",
     "start_time",
     "issue_broadcast",
     "find_by_key",
@@ -84,8 +85,9 @@ def priority_of(level: int) -> int:
 
 def body_digest(body: dict[str, Any]) -> str:
     """SHA-256 of a request body in canonical JSON (key order and spacing do not matter)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           default=str)
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -115,15 +117,33 @@ def resolve_targets(
     areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(list(codes))))}
     unknown = [c for c in codes if c not in areas]
     if unknown:
-        raise InvalidInput(f"unknown area code(s): {', '.join(unknown[:20])}",
-                           code="unknown_area", areas=unknown)
+        raise InvalidInput(
+            f"unknown area code(s): {', '.join(unknown[:20])}", code="unknown_area", areas=unknown
+        )
     outside = [c for c in codes if not principal.covers(areas[c].path)]
     if outside:
         raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
-    villages = [v.code for v in villages_under(session, areas.values())]
+    villages = village_codes(session, areas.values())
     if not villages:
         raise InvalidInput("the targets hold no village", code="no_villages")
     return villages, common_path(a.path for a in areas.values())
+
+
+def village_codes(session: Session, areas: Iterable[Area]) -> list[str]:
+    """Codes of the villages in or under the areas, sorted (a column query: towns are big)."""
+    found: set[str] = set()
+    for area in areas:
+        if area.level == "village":
+            found.add(area.code)
+        else:
+            found.update(
+                session.scalars(
+                    select(Area.code).where(
+                        Area.level == "village", Area.path.like(area.path + "/%")
+                    )
+                )
+            )
+    return sorted(found)
 
 
 def start_time(level: int, now: datetime) -> datetime:
@@ -163,34 +183,56 @@ class NewBroadcast:
     text: str | None = None
     announcement_id: str | None = None
     cap: dict[str, Any] = field(default_factory=dict)  # cap_sender, cap_identifier, …
-    started: float = field(default_factory=time.perf_counter)  # for the fan-out metric
 
 
 def issue_broadcast(
-    *, session: Session, principal: Principal, new: NewBroadcast,
+    *,
+    session: Session,
+    principal: Principal,
+    new: NewBroadcast,
     claim: IdempotencyClaim | None = None,
 ) -> Broadcast:
     """Insert the broadcast, its key and one urgent order per village; bump their versions.
 
     A key or CAP message already recorded raises ``IntegrityError`` at the first flush,
-    before any order is written (the flow answers with the earlier broadcast).
+    before any order is written (the flow answers with the earlier broadcast). The fan-out
+    metric times this, up to the commit.
     """
-    now = utcnow()
+    started, now = time.perf_counter(), utcnow()
     start_at = start_time(new.level, now)
     cap = {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in new.cap.items()}
     broadcast = Broadcast(
-        id=new_id("brd"), title=new.title, level=new.level, mode=new.mode, status="active",
-        targets=new.targets, villages=new.villages, area_path=new.area_path,
-        content_kind=new.content_kind, text=new.text, announcement_id=new.announcement_id,
-        media=new.media, duration_ms=sum(int(m["duration_ms"]) for m in new.media),
-        loop=new.loop, start_at=start_at, expires_at=new.expires_at.astimezone(UTC),
-        created_at=now, created_by=principal.actor, **cap,
+        id=new_id("brd"),
+        title=new.title,
+        level=new.level,
+        mode=new.mode,
+        status="active",
+        targets=new.targets,
+        villages=new.villages,
+        area_path=new.area_path,
+        content_kind=new.content_kind,
+        text=new.text,
+        announcement_id=new.announcement_id,
+        media=new.media,
+        duration_ms=sum(int(m["duration_ms"]) for m in new.media),
+        loop=new.loop,
+        start_at=start_at,
+        expires_at=new.expires_at.astimezone(UTC),
+        created_at=now,
+        created_by=principal.actor,
+        **cap,
     )
     session.add(broadcast)
     if claim is not None:
-        session.add(IdempotencyKey(principal=claim.principal, key=claim.key,
-                                   body_sha256=claim.body_sha256, broadcast_id=broadcast.id,
-                                   created_at=now))
+        session.add(
+            IdempotencyKey(
+                principal=claim.principal,
+                key=claim.key,
+                body_sha256=claim.body_sha256,
+                broadcast_id=broadcast.id,
+                created_at=now,
+            )
+        )
     session.flush()
     doomed = start_at >= broadcast.expires_at  # III–IV in quiet hours that outlast the broadcast
     _insert_orders(session, broadcast, expired=doomed)
@@ -198,9 +240,16 @@ def issue_broadcast(
         broadcast.status, broadcast.ended_at = "expired", now
     else:
         bump_program_versions(session, broadcast.villages)
-    record(session=session, actor=principal.actor, action="create", entity="broadcast",
-           entity_id=broadcast.id, area_path=broadcast.area_path, after=_audit_view(broadcast))
-    _observe_after_commit(session, len(broadcast.villages), new.started, issued=not doomed)
+    record(
+        session=session,
+        actor=principal.actor,
+        action="create",
+        entity="broadcast",
+        entity_id=broadcast.id,
+        area_path=broadcast.area_path,
+        after=_audit_view(broadcast),
+    )
+    _observe_after_commit(session, len(broadcast.villages), started, issued=not doomed)
     return broadcast
 
 
@@ -208,17 +257,27 @@ def _insert_orders(session: Session, broadcast: Broadcast, *, expired: bool) -> 
     """One urgent order per village, in one multi-row insert."""
     rows = [
         {
-            "id": new_id("ord"), "kind": "urgent", "village_code": village,
-            "broadcast_id": broadcast.id, "start_at": broadcast.start_at,
-            "not_after": broadcast.expires_at, "loop": broadcast.loop, "mode": broadcast.mode,
-            "level": broadcast.level, "priority": priority_of(broadcast.level),
-            "title": broadcast.title, "media": broadcast.media,
-            "duration_ms": broadcast.duration_ms, "state": "expired" if expired else "issued",
-            "issued_at": broadcast.created_at, "updated_at": broadcast.created_at,
+            "id": new_id("ord"),
+            "kind": "urgent",
+            "village_code": village,
+            "broadcast_id": broadcast.id,
+            "start_at": broadcast.start_at,
+            "not_after": broadcast.expires_at,
+            "loop": broadcast.loop,
+            "mode": broadcast.mode,
+            "level": broadcast.level,
+            "priority": priority_of(broadcast.level),
+            "title": broadcast.title,
+            "media": broadcast.media,
+            "duration_ms": broadcast.duration_ms,
+            "state": "expired" if expired else "issued",
+            "issued_at": broadcast.created_at,
+            "updated_at": broadcast.created_at,
         }
         for village in broadcast.villages
     ]
-    session.execute(insert(PlayOrder), rows)
+    table = cast(Table, PlayOrder.__table__)
+    session.execute(insert(table), rows)  # Core: no ORM bookkeeping per row
 
 
 def _observe_after_commit(session: Session, villages: int, started: float, *, issued: bool) -> None:
@@ -232,12 +291,19 @@ def _observe_after_commit(session: Session, villages: int, started: float, *, is
 
 def _audit_view(broadcast: Broadcast) -> dict[str, Any]:
     return {
-        "title": broadcast.title, "level": broadcast.level, "mode": broadcast.mode,
-        "status": broadcast.status, "targets": broadcast.targets,
-        "villages": len(broadcast.villages), "content": broadcast.content_kind,
-        "text": broadcast.text, "announcement": broadcast.announcement_id,
-        "media": [m["sha256"] for m in broadcast.media], "start_at": broadcast.start_at,
-        "expires_at": broadcast.expires_at, "cap_identifier": broadcast.cap_identifier,
+        "title": broadcast.title,
+        "level": broadcast.level,
+        "mode": broadcast.mode,
+        "status": broadcast.status,
+        "targets": broadcast.targets,
+        "villages": len(broadcast.villages),
+        "content": broadcast.content_kind,
+        "text": broadcast.text,
+        "announcement": broadcast.announcement_id,
+        "media": [m["sha256"] for m in broadcast.media],
+        "start_at": broadcast.start_at,
+        "expires_at": broadcast.expires_at,
+        "cap_identifier": broadcast.cap_identifier,
     }
 
 
@@ -246,14 +312,20 @@ def _audit_view(broadcast: Broadcast) -> dict[str, Any]:
 
 def find_by_key(session: Session, principal: str, key: str) -> IdempotencyKey | None:
     """The record of an idempotency key this principal used, if any."""
-    return session.scalar(select(IdempotencyKey).where(
-        IdempotencyKey.principal == principal, IdempotencyKey.key == key))
+    return session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.principal == principal, IdempotencyKey.key == key
+        )
+    )
 
 
 def find_by_cap(session: Session, sender: str, identifier: str, sent: datetime) -> Broadcast | None:
     """The broadcast made from the CAP message (sender, identifier, sent), if any."""
-    candidates = session.scalars(select(Broadcast).where(
-        Broadcast.cap_sender == sender, Broadcast.cap_identifier == identifier))
+    candidates = session.scalars(
+        select(Broadcast).where(
+            Broadcast.cap_sender == sender, Broadcast.cap_identifier == identifier
+        )
+    )
     return next((b for b in candidates if b.cap_sent == sent), None)
 
 
@@ -266,7 +338,9 @@ def find_referenced(
         broadcast = find_by_cap(session, sender, identifier, sent)
         while broadcast is not None and broadcast.id not in found:
             found[broadcast.id] = broadcast
-            broadcast = session.get(Broadcast, broadcast.replaced_by) if broadcast.replaced_by else None
+            broadcast = (
+                session.get(Broadcast, broadcast.replaced_by) if broadcast.replaced_by else None
+            )
     return list(found.values())
 
 
@@ -282,7 +356,9 @@ def _visible(principal: Principal, broadcast: Broadcast) -> bool:
     return principal.covers(broadcast.area_path) or broadcast.created_by == principal.actor
 
 
-def get_broadcast_in_scope(*, session: Session, principal: Principal, broadcast_id: str) -> Broadcast:
+def get_broadcast_in_scope(
+    *, session: Session, principal: Principal, broadcast_id: str
+) -> Broadcast:
     """The broadcast if the caller made it or its area covers the targets; 404 / 403."""
     broadcast = get_broadcast(session, broadcast_id)
     if not _visible(principal, broadcast):
@@ -290,13 +366,18 @@ def get_broadcast_in_scope(*, session: Session, principal: Principal, broadcast_
     return broadcast
 
 
-def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Select[tuple[Broadcast]]:
+def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Select[Any]:
     """Broadcasts the caller may see, newest first; ``active`` filters by status."""
     stmt = select(Broadcast)
     if principal.area_path is not None:
         path = principal.area_path
-        stmt = stmt.where(or_(Broadcast.area_path == path, Broadcast.area_path.like(path + "/%"),
-                              Broadcast.created_by == principal.actor))
+        stmt = stmt.where(
+            or_(
+                Broadcast.area_path == path,
+                Broadcast.area_path.like(path + "/%"),
+                Broadcast.created_by == principal.actor,
+            )
+        )
     if active is True:
         stmt = stmt.where(Broadcast.status == "active")
     elif active is False:
@@ -307,7 +388,9 @@ def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Sele
 # ---------------------------------------------------------------- ending
 
 
-def _end_orders(session: Session, broadcast: Broadcast, state: str, from_states: Sequence[str]) -> None:
+def _end_orders(
+    session: Session, broadcast: Broadcast, state: str, from_states: Sequence[str]
+) -> None:
     session.execute(
         update(PlayOrder)
         .where(PlayOrder.broadcast_id == broadcast.id, PlayOrder.state.in_(from_states))
@@ -317,7 +400,11 @@ def _end_orders(session: Session, broadcast: Broadcast, state: str, from_states:
 
 
 def cancel_broadcast(
-    *, session: Session, principal: Principal, broadcast: Broadcast, replaced_by: str | None = None,
+    *,
+    session: Session,
+    principal: Principal,
+    broadcast: Broadcast,
+    replaced_by: str | None = None,
 ) -> Broadcast:
     """Stop an active broadcast everywhere: its orders leave every program (terminals stop).
 
@@ -330,22 +417,37 @@ def cancel_broadcast(
     broadcast.status, broadcast.ended_at = "cancelled", utcnow()
     broadcast.cancelled_by, broadcast.replaced_by = principal.actor, replaced_by
     bump_program_versions(session, broadcast.villages)
-    record(session=session, actor=principal.actor, action="cancel", entity="broadcast",
-           entity_id=broadcast.id, area_path=broadcast.area_path, before=before,
-           after={"status": "cancelled", "replaced_by": replaced_by})
+    record(
+        session=session,
+        actor=principal.actor,
+        action="cancel",
+        entity="broadcast",
+        entity_id=broadcast.id,
+        area_path=broadcast.area_path,
+        before=before,
+        after={"status": "cancelled", "replaced_by": replaced_by},
+    )
     return broadcast
 
 
 def _end(session: Session, broadcast_id: str, status: str, now: datetime) -> bool:
     """Move an active broadcast to ``status`` (one winner among racing processes)."""
     moved = session.execute(
-        update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status == "active")
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == "active")
         .values(status=status, ended_at=now)  # loaded broadcasts are updated too ("auto")
     ).rowcount  # type: ignore[attr-defined]
     if not moved:
         return False
-    record(session=session, actor=SYSTEM.actor, action=status, entity="broadcast",
-           entity_id=broadcast_id, before={"status": "active"}, after={"status": status})
+    record(
+        session=session,
+        actor=SYSTEM.actor,
+        action=status,
+        entity="broadcast",
+        entity_id=broadcast_id,
+        before={"status": "active"},
+        after={"status": status},
+    )
     emit(session, "broadcast.finished", broadcast_id=broadcast_id)
     return True
 
@@ -355,12 +457,18 @@ def finish_if_done(session: Session, broadcast_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(broadcast_ids))
     if not ids:
         return []
-    open_ids = set(session.scalars(
-        select(PlayOrder.broadcast_id).where(
-            PlayOrder.broadcast_id.in_(ids), PlayOrder.state.not_in(REPORTED_END_STATES))
-    ))
-    active = session.scalars(select(Broadcast.id).where(
-        Broadcast.id.in_([i for i in ids if i not in open_ids]), Broadcast.status == "active"))
+    open_ids = set(
+        session.scalars(
+            select(PlayOrder.broadcast_id).where(
+                PlayOrder.broadcast_id.in_(ids), PlayOrder.state.not_in(REPORTED_END_STATES)
+            )
+        )
+    )
+    active = session.scalars(
+        select(Broadcast.id).where(
+            Broadcast.id.in_([i for i in ids if i not in open_ids]), Broadcast.status == "active"
+        )
+    )
     now = utcnow()
     return [i for i in list(active) if _end(session, i, "finished", now)]
 
@@ -368,8 +476,11 @@ def finish_if_done(session: Session, broadcast_ids: Iterable[str]) -> list[str]:
 def expire_due(session: Session, now: datetime | None = None) -> list[str]:
     """Expire every active broadcast whose ``expires_at`` has come, and its unplayed orders."""
     now = now or utcnow()
-    due = list(session.scalars(select(Broadcast).where(
-        Broadcast.status == "active", Broadcast.expires_at <= now)))
+    due = list(
+        session.scalars(
+            select(Broadcast).where(Broadcast.status == "active", Broadcast.expires_at <= now)
+        )
+    )
     expired = []
     for broadcast in due:
         if broadcast.id in finish_if_done(session, [broadcast.id]):
@@ -401,33 +512,83 @@ def _receipt_recorded(session: Session, order_id: str, **_: Any) -> None:
 
 
 @dataclass(frozen=True)
-class _Facts:
-    """What the per-village states are made of, loaded in bulk for many broadcasts."""
+class _OrderFacts:
+    id: str
+    state: str
+    delivered: bool
 
-    orders: dict[str, dict[str, PlayOrder]]  # broadcast → village → order
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the per-village states are made of, loaded in bulk (columns, not objects)."""
+
+    orders: dict[str, dict[str, _OrderFacts]]  # broadcast → village → order
     events: dict[str, set[str]]  # order → receipt events
     confirmed: dict[str, int]  # order → speakers that sent a receipt
-    health: dict[str, Any]  # village → VillageHealth
+    speakers: dict[str, tuple[int, int]]  # village → (registered, online)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _speaker_counts(session: Session, villages: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Registered and online speakers per village (the speakers' own health rule)."""
+    now, timeout = utcnow(), float(get_settings().heartbeat_timeout)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for chunk in _chunks(villages):
+        rows = session.execute(
+            select(
+                Speaker.village_code,
+                Speaker.maintenance,
+                Speaker.last_heard_at,
+                Speaker.last_status,
+            ).where(Speaker.village_code.in_(chunk), Speaker.retired_at.is_(None))
+        )
+        for village, maintenance, heard, status in rows:
+            counts[village][0] += 1
+            counts[village][1] += (
+                derive_status(
+                    maintenance=maintenance,
+                    last_heard_at=heard,
+                    last_status=status,
+                    now=now,
+                    timeout_s=timeout,
+                )
+                == ONLINE
+            )
+    return {village: (total, online) for village, (total, online) in counts.items()}
 
 
 def _load_facts(session: Session, broadcasts: Sequence[Broadcast]) -> _Facts:
-    ids = [b.id for b in broadcasts]
-    orders: dict[str, dict[str, PlayOrder]] = defaultdict(dict)
-    for order in session.scalars(select(PlayOrder).where(PlayOrder.broadcast_id.in_(ids))):
-        orders[str(order.broadcast_id)][order.village_code] = order
+    orders: dict[str, dict[str, _OrderFacts]] = defaultdict(dict)
+    rows = session.execute(
+        select(
+            PlayOrder.broadcast_id,
+            PlayOrder.village_code,
+            PlayOrder.id,
+            PlayOrder.state,
+            PlayOrder.first_fetched_at,
+        ).where(PlayOrder.broadcast_id.in_([b.id for b in broadcasts]))
+    )
+    for broadcast_id, village, order_id, state, fetched in rows:
+        orders[str(broadcast_id)][village] = _OrderFacts(order_id, state, fetched is not None)
     order_ids = [o.id for by_village in orders.values() for o in by_village.values()]
     events: dict[str, set[str]] = defaultdict(set)
     speakers: dict[str, set[str]] = defaultdict(set)
-    for start in range(0, len(order_ids), 500):
-        rows = session.execute(
-            select(PlayReceipt.order_id, PlayReceipt.speaker_id, PlayReceipt.event)
-            .where(PlayReceipt.order_id.in_(order_ids[start:start + 500])))
-        for order_id, speaker_id, event in rows:
+    for chunk in _chunks(order_ids):
+        for order_id, speaker_id, event in session.execute(
+            select(PlayReceipt.order_id, PlayReceipt.speaker_id, PlayReceipt.event).where(
+                PlayReceipt.order_id.in_(chunk)
+            )
+        ):
             events[order_id].add(event)
             speakers[order_id].add(speaker_id)
-    villages = {v for b in broadcasts for v in b.villages}
-    health = health_by_village(session=session, village_codes=villages) if villages else {}
-    return _Facts(orders, events, {k: len(v) for k, v in speakers.items()}, health)
+    villages = sorted({v for b in broadcasts for v in b.villages})
+    return _Facts(
+        orders, events, {k: len(v) for k, v in speakers.items()}, _speaker_counts(session, villages)
+    )
 
 
 def _village_reads(broadcast: Broadcast, facts: _Facts) -> list[VillageRead]:
@@ -436,23 +597,42 @@ def _village_reads(broadcast: Broadcast, facts: _Facts) -> list[VillageRead]:
         order = facts.orders[broadcast.id].get(code)
         if order is None:  # the village was deleted since; nothing to report
             continue
-        health = facts.health.get(code)
-        online = health.online if health else 0
-        view = village_state(order_state=order.state, events=facts.events.get(order.id, set()),
-                             delivered=order.first_fetched_at is not None, online=online,
-                             mode=broadcast.mode)
-        counts = SpeakerCounts(total=health.total if health else 0, online=online,
-                               confirmed=facts.confirmed.get(order.id, 0))
-        reads.append(VillageRead(code=code, state=view.state, speakers=counts,  # type: ignore[arg-type]
-                                 order=order.id, detail=view.detail))
+        total, online = facts.speakers.get(code, (0, 0))
+        view = village_state(
+            order_state=order.state,
+            events=facts.events.get(order.id, set()),
+            delivered=order.delivered,
+            online=online,
+            mode=broadcast.mode,
+        )
+        counts = SpeakerCounts(
+            total=total, online=online, confirmed=facts.confirmed.get(order.id, 0)
+        )
+        reads.append(
+            VillageRead(
+                code=code,
+                state=view.state,  # type: ignore[arg-type]
+                speakers=counts,
+                order=order.id,
+                detail=view.detail,
+            )
+        )
     return reads
 
 
 def _cap_info(broadcast: Broadcast) -> CapInfo | None:
-    if broadcast.cap_identifier is None or broadcast.cap_sender is None or broadcast.cap_sent is None:
+    if (
+        broadcast.cap_identifier is None
+        or broadcast.cap_sender is None
+        or broadcast.cap_sent is None
+    ):
         return None
-    return CapInfo(sender=broadcast.cap_sender, identifier=broadcast.cap_identifier,
-                   sent=broadcast.cap_sent, msg_type=broadcast.cap_msg_type or "Alert")
+    return CapInfo(
+        sender=broadcast.cap_sender,
+        identifier=broadcast.cap_identifier,
+        sent=broadcast.cap_sent,
+        msg_type=broadcast.cap_msg_type or "Alert",
+    )
 
 
 def describe(session: Session, broadcasts: Sequence[Broadcast]) -> list[BroadcastRead]:
@@ -462,19 +642,28 @@ def describe(session: Session, broadcasts: Sequence[Broadcast]) -> list[Broadcas
     facts = _load_facts(session, broadcasts)
     return [
         BroadcastRead(
-            id=b.id, title=b.title, status=b.status, mode=b.mode, level=b.level,  # type: ignore[arg-type]
-            priority=priority_of(b.level), targets=b.targets, content=b.content_kind,  # type: ignore[arg-type]
-            text=b.text, announcement=b.announcement_id, media=b.media,
-            duration_ms=b.duration_ms, loop=b.loop, start_at=b.start_at,
-            created_at=b.created_at, expires_at=b.expires_at, ended_at=b.ended_at,
-            created_by=b.created_by, cancelled_by=b.cancelled_by, replaced_by=b.replaced_by,
-            cap=_cap_info(b), villages=_village_reads(b, facts),
+            id=b.id,
+            title=b.title,
+            status=b.status,  # type: ignore[arg-type]
+            mode=b.mode,  # type: ignore[arg-type]
+            level=b.level,
+            priority=priority_of(b.level),
+            targets=b.targets,
+            content=b.content_kind,  # type: ignore[arg-type]
+            text=b.text,
+            announcement=b.announcement_id,
+            media=b.media,
+            duration_ms=b.duration_ms,
+            loop=b.loop,
+            start_at=b.start_at,
+            created_at=b.created_at,
+            expires_at=b.expires_at,
+            ended_at=b.ended_at,
+            created_by=b.created_by,
+            cancelled_by=b.cancelled_by,
+            replaced_by=b.replaced_by,
+            cap=_cap_info(b),
+            villages=_village_reads(b, facts),
         )
         for b in broadcasts
     ]
-
-
-def count_active(session: Session) -> int:
-    """How many broadcasts are active (for reports and tests)."""
-    return session.scalar(select(func.count()).select_from(Broadcast)
-                          .where(Broadcast.status == "active")) or 0

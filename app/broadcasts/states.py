@@ -6,8 +6,9 @@ terminal reported wins over what the server guesses from health: a village whose
 reported ``finished`` is ``played`` even if that terminal has since gone silent.
 
 How the order ended decides the rest: started but cut off (cancelled, expired, missed)
-counts as ``failed`` (with the reason in ``detail``); an order that ended without ever starting is ``failed`` when a speaker
-could have played it and ``unreachable`` when none was online. A cancelled order that never
+counts as ``failed`` (with the reason in ``detail``); an order that ended without ever
+starting is ``failed`` when a speaker could have played it and ``unreachable`` when none
+was online. A cancelled order that never
 started keeps the state it had (the broadcast's ``cancelled`` status says why it stopped).
 """
 
@@ -56,8 +57,10 @@ def village_state(
             return VillageView("unreachable", "no speaker was online before it expired")
         return VillageView("failed", "it expired before a terminal could play it")
     if online == 0:
-        return VillageView("unreachable", "no speaker online" + (
-            " (a terminal had fetched it)" if delivered else ""))
+        return VillageView(
+            "unreachable",
+            "no speaker online" + (" (a terminal had fetched it)" if delivered else ""),
+        )
     return VillageView("delivered") if delivered else VillageView("pending")
 
 

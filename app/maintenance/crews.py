@@ -13,7 +13,14 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.maintenance.models import Crew, CrewMember, CrewTown, Ticket, TicketEvent
+from app.maintenance.models import (
+    Crew,
+    CrewMember,
+    CrewTown,
+    Ticket,
+    TicketEvent,
+    ticket_in_progress,
+)
 from app.maintenance.schemas import CrewCreate, CrewRead, CrewUpdate
 
 __all__ = [
@@ -115,7 +122,7 @@ def _assign_waiting_tickets(session: Session, principal: Principal, crew: Crew,
     if not towns:
         return
     waiting = session.scalars(select(Ticket).where(
-        Ticket.town_code.in_(towns), Ticket.status != "closed",
+        Ticket.town_code.in_(towns), ticket_in_progress(),
         or_(Ticket.crew_id.is_(None), Ticket.crew_id != crew.id))).all()
     for ticket in waiting:
         ticket.crew_id = crew.id

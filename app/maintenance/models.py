@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
@@ -26,6 +36,8 @@ __all__ = [
     "PRIORITIES",
     "DETECTED",
     "REPORTED",
+    "outage_open_detected",
+    "ticket_in_progress",
 ]
 
 TICKET_STATUSES = ("open", "claimed", "resolved", "closed")
@@ -80,6 +92,14 @@ class Outage(Base):
         Index("uq_outages_open_detected", "speaker_id", unique=True,
               sqlite_where=text("closed_at IS NULL AND source = 'detected'"),
               postgresql_where=text("closed_at IS NULL AND source = 'detected'")),
+        # The sweep looks every second for open outages still waiting for a ticket; closed
+        # ones (and flaps that never got one) pile up for years.
+        Index("ix_outages_waiting", "opened_at",
+              sqlite_where=text("closed_at IS NULL AND ticket_id IS NULL"),
+              postgresql_where=text("closed_at IS NULL AND ticket_id IS NULL")),
+        # Partial, so the planner never takes it for the "no ticket yet" look-up above.
+        Index("ix_outages_ticket", "ticket_id", sqlite_where=text("ticket_id IS NOT NULL"),
+              postgresql_where=text("ticket_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("out"))
@@ -93,9 +113,7 @@ class Outage(Base):
     last_heard_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    ticket_id: Mapped[str | None] = mapped_column(
-        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
-    )
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
 
 
 class Ticket(Base):
@@ -108,6 +126,7 @@ class Ticket(Base):
               sqlite_where=text("status <> 'closed'"),
               postgresql_where=text("status <> 'closed'")),
         Index("ix_tickets_status_due", "status", "due_at"),
+        Index("ix_tickets_speaker_opened", "speaker_id", "opened_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tkt"))
@@ -183,3 +202,17 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Written with literal values, not bound parameters: only then can SQLite (and PostgreSQL's
+# generic plans) prove a query matches a partial index above and use it.
+
+
+def outage_open_detected() -> ColumnElement[bool]:
+    """An open outage detected from heartbeats (the partial unique index's condition)."""
+    return and_(Outage.closed_at.is_(None), Outage.source == literal_column("'detected'"))
+
+
+def ticket_in_progress() -> ColumnElement[bool]:
+    """A ticket not yet closed (the partial unique index's condition)."""
+    return Ticket.status != literal_column("'closed'")

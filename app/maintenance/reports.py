@@ -111,7 +111,7 @@ def coverage(*, session: Session, principal: Principal,
         villages = villages.where(_under(Area.path, principal.area_path))
     speakers = _speaker_counts(session, principal, now)
     tally = {t.code: [0, 0, 0, 0] for t in towns}
-    for code, town in session.execute(villages).tuples():
+    for code, town in session.execute(villages):
         total, online = speakers.get(code, (0, 0))
         row = tally[str(town)]
         row[0] += 1
@@ -155,7 +155,7 @@ def maintenance_report(
         by_cause[cause] = by_cause.get(cause, 0) + int(n)
     repairs = [_hours(closed - opened) for opened, closed in session.execute(
         select(Ticket.opened_at, Ticket.closed_at).where(
-            Ticket.closed_at >= start, Ticket.closed_at < end, *scope)).tuples()
+            Ticket.closed_at >= start, Ticket.closed_at < end, *scope))
         if closed is not None]
     overdue = session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.status.in_(OPEN_STATUSES), Ticket.due_at <= now, *scope)) or 0

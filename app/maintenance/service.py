@@ -33,6 +33,7 @@ from app.maintenance.models import (
     Outage,
     Ticket,
     TicketEvent,
+    ticket_in_progress,
 )
 from app.maintenance.schemas import (
     OutageCreate,
@@ -109,7 +110,7 @@ def working_speakers(
         counts.update(session.execute(
             select(Speaker.village_code, func.count())
             .where(Speaker.village_code.in_(chunk), clause).group_by(Speaker.village_code)
-        ).tuples().all())
+        ).all())
     return counts
 
 
@@ -138,8 +139,8 @@ def tickets_read(session: Session, tickets: Sequence[Ticket],
     """Client views of tickets, with their timelines looked up at once."""
     ids = [t.id for t in tickets]
     events: dict[str, list[TicketEventRead]] = {i: [] for i in ids}
-    if ids:
-        for event in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(ids))
+    for chunk in chunked(ids):
+        for event in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(chunk))
                                      .order_by(TicketEvent.at, TicketEvent.id)):
             events[event.ticket_id].append(TicketEventRead(
                 kind=event.kind, at=event.at, actor=event.actor, detail=event.detail))
@@ -196,15 +197,15 @@ def _tickets_in_progress(session: Session, speaker_ids: Iterable[str]) -> dict[s
     found: dict[str, str] = {}
     for chunk in chunked(sorted(set(speaker_ids))):
         found.update(session.execute(select(Ticket.speaker_id, Ticket.id).where(
-            Ticket.speaker_id.in_(chunk), Ticket.status != "closed")).tuples().all())
+            Ticket.speaker_id.in_(chunk), ticket_in_progress())).all())
     return found
 
 
 def open_tickets(
     session: Session, requests: Sequence[TicketRequest], *, now: datetime,
     actor: str = SYSTEM_ACTOR,
-) -> list[Ticket]:
-    """Open a ticket per request, or join the speaker's ticket in progress; returns the new ones.
+) -> list[str]:
+    """Open a ticket per request, or join the speaker's ticket in progress; the new tickets' ids.
 
     Priority, crew and due time are decided here; ``ticket.opened`` webhooks are queued in
     the same transaction. Thousands of requests (a district-wide power cut) cost a few
@@ -223,11 +224,11 @@ def open_tickets(
     created = {row["id"] for row in rows} & set(tickets.values())
     _record_opening(session, [row for row in rows if row["id"] in created], now, actor)
     _link_outages(session, requests, tickets)
-    opened = _load_tickets(session, created)
-    if subscribed(session, "ticket.opened"):
+    if created and subscribed(session, "ticket.opened"):
+        opened = _load_tickets(session, created)
         queue_events(session, [("ticket.opened", t.model_dump(mode="json"))
                                for t in tickets_read(session, opened, now)], now=now)
-    return opened
+    return sorted(created)
 
 
 def _ticket_rows(session: Session, requests: Sequence[TicketRequest],
@@ -271,7 +272,7 @@ def _record_opening(session: Session, rows: list[dict[str, Any]], now: datetime,
             events.append({"ticket_id": row["id"], "kind": "assigned", "at": now,
                            "actor": actor, "detail": {"crew": row["crew_id"]}})
     if events:
-        session.execute(insert(TicketEvent), events)
+        session.execute(insert(TicketEvent.__table__), events)  # type: ignore[arg-type]
 
 
 def _link_outages(session: Session, requests: Sequence[TicketRequest],
@@ -333,7 +334,7 @@ def report_outage(*, session: Session, principal: Principal, data: OutageCreate)
         request = TicketRequest(speaker.id, speaker.village_code, data.cause, (outage.id,))
         opened = open_tickets(session, [request], now=now, actor=principal.actor)
         ticket = session.get(Ticket, outage.ticket_id) if outage.ticket_id else None
-        if ticket is not None and ticket not in opened:  # joined the one in progress
+        if ticket is not None and ticket.id not in opened:  # joined the one in progress
             _event(session, ticket, "commented", principal.actor, now, outage=outage.id,
                    text=f"outage reported: {data.cause}" + (f": {data.note}" if data.note else ""))
     record(session=session, actor=principal.actor, action="report", entity="outage",
@@ -496,7 +497,7 @@ def reopen_ticket(*, session: Session, principal: Principal, ticket_id: str,
         raise Conflict(f"ticket is {ticket.status} already", status_now=ticket.status)
     if ticket.status == "closed":
         other = session.scalar(select(Ticket.id).where(
-            Ticket.speaker_id == ticket.speaker_id, Ticket.status != "closed"))
+            Ticket.speaker_id == ticket.speaker_id, ticket_in_progress()))
         if other is not None:
             raise Conflict(f"the speaker has ticket {other!r} in progress; add to that one",
                            ticket=other)

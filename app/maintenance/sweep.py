@@ -14,7 +14,8 @@ may repeat what the old one did:
    those still down ``VERIFY_WINDOW`` after it;
 5. mark tickets past their due time as overdue, and raise to ``high`` the tickets of
    villages left with no working speaker;
-6. publish ``cunxiang_tickets_open``.
+
+``cunxiang_tickets_open`` is read from the database whenever ``/metrics`` is scraped.
 
 Webhooks (``ticket.opened``, ``ticket.closed``, ``ticket.overdue``) are queued in the
 transaction of the step that caused them.
@@ -24,12 +25,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -37,7 +39,15 @@ from app.db import session_scope, utcnow
 from app.events import subscribe
 from app.ids import new_id
 from app.maintenance.causes import cause_of_fault, cause_of_silence
-from app.maintenance.models import DETECTED, OPEN_STATUSES, Outage, Ticket, TicketEvent
+from app.maintenance.models import (
+    DETECTED,
+    OPEN_STATUSES,
+    Outage,
+    Ticket,
+    TicketEvent,
+    outage_open_detected,
+    ticket_in_progress,
+)
 from app.maintenance.service import (
     DUE_AFTER,
     SYSTEM_ACTOR,
@@ -108,8 +118,6 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
         report.tickets_overdue = mark_overdue_tickets(session, now=now)
     with session_scope() as session:
         report.tickets_escalated = escalate_silent_villages(session, now=now)
-    with session_scope() as session:
-        tickets_open.set(count_tickets_in_progress(session))
     return report
 
 
@@ -137,8 +145,7 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
     cutoff = _timeout(now)
     silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff)
     faulty = and_(Speaker.last_heard_at >= cutoff, Speaker.last_status == "fault")
-    has_open = exists().where(Outage.speaker_id == Speaker.id, Outage.closed_at.is_(None),
-                              Outage.source == DETECTED)
+    has_open = exists().where(Outage.speaker_id == Speaker.id, outage_open_detected())
     found = session.execute(
         select(Speaker.id, Speaker.village_code, Speaker.last_heard_at, Speaker.last_status,
                Speaker.last_power, Speaker.last_fault)
@@ -166,11 +173,9 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
 
 def close_recovered_outages(session: Session, *, now: datetime) -> int:
     """Close the detected outages of speakers heard healthy again; note it on their tickets."""
-    healthy = select(Speaker.id).where(healthy_clause(now))
     recovered = session.execute(
-        select(Outage.id, Outage.ticket_id).where(
-            Outage.source == DETECTED, Outage.closed_at.is_(None),
-            Outage.speaker_id.in_(healthy))
+        select(Outage.id, Outage.ticket_id).join(Speaker, Speaker.id == Outage.speaker_id)
+        .where(outage_open_detected(), healthy_clause(now))
     ).all()
     if not recovered:
         return 0
@@ -277,6 +282,24 @@ def count_tickets_in_progress(session: Session) -> int:
                           .where(Ticket.status.in_(in_progress))) or 0
 
 
+class _TicketsOpenGauge:
+    """Reads the gauge's value from the database at each scrape, in any process (the leader's
+    sweep is not the only one scraped); the last value stands in while the database is away."""
+
+    last = 0.0
+
+    def __call__(self) -> float:
+        try:
+            with session_scope() as session:
+                self.last = float(count_tickets_in_progress(session))
+        except SQLAlchemyError:
+            log.warning("cunxiang_tickets_open: the database did not answer")
+        return self.last
+
+
+tickets_open.set_function(_TicketsOpenGauge())
+
+
 # ---------------------------------------------------------------- retired speakers
 
 
@@ -288,7 +311,7 @@ def _speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
                                          Outage.closed_at.is_(None))
                     .values(closed_at=now).execution_options(synchronize_session=False))
     ticket = session.scalar(select(Ticket).where(Ticket.speaker_id == speaker_id,
-                                                 Ticket.status != "closed"))
+                                                 ticket_in_progress()))
     if ticket is not None:
         data = close_ticket(session, ticket, now=now, reason="speaker retired")
         queue_events(session, [("ticket.closed", data)], now=now)

@@ -1,4 +1,4 @@
-"""``GET /api/v1/playlog``: the as-run log in JSON (``{items, total}``) or CSV (``Accept: text/csv``)."""
+"""``GET /api/v1/playlog``: the as-run log, ``{items, total}`` or CSV (``Accept: text/csv``)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def get_playlog(
     paging: Paging,
     village: Annotated[str | None, Query(max_length=64,
                        description="a village, or a town or district for all its villages")] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="scheduled at or after")] = None,
+    start: Annotated[datetime | None,
+                     Query(alias="from", description="scheduled at or after")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="scheduled before")] = None,
     speaker: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response | Page[PlaylogEntry]:

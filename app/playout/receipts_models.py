@@ -19,7 +19,8 @@ class PlayReceipt(Base):
 
     __tablename__ = "play_receipts"
     __table_args__ = (
-        UniqueConstraint("order_id", "speaker_id", "event", name="uq_play_receipts_order_speaker_event"),
+        UniqueConstraint("order_id", "speaker_id", "event",
+                         name="uq_play_receipts_order_speaker_event"),
         Index("ix_play_receipts_speaker_at", "speaker_id", "at"),
     )
 

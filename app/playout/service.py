@@ -1,7 +1,8 @@
 """Terminal-side playout services: program assembly, receipts, missed orders and speaker moves.
 
 - :func:`assemble_program` is what ``GET /terminal/v1/program`` answers: the village's
-  version and every order in force or due within the horizon.
+  version and every order in force or due within the horizon (``first_fetched_at`` is
+  recorded apart, in batches: :mod:`app.playout.deliveries`).
 - :func:`record_receipts` stores play receipts idempotently and moves order states.
 - :func:`mark_missed_orders` ends orders no terminal confirmed by their ``not_after``.
 - :func:`move_terminal_program` keeps program versions meaningful when a speaker moves.
@@ -9,10 +10,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin
 
@@ -40,6 +43,7 @@ __all__ = [
     "program_orders",
     "order_document",
     "assemble_program",
+    "assemble_programs",
     "record_receipts",
     "mark_missed_orders",
     "move_terminal_program",
@@ -63,29 +67,43 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Program:
     """A village's program: its version and its orders as terminals receive them."""
 
     village_code: str
     version: int
     orders: list[dict[str, Any]]
+    undelivered: tuple[str, ...] = ()  # orders no terminal had fetched yet
 
     def document(self, server_time: datetime) -> dict[str, Any]:
         """The JSON answer of ``GET /terminal/v1/program``."""
         return {"version": self.version, "server_time": iso(server_time), "orders": self.orders}
 
+    @cached_property
+    def _orders_json(self) -> str:
+        return json.dumps(self.orders, ensure_ascii=False, separators=(",", ":"))
+
+    def encoded(self, server_time: datetime) -> bytes:
+        """:meth:`document` as JSON bytes; the orders are encoded once however many ask."""
+        return (f'{{"version":{self.version},"server_time":"{iso(server_time)}",'
+                f'"orders":{self._orders_json}}}').encode()
+
 
 def program_orders(*, session: Session, village_code: str, now: datetime) -> list[PlayOrder]:
     """Orders of a village not yet ended and starting within the horizon, by start."""
+    return list(_program_query([village_code], now, session))
+
+
+def _program_query(codes: list[str], now: datetime, session: Session) -> Iterable[PlayOrder]:
     horizon = now + timedelta(seconds=get_settings().horizon) + HORIZON_GRACE
-    return list(session.scalars(
+    return session.scalars(
         select(PlayOrder).where(
-            PlayOrder.village_code == village_code, PlayOrder.state.in_(PROGRAM_STATES),
+            PlayOrder.village_code.in_(codes), PlayOrder.state.in_(PROGRAM_STATES),
             PlayOrder.not_after > now, PlayOrder.start_at <= horizon,
         ).order_by(PlayOrder.start_at, PlayOrder.priority.desc(), PlayOrder.issued_at,
                    PlayOrder.id)
-    ))
+    )
 
 
 def _media_document(item: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -115,20 +133,30 @@ def order_document(order: PlayOrder, base_url: str) -> dict[str, Any]:
 
 
 def assemble_program(
-    *, session: Session, village_code: str, base_url: str, now: datetime | None = None,
-    deliver: bool = True,
+    *, session: Session, village_code: str, base_url: str, now: datetime | None = None
 ) -> Program:
-    """The program of a village; with ``deliver`` the orders' ``first_fetched_at`` is recorded."""
+    """The program of a village (reads only; the caller records deliveries)."""
+    return assemble_programs(session=session, village_codes=[village_code], base_url=base_url,
+                             now=now)[village_code]
+
+
+def assemble_programs(
+    *, session: Session, village_codes: Iterable[str], base_url: str,
+    now: datetime | None = None,
+) -> dict[str, Program]:
+    """The programs of many villages in two queries (a change wakes them all at once)."""
     now = now or utcnow()
-    version = program_version(session, village_code)  # first: the orders are at least as new
-    orders = program_orders(session=session, village_code=village_code, now=now)
-    fresh = [o.id for o in orders if o.first_fetched_at is None]
-    if deliver and fresh:
-        session.execute(
-            update(PlayOrder).where(PlayOrder.id.in_(fresh), PlayOrder.first_fetched_at.is_(None))
-            .values(first_fetched_at=now).execution_options(synchronize_session=False)
-        )
-    return Program(village_code, version, [order_document(o, base_url) for o in orders])
+    codes = sorted(set(village_codes))
+    # Versions first: the orders read next are at least as new as the version says.
+    versions = dict(session.execute(select(VillageProgram.village_code, VillageProgram.version)
+                                    .where(VillageProgram.village_code.in_(codes))).all())
+    orders: dict[str, list[PlayOrder]] = {code: [] for code in codes}
+    for order in _program_query(codes, now, session):
+        orders[order.village_code].append(order)
+    return {code: Program(code, versions.get(code, 0),
+                          [order_document(o, base_url) for o in orders[code]],
+                          tuple(o.id for o in orders[code] if o.first_fetched_at is None))
+            for code in codes}
 
 
 # ---------------------------------------------------------------- receipts

@@ -3,53 +3,45 @@
 Only terminal tokens (``cxt_``) are accepted: no token is 401, a user's or an API
 key's token 403. The long-poll holds no database connection while it waits: it
 takes its village's event, reads the version in a short session, and sleeps on the
-event until the change is committed or ``wait`` runs out (304).
+event until the change is committed or ``wait`` runs out (304). Database work is
+bounded, batched and shared across waiters (:mod:`app.playout.longpoll`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import BearerToken
 from app.auth.permissions import Principal
 from app.auth.security import token_digest
-from app.auth.service import resolve_token
-from app.db import DbSession, session_scope, utcnow
+from app.db import DbSession, utcnow
 from app.errors import Forbidden, Unauthorized
 from app.playout import jobs as _jobs  # noqa: F401  (registers the leader jobs)
 from app.playout import service
-from app.playout.models import VillageProgram
+from app.playout.deliveries import DeliveryLog
+from app.playout.longpoll import terminal_runtime
 from app.playout.notify import ProgramNotifier, start_program_notifier
 from app.playout.terminal_schemas import MAX_RECEIPTS, ProgramRead, ReceiptCreate, ReceiptsAck
 from app.speakers import service as _speakers  # noqa: F401  (registers the cxt_ token kind)
 from app.speakers.heartbeats import Heartbeat, HeartbeatBuffer
-from app.speakers.models import Speaker
 from app.speakers.schemas import HeartbeatAck, HeartbeatIn
 
 __all__ = ["router", "MAX_WAIT_S"]
 
 MAX_WAIT_S = 60.0
-PROGRAM_SHARE_S = 1.0  # waiters woken together share one assembled program this long
 
 router = APIRouter(prefix="/terminal/v1", tags=["terminal"])
-
-
-def _resolve(token: str) -> Principal | None:
-    with session_scope() as session:
-        return resolve_token(session=session, token=token)
 
 
 async def _terminal(request: Request, token: BearerToken) -> Principal:
     """The terminal calling (401 for a bad token, 403 for a person's or an API key's)."""
     request.state.arrived_at = utcnow()  # before any database work: clock samples exclude it
-    principal = await run_in_threadpool(_resolve, token)
+    principal = await terminal_runtime(request.app).resolve(token)
     if principal is None:
         raise Unauthorized("invalid, revoked or retired token")
     if principal.kind != "terminal":
@@ -60,50 +52,6 @@ async def _terminal(request: Request, token: BearerToken) -> Principal:
 Terminal = Annotated[Principal, Depends(_terminal)]
 
 
-def _terminal_state(speaker_id: str, digest: str) -> tuple[str, int] | None:
-    """The speaker's village and program version now; None once its token no longer holds."""
-    with session_scope() as session:
-        row = session.execute(
-            select(Speaker.village_code, VillageProgram.version)
-            .outerjoin(VillageProgram, VillageProgram.village_code == Speaker.village_code)
-            .where(Speaker.id == speaker_id, Speaker.token_hash == digest,
-                   Speaker.retired_at.is_(None))
-        ).first()
-    return None if row is None else (row[0], row[1] or 0)
-
-
-def _build_program(village: str, base_url: str) -> service.Program:
-    with session_scope() as session:
-        return service.assemble_program(session=session, village_code=village, base_url=base_url)
-
-
-class _SharedPrograms:
-    """Programs being assembled or just assembled, by (village, version, base URL).
-
-    A change wakes every terminal of a village at once; they share one assembly.
-    """
-
-    def __init__(self) -> None:
-        self._tasks: dict[tuple[str, int, str], tuple[float, asyncio.Future[service.Program]]] = {}
-
-    async def get(self, key: tuple[str, int, str], build: Callable[[], service.Program]
-                  ) -> service.Program:
-        loop = asyncio.get_running_loop()
-        entry = self._tasks.get(key)
-        if entry is None or entry[0] < loop.time():
-            if len(self._tasks) > 1000:
-                self._tasks = {k: v for k, v in self._tasks.items() if v[0] >= loop.time()}
-            entry = (loop.time() + PROGRAM_SHARE_S,
-                     asyncio.ensure_future(run_in_threadpool(build)))
-            self._tasks[key] = entry
-        task = entry[1]
-        try:
-            return await asyncio.shield(task)
-        except Exception:
-            self._tasks.pop(key, None)  # do not share a failure
-            raise
-
-
 def _notifier(request: Request) -> ProgramNotifier:
     notifier = getattr(request.app.state, "program_notifier", None)
     if notifier is None:  # an app run without its lifespan (scripts): start one now
@@ -112,11 +60,14 @@ def _notifier(request: Request) -> ProgramNotifier:
     return notifier
 
 
-def _shared(request: Request) -> _SharedPrograms:
-    shared = getattr(request.app.state, "shared_programs", None)
-    if shared is None:
-        shared = request.app.state.shared_programs = _SharedPrograms()
-    return shared
+async def _delivered(request: Request, order_ids: tuple[str, ...]) -> None:
+    deliveries: DeliveryLog | None = getattr(request.app.state, "deliveries", None)
+    if deliveries is not None:
+        deliveries.add(order_ids)
+        return
+    deliveries = DeliveryLog()  # an app run without its lifespan (scripts): write now
+    deliveries.add(order_ids)
+    await run_in_threadpool(deliveries.flush)
 
 
 @router.get(
@@ -127,24 +78,26 @@ async def get_program(
     request: Request,
     terminal: Terminal,
     token: BearerToken,
-    version: Annotated[int | None, Query(ge=0, description="the version the terminal holds")] = None,
+    version: Annotated[int | None, Query(ge=0, description="the version held")] = None,
     wait: Annotated[float, Query(ge=0, description="seconds to wait for a change (max 60)")] = 0,
 ) -> Response:
     """This terminal's program; with the current ``version``, waits for a change (long-poll)."""
     notifier, loop = _notifier(request), asyncio.get_running_loop()
+    runtime = terminal_runtime(request.app)
     deadline = loop.time() + min(wait, MAX_WAIT_S)
     digest, village = token_digest(token), terminal.village_code or ""
     while True:
         event = notifier.event_for(village)  # before reading: a change from now on sets it
-        state = await run_in_threadpool(_terminal_state, terminal.id, digest)
+        state = await runtime.state(terminal.id, digest)
         if state is None:
             raise Unauthorized("this terminal's token was revoked or the speaker retired")
         current_village, current = state
         if version is None or current != version:
             base = str(request.base_url)
-            program = await _shared(request).get(
-                (current_village, current, base), lambda: _build_program(current_village, base))
-            return JSONResponse(program.document(utcnow()))
+            program = await runtime.program(current_village, current, base)
+            if program.undelivered:
+                await _delivered(request, program.undelivered)
+            return Response(program.encoded(utcnow()), media_type="application/json")
         if current_village != village:  # moved: listen to the new village instead
             village = current_village
             continue

@@ -2,12 +2,13 @@
 
 An order's identity is (schedule, village, start_at), under a unique constraint. Every insert
 here is ``INSERT … ON CONFLICT DO NOTHING`` on that identity (SQLite and PostgreSQL alike), so a
-restart, a re-run or a second process racing this one never duplicates an order; the rows the
-database reports back as inserted are the only ones counted and the only villages bumped.
+restart, a re-run or a second process racing this one never duplicates an order.
 
 Issuing one schedule starts by locking its row (a no-op UPDATE: a row lock on PostgreSQL, the
 write lock on SQLite), so two issuers of the same schedule take turns and the second sees what
-the first committed: a horizon job cannot resurrect orders that an edit is withdrawing.
+the first committed: it inserts only what is still missing (so counts and version bumps are
+exact), and a horizon job cannot resurrect orders that an edit is withdrawing. Schedules are
+locked in id order and program versions bumped last, so issuers never deadlock.
 
 - :func:`reissue_schedule` brings a schedule's future orders in line with it (after a change):
   withdraws obsolete ones, revives or inserts wanted ones, updates the media, loop, volume and
@@ -53,7 +54,9 @@ __all__ = [
     "rule_of",
     "insert_orders",
     "reissue_schedule",
+    "reissue_schedules",
     "top_up_schedule",
+    "top_up_schedules",
     "top_up_all",
     "verify_slot",
     "issue_village",
@@ -140,19 +143,20 @@ class _Template:
             "not_after": order_not_after(start_at, self.loop, self.duration_ms),
         }
 
-    def rows(self, villages: Iterable[str], starts: Iterable[datetime],
-             now: datetime) -> list[dict[str, Any]]:
-        """Complete new order rows, one per start and village."""
+    def rows(self, keys: Iterable[Key], now: datetime) -> list[dict[str, Any]]:
+        """Complete new order rows, one per (village, start)."""
+        shared: dict[datetime, dict[str, Any]] = {}
         found = []
-        for start_at in starts:
-            common = {
-                "kind": "routine", "schedule_id": self.schedule_id, "broadcast_id": None,
-                "start_at": start_at, "mode": "actual", "level": None,
-                "priority": ROUTINE_PRIORITY, "state": "issued", "issued_at": now,
-                "updated_at": now, "first_fetched_at": None, **self.fields(start_at),
-            }
-            found += [{**common, "id": new_id("ord"), "village_code": village}
-                      for village in villages]
+        for village, start_at in keys:
+            common = shared.get(start_at)
+            if common is None:
+                common = shared[start_at] = {
+                    "kind": "routine", "schedule_id": self.schedule_id, "broadcast_id": None,
+                    "start_at": start_at, "mode": "actual", "level": None,
+                    "priority": ROUTINE_PRIORITY, "state": "issued", "issued_at": now,
+                    "updated_at": now, "first_fetched_at": None, **self.fields(start_at),
+                }
+            found.append({**common, "id": new_id("ord"), "village_code": village})
         return found
 
     def differs(self, order: Any) -> bool:
@@ -174,26 +178,36 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
 
 def insert_orders(
     session: Session, rows: Sequence[dict[str, Any]], identity: Iterable[str] = _IDENTITY
-) -> list[str]:
-    """Insert order rows, skipping any whose identity exists; the villages of rows inserted.
+) -> None:
+    """Insert order rows with ``ON CONFLICT DO NOTHING`` on their identity (one executemany).
 
     ``identity`` names the unique constraint's columns: (schedule_id, village_code, start_at)
-    for routine orders, (broadcast_id, village_code) for urgent ones.
+    for routine orders, (broadcast_id, village_code) for urgent ones. Callers holding the
+    schedule's lock know which rows are new; the clause is what makes a duplicate impossible
+    whatever happens. (No RETURNING: on PostgreSQL it would turn the executemany into huge
+    multi-row statements that cost more to build than the insert itself.)
     """
     if not rows:
-        return []
+        return
     connection = session.connection()
     insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    table = cast(Table, PlayOrder.__table__)
-    statement = (
-        insert(table)  # the table, not the entity: a plain Core executemany, no ORM bookkeeping
-        .on_conflict_do_nothing(index_elements=list(identity))
-        .returning(table.c.village_code)
-    )
-    inserted: list[str] = []
-    for chunk in _chunks(rows, 2000):
-        inserted.extend(connection.execute(statement, list(chunk)).scalars())
-    return inserted
+    statement = insert(cast(Table, PlayOrder.__table__)).on_conflict_do_nothing(
+        index_elements=list(identity))
+    for chunk in _chunks(rows, 5000):
+        connection.execute(statement, list(chunk))
+
+
+def _existing_keys(session: Session, schedule_id: str, starts: Sequence[datetime],
+                   village: str | None = None) -> set[Key]:
+    """(village, start) of the schedule's orders at these starts, in any state."""
+    found: set[Key] = set()
+    for chunk in _chunks(starts):
+        stmt = select(PlayOrder.village_code, PlayOrder.start_at).where(
+            PlayOrder.schedule_id == schedule_id, PlayOrder.start_at.in_(chunk))
+        if village is not None:
+            stmt = stmt.where(PlayOrder.village_code == village)
+        found.update((code, start) for code, start in session.execute(stmt))
+    return found
 
 
 def village_codes(session: Session, target_codes: Iterable[str]) -> list[str]:
@@ -211,14 +225,11 @@ def village_codes(session: Session, target_codes: Iterable[str]) -> list[str]:
 
 def _lock_schedule(session: Session, schedule_id: str) -> Schedule | None:
     """Take the schedule's row lock for this transaction and read it afresh (None if gone)."""
-    session.execute(
+    return session.scalars(
         update(Schedule).where(Schedule.id == schedule_id)
         .values(issued_through=Schedule.issued_through, updated_at=Schedule.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    return session.scalars(
-        select(Schedule).where(Schedule.id == schedule_id)
-        .execution_options(populate_existing=True)
+        .returning(Schedule)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).one_or_none()
 
 
@@ -227,8 +238,7 @@ def _future_orders(session: Session, schedule_id: str, now: datetime) -> list[An
                PlayOrder.playlist_id, PlayOrder.title, PlayOrder.loop, PlayOrder.volume,
                PlayOrder.media, PlayOrder.duration_ms, PlayOrder.not_after)
     stmt = select(*columns).where(PlayOrder.schedule_id == schedule_id,
-                                  PlayOrder.start_at >= now,
-                                  PlayOrder.state.in_(("issued", "withdrawn")))
+                                  PlayOrder.start_at >= now)
     return list(session.execute(stmt))
 
 
@@ -250,30 +260,40 @@ def _finish(session: Session, report: IssueReport) -> IssueReport:
     return report
 
 
-def withdraw_future_orders(
-    session: Session, schedule_id: str, *, now: datetime | None = None
-) -> IssueReport:
-    """Withdraw every order of the schedule that has not started yet (disable, delete)."""
-    now = now or utcnow()
+def _withdraw(session: Session, schedule_id: str, now: datetime) -> IssueReport:
     rows = list(session.execute(
         select(PlayOrder.id, PlayOrder.village_code).where(
             PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
             PlayOrder.start_at >= now)
     ))
     _set_state(session, [r.id for r in rows], {"state": "withdrawn", "updated_at": now})
-    report = IssueReport(withdrawn=len(rows), villages={r.village_code for r in rows})
-    return _finish(session, report)
+    return IssueReport(withdrawn=len(rows), villages={r.village_code for r in rows})
 
 
-def _ready_media(session: Session, schedule: Schedule) -> PlayoutMedia | None:
+def withdraw_future_orders(
+    session: Session, schedule_id: str, *, now: datetime | None = None
+) -> IssueReport:
+    """Withdraw every order of the schedule that has not started yet (disable, delete)."""
+    return _finish(session, _withdraw(session, schedule_id, now or utcnow()))
+
+
+MediaCache = dict[str, PlayoutMedia | None]
+
+
+def _ready_media(session: Session, schedule: Schedule,
+                 cache: MediaCache | None = None) -> PlayoutMedia | None:
     """The playlist's playable media, or None while it has nothing to play yet.
 
     A playlist whose newest approved audio is still rendering (``ready`` False) plays what
     it can: the last approved revision that has audio. Only a playlist with nothing playable
     at all (its first audio still rendering) issues nothing; the audio-ready event (or the
-    next horizon run) issues its orders.
+    next horizon run) issues its orders. ``cache`` shares one reading per playlist within a
+    transaction (a change to the playlist re-issues these orders once it commits).
     """
-    media = playout_media(session, schedule.playlist_id)
+    cache = {} if cache is None else cache
+    if schedule.playlist_id not in cache:
+        cache[schedule.playlist_id] = playout_media(session, schedule.playlist_id)
+    media = cache[schedule.playlist_id]
     return media if media is not None and media.items else None
 
 
@@ -281,13 +301,32 @@ def reissue_schedule(
     session: Session, schedule_id: str, *, now: datetime | None = None
 ) -> IssueReport:
     """Bring the schedule's future orders (to the horizon) in line with the schedule."""
+    return reissue_schedules(session, [schedule_id], now=now)
+
+
+def reissue_schedules(
+    session: Session, schedule_ids: Iterable[str], *, now: datetime | None = None
+) -> IssueReport:
+    """Re-issue several schedules; program versions are bumped once, after every lock is held.
+
+    Schedules are locked in id order and village versions only at the end (sorted), the same
+    order every issuer uses, so concurrent issuers wait for each other but never deadlock.
+    """
     now = now or utcnow()
+    report = IssueReport()
+    for schedule_id in sorted(set(schedule_ids)):
+        report.merge(_reissue(session, schedule_id, now))
+    return _finish(session, report)
+
+
+def _reissue(session: Session, schedule_id: str, now: datetime) -> IssueReport:
     schedule = _lock_schedule(session, schedule_id)
     if schedule is None or not schedule.enabled:
-        return withdraw_future_orders(session, schedule_id, now=now)
-    if playout_media(session, schedule.playlist_id) is None:
-        return withdraw_future_orders(session, schedule_id, now=now)  # playlist gone
-    media = _ready_media(session, schedule)
+        return _withdraw(session, schedule_id, now)
+    cache: MediaCache = {}
+    media = _ready_media(session, schedule, cache)
+    if cache[schedule.playlist_id] is None:
+        return _withdraw(session, schedule_id, now)  # the playlist is gone
     if media is None:
         return IssueReport()
     end = horizon_end(now)
@@ -297,7 +336,7 @@ def reissue_schedule(
     wanted = {(village, start) for start in starts for village in villages}
     report = _reconcile(session, template, wanted, _future_orders(session, schedule_id, now), now)
     schedule.issued_through = end
-    return _finish(session, report)
+    return report
 
 
 def _reconcile(session: Session, template: _Template, wanted: set[Key],
@@ -308,6 +347,8 @@ def _reconcile(session: Session, template: _Template, wanted: set[Key],
     for order in existing:
         key = (order.village_code, order.start_at)
         known.add(key)
+        if order.state not in ("issued", "withdrawn"):
+            continue  # it has an outcome already (a receipt came early): leave it be
         if key not in wanted:
             if order.state == "issued":
                 withdraw.append(order.id)
@@ -324,45 +365,68 @@ def _reconcile(session: Session, template: _Template, wanted: set[Key],
     for start_at, ids in refresh.items():
         _set_state(session, ids, {"state": "issued", "updated_at": now,
                                   **template.fields(start_at)})
-    by_start: dict[datetime, list[str]] = defaultdict(list)
-    for village, start_at in sorted(wanted - known, key=lambda k: (k[1], k[0])):
-        by_start[start_at].append(village)
-    new_rows = [row for start_at, villages in by_start.items()
-                for row in template.rows(villages, [start_at], now)]
-    inserted = insert_orders(session, new_rows)
-    report.inserted = len(inserted)
-    report.villages.update(inserted)
+    new_rows = template.rows(sorted(wanted - known, key=lambda k: (k[1], k[0])), now)
+    insert_orders(session, new_rows)
+    report.inserted = len(new_rows)
+    report.villages.update(row["village_code"] for row in new_rows)
     return report
+
+
+def _new_rows(session: Session, template: _Template, villages: Sequence[str],
+              starts: Sequence[datetime], now: datetime) -> list[dict[str, Any]]:
+    """Rows of the orders of these starts and villages that do not exist yet (lock held)."""
+    village = villages[0] if len(villages) == 1 else None
+    existing = _existing_keys(session, template.schedule_id, starts, village)
+    keys = [(v, start) for start in starts for v in villages if (v, start) not in existing]
+    return template.rows(keys, now)
+
+
+def _top_up_rows(session: Session, schedule_id: str, now: datetime,
+                 cache: MediaCache) -> list[dict[str, Any]]:
+    """Lock the schedule; the rows of its orders between ``issued_through`` and the horizon."""
+    schedule = _lock_schedule(session, schedule_id)
+    if schedule is None or not schedule.enabled:
+        return []
+    end = horizon_end(now)
+    since = max(now, schedule.issued_through or now)
+    if since >= end:
+        return []
+    starts = occurrences(rule_of(schedule), since, end)
+    rows: list[dict[str, Any]] = []
+    if starts:
+        media = _ready_media(session, schedule, cache)
+        if media is None:
+            return []  # issued_through stays: the next run tries again
+        rows = _new_rows(session, _template(schedule, media),
+                         village_codes(session, schedule.target_codes), starts, now)
+    schedule.issued_through = end
+    return rows
+
+
+def _issue_rows(session: Session, rows: list[dict[str, Any]]) -> IssueReport:
+    """Insert new orders in one executemany; bump their villages once."""
+    insert_orders(session, rows)
+    report = IssueReport(inserted=len(rows), villages={row["village_code"] for row in rows})
+    return _finish(session, report)
+
+
+def top_up_schedules(
+    session: Session, schedule_ids: Iterable[str], *, now: datetime | None = None
+) -> IssueReport:
+    """Issue the schedules' occurrences between their ``issued_through`` and the horizon."""
+    now = now or utcnow()
+    rows: list[dict[str, Any]] = []
+    cache: MediaCache = {}
+    for schedule_id in sorted(set(schedule_ids)):
+        rows += _top_up_rows(session, schedule_id, now, cache)
+    return _issue_rows(session, rows)
 
 
 def top_up_schedule(
     session: Session, schedule_id: str, *, now: datetime | None = None
 ) -> IssueReport:
-    """Issue the schedule's occurrences between its ``issued_through`` and the horizon."""
-    now = now or utcnow()
-    schedule = _lock_schedule(session, schedule_id)
-    if schedule is None or not schedule.enabled:
-        return IssueReport()
-    end = horizon_end(now)
-    since = max(now, schedule.issued_through or now)
-    if since >= end:
-        return IssueReport()
-    starts = occurrences(rule_of(schedule), since, end)
-    report = IssueReport()
-    if starts:
-        media = _ready_media(session, schedule)
-        if media is None:
-            return report  # issued_through stays: the next run tries again
-        report = _insert_for(session, _template(schedule, media),
-                             village_codes(session, schedule.target_codes), starts, now)
-    schedule.issued_through = end
-    return _finish(session, report)
-
-
-def _insert_for(session: Session, template: _Template, villages: Sequence[str],
-                starts: Sequence[datetime], now: datetime) -> IssueReport:
-    inserted = insert_orders(session, template.rows(villages, starts, now))
-    return IssueReport(inserted=len(inserted), villages=set(inserted))
+    """Issue one schedule's occurrences between its ``issued_through`` and the horizon."""
+    return top_up_schedules(session, [schedule_id], now=now)
 
 
 def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> IssueReport:
@@ -381,24 +445,30 @@ def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> Issue
     if media is None:
         return IssueReport()
     villages = village_codes(session, schedule.target_codes)
-    report = _insert_for(session, _template(schedule, media), villages, [start_at], utcnow())
+    report = _issue_rows(session, _new_rows(session, _template(schedule, media), villages,
+                                            [start_at], utcnow()))
     if report.inserted:
         log.warning("schedule %s: %d village(s) lacked their order for %s; issued now",
                     schedule_id, report.inserted, start_at.isoformat())
-    return _finish(session, report)
+    return report
 
 
-def top_up_all(*, now: datetime | None = None) -> IssueReport:
-    """Top up every enabled schedule to the horizon, one short transaction per schedule."""
+def top_up_all(*, now: datetime | None = None, batch: int = 200) -> IssueReport:
+    """Top up every enabled schedule with an occurrence due before the horizon.
+
+    Which schedules are due is read without locks (a pure computation per schedule); only
+    those are locked and issued, ``batch`` schedules per transaction.
+    """
     now = now or utcnow()
+    end = horizon_end(now)
     with session_scope() as session:
-        ids = list(session.scalars(
-            select(Schedule.id).where(Schedule.enabled.is_(True)).order_by(Schedule.id)
-        ))
+        due = [s.id for s in session.scalars(select(Schedule).where(Schedule.enabled.is_(True))
+                                              .order_by(Schedule.id))
+               if occurrences(rule_of(s), max(now, s.issued_through or now), end)]
     total = IssueReport()
-    for schedule_id in ids:
+    for chunk in _chunks(due, batch):
         with session_scope() as session:
-            total.merge(top_up_schedule(session, schedule_id, now=now))
+            total.merge(top_up_schedules(session, chunk, now=now))
     return total
 
 
@@ -414,7 +484,7 @@ def schedules_covering(session: Session, village: Area) -> list[Schedule]:
 def issue_village(session: Session, village: Area, *, now: datetime | None = None) -> IssueReport:
     """Give a (new) village the orders of every schedule that covers it, up to the horizon."""
     now = now or utcnow()
-    report = IssueReport()
+    rows: list[dict[str, Any]] = []
     for schedule in schedules_covering(session, village):
         locked = _lock_schedule(session, schedule.id)
         if locked is None or not locked.enabled:
@@ -423,5 +493,5 @@ def issue_village(session: Session, village: Area, *, now: datetime | None = Non
         if media is None:
             continue
         starts = occurrences(rule_of(locked), now, locked.issued_through or horizon_end(now))
-        report.merge(_insert_for(session, _template(locked, media), [village.code], starts, now))
-    return _finish(session, report)
+        rows += _new_rows(session, _template(locked, media), [village.code], starts, now)
+    return _issue_rows(session, rows)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.areas.models import Area
 from app.events import subscribe
 from app.playlists.service import playlists_using_announcement
-from app.schedules.issuing import issue_village, reissue_schedule
+from app.schedules.issuing import issue_village, reissue_schedules
 from app.schedules.models import Schedule
 
 __all__ = ["on_area_created", "on_playlist_changed", "on_content_changed"]
@@ -27,8 +27,8 @@ def on_area_created(session: Session, area: Area, **_: object) -> None:
 
 
 def _reissue(session: Session, schedule_ids: list[str]) -> None:
-    for schedule_id in schedule_ids:
-        reissue_schedule(session, schedule_id)
+    if schedule_ids:
+        reissue_schedules(session, schedule_ids)
 
 
 @subscribe("playlist.changed")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, literal, or_, select
+from sqlalchemy import Select, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
@@ -27,6 +27,7 @@ from app.schedules import reactions  # noqa: F401  (subscribes to other parts' e
 from app.schedules.issuing import reissue_schedule, rule_of, withdraw_future_orders
 from app.schedules.models import Schedule, ScheduleTarget
 from app.schedules.rules import (
+    DAY_NAMES,
     Rule,
     RuleError,
     next_occurrences,
@@ -53,8 +54,7 @@ __all__ = [
 ]
 
 MAX_CONFLICTS_LISTED = 100
-_RULE_FIELDS = ("times", "every_minutes", "window", "days", "start_date", "end_date")
-_CONTENT_FIELDS = ("loop", "volume", "enabled", "name", "playlist", "targets")
+_ALL_DAYS = list(DAY_NAMES)
 
 
 class ScheduleConflict(Conflict):
@@ -142,8 +142,11 @@ def _get_schedule_for_writing(session: Session, principal: Principal, schedule_i
 
 def _affecting(path: str) -> Any:
     """SQL: the target area is at ``path``, inside it, or above it."""
-    return or_(Area.path == path, Area.path.like(path + "/%"),
-               literal(path).like(Area.path + "/%"))
+    here = literal(path)
+    # Prefix tests as ranges ("p/" ≤ x < "p0"): "_" in area codes is no wildcard here.
+    return or_(Area.path == here,
+               and_(Area.path >= path + "/", Area.path < path + "0"),
+               and_(here >= Area.path + "/", here < Area.path + "0"))
 
 
 def list_schedules(
@@ -269,8 +272,10 @@ def _villages_at(session: Session, areas: list[Area]) -> dict[str, str]:
     """Village code → path for the villages in or under ``areas``."""
     found: dict[str, str] = {}
     for area in areas:
-        stmt = select(Area.code, Area.path).where(
-            Area.level == "village", or_(Area.path == area.path, Area.path.like(area.path + "/%")))
+        # An exact prefix range on the indexed path ("_" in codes is no LIKE wildcard here).
+        stmt = select(Area.code, Area.path).where(Area.level == "village", or_(
+            Area.path == area.path,
+            and_(Area.path >= area.path + "/", Area.path < area.path + "0")))
         found.update({code: path for code, path in session.execute(stmt)})
     return found
 
@@ -292,14 +297,14 @@ def _others_by_village(
     return {sid: sorted(codes) for sid, codes in shared.items()}
 
 
-def _find_conflicts(session: Session, draft: _Draft, rule: Rule, length: timedelta,
-                    areas: list[Area], exclude: str | None, now: datetime) -> list[dict[str, Any]]:
+def _find_conflicts(session: Session, rule: Rule, length: timedelta, areas: list[Area],
+                    exclude: str | None, now: datetime) -> list[dict[str, Any]]:
     conflicts: list[dict[str, Any]] = []
     villages = _villages_at(session, areas)
     for other_id, shared in sorted(_others_by_village(session, villages, exclude).items()):
         other = session.get(Schedule, other_id)
         assert other is not None
-        other_rule, window = rule_of(other), None
+        other_rule = rule_of(other)
         window = _comparison_window(rule, other_rule, now)
         if window is None:
             continue
@@ -314,7 +319,7 @@ def _check_conflicts(session: Session, draft: _Draft, rule: Rule, length: timede
                      areas: list[Area], exclude: str | None, now: datetime) -> None:
     if not draft.enabled or length <= timedelta(0):
         return
-    conflicts = _find_conflicts(session, draft, rule, length, areas, exclude, now)
+    conflicts = _find_conflicts(session, rule, length, areas, exclude, now)
     if not conflicts:
         return
     names = sorted({c["schedule_name"] for c in conflicts})
@@ -406,8 +411,6 @@ def create_schedule(*, session: Session, principal: Principal, data: ScheduleCre
     _after_change(session, principal, schedule, "create", None, now)
     return schedule
 
-
-_ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _draft_of(schedule: Schedule) -> _Draft:

@@ -26,7 +26,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.events import emit
 from app.metrics import terminals_online
-from app.speakers.health import FAULT, MAINTENANCE, OFFLINE, ONLINE, derive_status
+from app.speakers.health import FAULT, ONLINE, derive_status
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
 __all__ = [

@@ -57,7 +57,8 @@ def list_speakers(
     paging: Paging,
     village: Annotated[str | None, Query(max_length=64)] = None,
     town: Annotated[str | None, Query(max_length=64)] = None,
-    area: Annotated[str | None, Query(max_length=64, description="any area: all its villages")] = None,
+    area: Annotated[str | None,
+                    Query(max_length=64, description="any area: all its villages")] = None,
     status: Annotated[Status | None, Query()] = None,
 ) -> Page[SpeakerRead]:
     """Speakers inside the caller's area, by village, town, area or status."""

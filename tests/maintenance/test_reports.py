@@ -151,3 +151,19 @@ def test_maintenance_report_counts_causes_and_times_to_repair(
     [row] = list(csv.DictReader(io.StringIO(download.text)))
     assert (row["opened"], row["closed"], row["cause_power_cut"], row["mttr_median_hours"]) == \
         ("4", "3", "2", "5.0")
+
+
+def test_village_health_counts_speakers_and_those_online(
+    clock: Any, client: TestClient, admin: dict[str, str], fleet: Fleet
+) -> None:
+    from app.db import session_scope
+    from app.maintenance.reports import village_health
+
+    up, down, resting = fleet.register("v11"), fleet.register("v11"), fleet.register("v12")
+    fleet.beat(up, resting)
+    fleet.maintenance(resting, True)
+    with session_scope() as session:
+        health = village_health(session, ["v11", "v12", "v21"])
+    assert health == {"v11": {"total": 2, "online": 1}, "v12": {"total": 1, "online": 0},
+                      "v21": {"total": 0, "online": 0}}
+    assert down.village == "v11"

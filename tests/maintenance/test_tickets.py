@@ -225,3 +225,14 @@ def test_filters_by_status_town_and_crew(
     assert client.get("/api/v1/tickets", params={"status": "lost"},
                       headers=admin).status_code == 422
     assert T0 + timedelta(seconds=1) == after(1)
+
+
+def test_retiring_a_speaker_closes_its_outages_and_ticket(
+    clock: Any, client: TestClient, admin: dict[str, str], fleet: Fleet, crews: Crews
+) -> None:
+    terminal = _silent_with_ticket(clock, fleet)
+    assert client.delete(f"/api/v1/speakers/{terminal.id}", headers=admin).status_code == 204
+    [ticket] = client.get("/api/v1/tickets", headers=admin).json()["items"]
+    assert ticket["status"] == "closed"
+    assert ticket["events"][-1]["detail"] == {"reason": "speaker retired"}
+    assert client.get("/api/v1/outages", params={"open": True}, headers=admin).json()["total"] == 0

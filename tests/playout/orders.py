@@ -1,4 +1,4 @@
-"""Helpers for the terminal-protocol, playlog, speaker and terminal tests: real media, orders, speakers."""
+"""Helpers of the terminal-protocol, playlog, speaker and terminal tests: media, orders."""
 
 from __future__ import annotations
 

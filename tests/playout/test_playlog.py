@@ -46,14 +46,16 @@ def test_the_playlog_says_what_played_where_and_what_nobody_played(
     east = register(client, admin, "v11", "E-1")
     east2 = register(client, admin, "v11", "E-2")
     west = register(client, admin, "v21", "W-1")
-    morning = insert_order("v11", T0, [tone], not_after=T0 + timedelta(minutes=16), title="早间通知")
+    morning = insert_order("v11", T0, [tone], not_after=T0 + timedelta(minutes=16),
+                           title="早间通知")
     cut = insert_order("v21", T0 + timedelta(minutes=1), [tone],
                        not_after=T0 + timedelta(minutes=16))
     nobody = insert_order("v21", T0 + timedelta(minutes=2), [tone],
                           not_after=T0 + timedelta(minutes=17))
     half = insert_order("v11", T0 + timedelta(minutes=3), [tone],
                         not_after=T0 + timedelta(minutes=18))
-    _receipts(client, east["token"], morning, ("started", T0), ("finished", T0 + timedelta(seconds=1)))
+    _receipts(client, east["token"], morning, ("started", T0),
+              ("finished", T0 + timedelta(seconds=1)))
     _receipts(client, east2["token"], morning, ("started", T0 + timedelta(seconds=0.2)))
     _receipts(client, west["token"], cut, ("started", T0 + timedelta(minutes=1)),
               ("preempted", T0 + timedelta(minutes=1, seconds=0.5)))
@@ -83,7 +85,8 @@ def test_a_late_receipt_turns_a_missed_order_into_a_played_one(
     _mark_missed()
     assert [i["result"] for i in _log(client, admin)["items"]] == ["missed"]
     # The terminal played it offline and delivers its queued receipts when back.
-    _receipts(client, speaker["token"], order, ("started", T0), ("finished", T0 + timedelta(seconds=1)))
+    _receipts(client, speaker["token"], order, ("started", T0),
+              ("finished", T0 + timedelta(seconds=1)))
     assert [(i["serial"], i["result"]) for i in _log(client, admin)["items"]] == [("L-1", "played")]
     assert order_row(order).state == "played"
 
@@ -100,7 +103,9 @@ def test_orders_in_force_are_not_missed_before_their_not_after(
     assert order_row(order).state == "missed"
 
 
-def test_window_village_and_scope(client: TestClient, admin, district, tone: dict[str, Any]) -> None:
+def test_window_village_and_scope(
+    client: TestClient, admin, district, tone: dict[str, Any]
+) -> None:
     east, west = register(client, admin, "v11", "E-1"), register(client, admin, "v21", "W-1")
     early = insert_order("v11", T0, [tone], not_after=T0 + timedelta(minutes=16))
     late = insert_order("v11", T0 + timedelta(hours=1), [tone],
@@ -129,10 +134,12 @@ def test_window_village_and_scope(client: TestClient, admin, district, tone: dic
 
 def test_the_playlog_as_csv(client: TestClient, admin, district, tone: dict[str, Any]) -> None:
     speaker = register(client, admin, "v11", "C-1")
-    played = insert_order("v11", T0, [tone], not_after=T0 + timedelta(minutes=16), title="通知,一")
+    played = insert_order("v11", T0, [tone], not_after=T0 + timedelta(minutes=16),
+                          title="通知,一")
     missed = insert_order("v12", T0 + timedelta(minutes=5), [tone],
                           not_after=T0 + timedelta(minutes=21))
-    _receipts(client, speaker["token"], played, ("started", T0), ("finished", T0 + timedelta(seconds=1)))
+    _receipts(client, speaker["token"], played, ("started", T0),
+              ("finished", T0 + timedelta(seconds=1)))
     _mark_missed()
     response = client.get("/api/v1/playlog", headers={**admin, "Accept": "text/csv"})
     assert response.status_code == 200

@@ -41,7 +41,9 @@ def _flush(client: TestClient) -> None:
     client.app.state.heartbeats.flush()  # type: ignore[attr-defined]
 
 
-def test_history_keeps_changes_not_every_identical_beat(client: TestClient, admin, district) -> None:
+def test_history_keeps_changes_not_every_identical_beat(
+    client: TestClient, admin, district
+) -> None:
     speaker = register(client, admin, "v11", "B1")
     for _ in range(5):
         heartbeat(client, speaker["token"])

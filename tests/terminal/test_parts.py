@@ -43,9 +43,9 @@ def test_the_clock_takes_the_offset_of_the_quickest_round_trip() -> None:
     assert clock.observe(T + ms(2510), T, T + ms(520), server_received=T + ms(2010))
     assert abs(clock.offset - ms(2000)) < ms(1)
     assert not clock.observe(T + ms(2400), T, T + ms(800), server_received=T + ms(2390))
-    assert clock.observe(T + ms(2120), T, T + ms(40), server_received=T + ms(2100))
-    assert abs(clock.offset - ms(2100)) < ms(1)  # delay 20 ms: better than the 100 ms trip
-    assert abs(clock.now() - datetime.now(UTC) - ms(2100)) < timedelta(seconds=1)
+    assert clock.observe(T + ms(2120), T, T + ms(30), server_received=T + ms(2100))
+    assert abs(clock.offset - ms(2095)) < ms(1)  # delay 10 ms: the best sample so far
+    assert abs(clock.now() - datetime.now(UTC) - ms(2095)) < timedelta(seconds=1)
 
 
 def test_the_cache_keeps_only_verified_files(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from app.terminal.runner import Terminal, TerminalConfig
 from tests.conftest import free_port
 from tests.playout.orders import probe_ms, tiny_mp3
 
-
 # Orders start this long after the rig is made: time for a loaded machine to start the terminal.
 LEAD = 1.0
 

@@ -107,6 +107,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tickets_closed_at'), ['closed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_crew_id'), ['crew_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_opened_at'), ['opened_at'], unique=False)
+        batch_op.create_index('ix_tickets_speaker_opened', ['speaker_id', 'opened_at'], unique=False)
         batch_op.create_index('ix_tickets_status_due', ['status', 'due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_town_code'), ['town_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_village_code'), ['village_code'], unique=False)
@@ -129,9 +130,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outages'))
     )
     with op.batch_alter_table('outages', schema=None) as batch_op:
+        batch_op.create_index('ix_outages_waiting', ['opened_at'], unique=False, sqlite_where=sa.text('closed_at IS NULL AND ticket_id IS NULL'), postgresql_where=sa.text('closed_at IS NULL AND ticket_id IS NULL'))
         batch_op.create_index(batch_op.f('ix_outages_opened_at'), ['opened_at'], unique=False)
         batch_op.create_index('ix_outages_speaker_open', ['speaker_id', 'closed_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outages_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index('ix_outages_ticket', ['ticket_id'], unique=False, sqlite_where=sa.text('ticket_id IS NOT NULL'), postgresql_where=sa.text('ticket_id IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_outages_village_code'), ['village_code'], unique=False)
         batch_op.create_index('uq_outages_open_detected', ['speaker_id'], unique=True, sqlite_where=sa.text("closed_at IS NULL AND source = 'detected'"), postgresql_where=sa.text("closed_at IS NULL AND source = 'detected'"))
 
@@ -160,8 +162,9 @@ def downgrade() -> None:
     with op.batch_alter_table('outages', schema=None) as batch_op:
         batch_op.drop_index('uq_outages_open_detected', sqlite_where=sa.text("closed_at IS NULL AND source = 'detected'"), postgresql_where=sa.text("closed_at IS NULL AND source = 'detected'"))
         batch_op.drop_index(batch_op.f('ix_outages_village_code'))
-        batch_op.drop_index(batch_op.f('ix_outages_ticket_id'))
+        batch_op.drop_index('ix_outages_ticket', sqlite_where=sa.text('ticket_id IS NOT NULL'), postgresql_where=sa.text('ticket_id IS NOT NULL'))
         batch_op.drop_index('ix_outages_speaker_open')
+        batch_op.drop_index('ix_outages_waiting', sqlite_where=sa.text('closed_at IS NULL AND ticket_id IS NULL'), postgresql_where=sa.text('closed_at IS NULL AND ticket_id IS NULL'))
         batch_op.drop_index(batch_op.f('ix_outages_opened_at'))
 
     op.drop_table('outages')
@@ -170,6 +173,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tickets_village_code'))
         batch_op.drop_index(batch_op.f('ix_tickets_town_code'))
         batch_op.drop_index('ix_tickets_status_due')
+        batch_op.drop_index('ix_tickets_speaker_opened')
         batch_op.drop_index(batch_op.f('ix_tickets_opened_at'))
         batch_op.drop_index(batch_op.f('ix_tickets_crew_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_closed_at'))

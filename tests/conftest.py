@@ -167,7 +167,7 @@ class LiveServer:
         self.env = {**os.environ, **env, **(extra_env or {}), "CUNXIANG_PORT": str(self.port)}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> LiveServer:
+    def start(self, timeout: float = 60) -> LiveServer:
         """Start the server (again, on the same port after ``stop``); wait until /readyz answers."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--no-migrate"], cwd=ROOT, env=self.env,
@@ -183,6 +183,7 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("the server exited during start-up")
             time.sleep(0.1)
+        self.stop()  # never leave a half-started server working on the shared test database
         raise RuntimeError(f"the server did not become ready in {timeout:g} s")
 
     def stop(self) -> None:

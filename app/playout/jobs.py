@@ -1,20 +1,17 @@
-"""Leader-only jobs of playout: orders nobody confirmed become ``missed``; old receipts go."""
+"""Leader-only job of playout: orders no terminal confirmed by ``not_after`` become ``missed``.
+
+(Pruning old receipts and heartbeats is the maintenance part's retention job.)
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from sqlalchemy import delete
-
-from app.config import get_settings
-from app.db import session_scope, utcnow
-from app.playout.receipts_models import PlayReceipt
+from app.db import session_scope
 from app.playout.service import mark_missed_orders
 from app.schedules.scheduler import leader_job
-from app.speakers.models import SpeakerHeartbeat
 
-__all__ = ["mark_missed", "prune_history"]
+__all__ = ["mark_missed"]
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +23,3 @@ def mark_missed() -> None:
         counts = mark_missed_orders(session=session)
     if any(counts.values()):
         log.info("orders ended unconfirmed: %s", counts)
-
-
-@leader_job("playout.prune_history", seconds=3600)
-def prune_history() -> None:
-    """Hourly: receipts and heartbeats older than CUNXIANG_RETENTION_DAYS are deleted."""
-    cutoff = utcnow() - timedelta(days=get_settings().retention_days)
-    with session_scope() as session:
-        receipts = session.execute(delete(PlayReceipt).where(PlayReceipt.received_at < cutoff))
-        beats = session.execute(delete(SpeakerHeartbeat).where(SpeakerHeartbeat.at < cutoff))
-    if receipts.rowcount or beats.rowcount:  # type: ignore[attr-defined]
-        log.info("pruned %s receipt(s) and %s heartbeat(s) before %s",
-                 receipts.rowcount, beats.rowcount, cutoff)  # type: ignore[attr-defined]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.events import emit
 from app.playout.models import VillageProgram
 
@@ -16,26 +19,30 @@ __all__ = ["bump_program_versions", "program_version"]
 def bump_program_versions(session: Session, village_codes: Iterable[str]) -> None:
     """Increase the program version of each village, in the caller's transaction.
 
-    Emits ``orders.changed`` so the terminal protocol can wake long-polls once the
-    transaction commits.
+    One ``INSERT … ON CONFLICT DO UPDATE SET version = version + 1`` for all of them: a
+    village without a row starts at 1, and two transactions bumping the same new village
+    never collide on its primary key. Codes go in sorted order, so row locks are always
+    taken in the same order. Emits ``orders.changed`` so the terminal protocol can wake
+    long-polls once the transaction commits.
     """
     codes = sorted(set(village_codes))
     if not codes:
         return
-    existing = set(session.scalars(
-        select(VillageProgram.village_code).where(VillageProgram.village_code.in_(codes))
-    ))
-    for code in codes:
-        if code not in existing:
-            session.add(VillageProgram(village_code=code, version=1))
-    if existing:
-        session.execute(
-            update(VillageProgram)
-            .where(VillageProgram.village_code.in_(existing))
-            .values(version=VillageProgram.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-    session.flush()
+    session.flush()  # rows added through the ORM (a speaker's move) must exist first
+    now = utcnow()
+    connection = session.connection()
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    table = VillageProgram.__table__
+    assert isinstance(table, Table)
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.village_code],
+        set_={"version": table.c.version + 1, "updated_at": now},
+    )
+    connection.execute(statement, [{"village_code": code, "version": 1, "updated_at": now}
+                                   for code in codes])
+    for loaded in [o for o in session.identity_map.values() if isinstance(o, VillageProgram)]:
+        session.expire(loaded)  # the statement went past the ORM: reload on next access
     emit(session, "orders.changed", village_codes=set(codes))
 
 
@@ -44,3 +51,9 @@ def program_version(session: Session, village_code: str) -> int:
     return session.scalar(
         select(VillageProgram.version).where(VillageProgram.village_code == village_code)
     ) or 0
+
+
+# Whoever bumps versions (the API, the scheduler, the CLI) must also wake the terminals'
+# long-polls after the commit (and NOTIFY other processes on PostgreSQL): importing the
+# notifier here registers its ``orders.changed`` subscriber in every such process.
+from app.playout import notify as _notify  # noqa: E402, F401

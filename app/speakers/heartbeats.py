@@ -203,7 +203,7 @@ def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return False  # another process announced it first
-            emit(session, "speaker.health", speaker_id=speaker_id, status=new, previous=old)
+            emit(session, "speaker.health", speaker_id=speaker_id, status=new)
         return True
     except Exception:  # a subscriber's failure must not lose the heartbeats themselves
         log.exception("announcing %s → %s for %s failed; retried next sweep", old, new, speaker_id)

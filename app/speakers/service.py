@@ -221,7 +221,7 @@ def _announce_now(session: Session, speaker: Speaker) -> None:
     status = speaker_status(speaker)
     if status != speaker.health:
         previous, speaker.health = speaker.health, status
-        emit(session, "speaker.health", speaker_id=speaker.id, status=status, previous=previous)
+        emit(session, "speaker.health", speaker_id=speaker.id, status=status)
 
 
 def retire_speaker(*, session: Session, principal: Principal, speaker_id: str) -> None:

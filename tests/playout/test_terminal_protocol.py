@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import PG_URL
 from tests.playout.orders import (
     bearer,
     insert_order,
@@ -204,3 +205,35 @@ def test_receipts_for_other_villages_or_unknown_orders_are_refused(
     ok = client.post("/terminal/v1/receipts", headers=bearer(token),
                      json=[{"order": mine, "event": "started", "at": at}])
     assert ok.json() == {"accepted": 1, "duplicates": 0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason="cross-process wake-ups ride on PostgreSQL NOTIFY")
+def test_a_change_committed_by_another_process_wakes_the_long_poll(env, tmp_path) -> None:
+    import httpx
+
+    from tests.conftest import ADMIN_PASSWORD, District, LiveServer, login
+
+    server = LiveServer(env).start(timeout=90)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            admin = login(http, "admin", ADMIN_PASSWORD)  # type: ignore[arg-type]
+            District(http, admin)  # type: ignore[arg-type]
+            token = register(http, admin, "v11", "X1")["token"]
+            version = http.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+            tone = store_media(1.0)
+
+            def change_soon() -> None:
+                time.sleep(1)
+                insert_order("v11", _now() + timedelta(minutes=5), [tone])  # this process
+
+            changer = threading.Thread(target=change_soon)
+            changer.start()
+            started = time.monotonic()
+            answer = http.get(f"/terminal/v1/program?version={version}&wait=30",
+                              headers=bearer(token))
+            changer.join()
+            assert answer.status_code == 200 and time.monotonic() - started < 5
+            assert len(answer.json()["orders"]) == 1
+    finally:
+        server.stop()

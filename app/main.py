@@ -29,7 +29,7 @@ from app.errors import install_error_handlers
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
-from app.metrics import metrics_response, timing_middleware
+from app.metrics import TimingMiddleware, metrics_response
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
 from app.playout.notify import start_program_notifier, stop_program_notifier
@@ -133,7 +133,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_error_handlers(app, page_errors=console_error_page)
-    app.middleware("http")(timing_middleware)
+    app.add_middleware(TimingMiddleware)
     _add_operations_routes(app)
     for router in ROUTERS:
         app.include_router(router)

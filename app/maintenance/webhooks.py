@@ -6,6 +6,9 @@ process's worker (:mod:`app.maintenance.webhook_worker`). A worker claims a due 
 guarded UPDATE (any number of processes may run one), POSTs the stored body signed with
 ``X-Cunxiang-Signature: sha256=<hex HMAC-SHA256 of the body>``, and records the outcome;
 failures are retried with exponential back-off until ``MAX_ATTEMPTS``.
+
+Delivery is at least once (a worker that dies mid-send leaves its claim to run out, and the
+row is sent again): receivers de-duplicate on ``X-Cunxiang-Delivery``, also the body's ``id``.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ __all__ = [
     "top_up_schedules",
     "top_up_all",
     "verify_slot",
+    "verify_slots",
     "issue_village",
     "withdraw_future_orders",
     "schedules_covering",
@@ -429,28 +430,40 @@ def top_up_schedule(
     return top_up_schedules(session, [schedule_id], now=now)
 
 
-def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> IssueReport:
-    """Make sure every village of the schedule holds its order for the slot at ``start_at``.
+def _slot_rows(session: Session, schedule_id: str, start_at: datetime, now: datetime,
+               cache: MediaCache) -> list[dict[str, Any]]:
+    """Lock the schedule; rows of the orders its villages lack for the slot at ``start_at``."""
+    schedule = _lock_schedule(session, schedule_id)
+    if schedule is None or not schedule.enabled:
+        return []
+    if start_at not in occurrences(rule_of(schedule), start_at, start_at + timedelta(seconds=1)):
+        return []
+    media = _ready_media(session, schedule, cache)
+    if media is None:
+        return []
+    villages = village_codes(session, schedule.target_codes)
+    return _new_rows(session, _template(schedule, media), villages, [start_at], now)
+
+
+def verify_slots(session: Session, slots: dict[str, datetime]) -> IssueReport:
+    """Make sure every village holds its order for each (schedule → slot start) given.
 
     Issues a missing one (it still plays, late, before its not_after); never revives a
     withdrawn one.
     """
-    schedule = _lock_schedule(session, schedule_id)
-    if schedule is None or not schedule.enabled:
-        return IssueReport()
-    rule = rule_of(schedule)
-    if start_at not in occurrences(rule, start_at, start_at + timedelta(seconds=1)):
-        return IssueReport()
-    media = _ready_media(session, schedule)
-    if media is None:
-        return IssueReport()
-    villages = village_codes(session, schedule.target_codes)
-    report = _issue_rows(session, _new_rows(session, _template(schedule, media), villages,
-                                            [start_at], utcnow()))
+    now, rows, cache = utcnow(), list[dict[str, Any]](), MediaCache()
+    for schedule_id in sorted(slots):
+        rows += _slot_rows(session, schedule_id, slots[schedule_id], now, cache)
+    report = _issue_rows(session, rows)
     if report.inserted:
-        log.warning("schedule %s: %d village(s) lacked their order for %s; issued now",
-                    schedule_id, report.inserted, start_at.isoformat())
+        log.warning("%d order(s) were missing for slots starting now; issued them",
+                    report.inserted)
     return report
+
+
+def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> IssueReport:
+    """Make sure every village of the schedule holds its order for the slot at ``start_at``."""
+    return verify_slots(session, {schedule_id: start_at})
 
 
 def top_up_all(*, now: datetime | None = None, batch: int = 200) -> IssueReport:

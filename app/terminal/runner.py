@@ -80,6 +80,8 @@ class Terminal:
         self.version: int | None = None
         self.orders: dict[str, dict[str, Any]] = {}
         self.views: list[OrderView] = []
+        self.cached: set[str] = set()  # media hashes verified in the cache
+        self.waiting: set[str] = set()  # orders due whose media is still on its way
         self.machine = Playout(None)
         self.playing: tuple[str, int, int] | None = None
         self.sounded: set[str] = set()  # orders that have started (for withdrawn receipts)
@@ -132,6 +134,7 @@ class Terminal:
         self.stop()
 
     def _restore(self) -> None:
+        self.cached = {p.stem for p in self.cache.media_dir.glob("*.mp3")}
         offset = self.cache.load("clock")
         if isinstance(offset, dict) and isinstance(offset.get("offset_ms"), int | float):
             self.clock.offset = timedelta(milliseconds=offset["offset_ms"])
@@ -265,6 +268,7 @@ class Terminal:
             failed = False
             for sha256, url in needed:
                 if self.cache.has(sha256):
+                    self.cached.add(sha256)
                     continue
                 started = asyncio.get_running_loop().time()
                 try:
@@ -275,7 +279,9 @@ class Terminal:
                     continue
                 elapsed = asyncio.get_running_loop().time() - started
                 self.log("download", sha256=sha256, bytes=size, ms=round(elapsed * 1000))
-            await asyncio.to_thread(self.cache.prune, [sha for sha, _ in needed])
+                self.media_arrived(sha256)
+            removed = await asyncio.to_thread(self.cache.prune, [sha for sha, _ in needed])
+            self.cached.difference_update(removed)
             if failed:
                 await asyncio.sleep(2.0)
                 self.wanted.set()
@@ -286,13 +292,37 @@ class Terminal:
         while True:
             self.changed.clear()
             now = self.clock.now()
-            events = self.machine.advance(self.views, now)
+            events = self.machine.advance(self._playable(now), now)
             await self._follow(events)
             if events:
                 self._report(events)
                 await self._save("playout", self._state())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), self._until_next(now))
+
+    def media_arrived(self, sha256: str) -> None:
+        """A verified file is in the cache: an order waiting for it may start now."""
+        self.cached.add(sha256)
+        self.changed.set()
+
+    def _playable(self, now: datetime) -> list[OrderView]:
+        """The orders whose media are all cached (test-mode ones need none).
+
+        An order whose files are still downloading stays out of the playout until they
+        arrive: it then starts from its first item, late, rather than sound as silence
+        for the items it lacks. One that never gets them is never confirmed: the server
+        marks it missed.
+        """
+        ready = []
+        for view in self.views:
+            media = {str(m.get("sha256")) for m in self.orders[view.id].get("media", [])}
+            if view.mode == "test" or media <= self.cached:
+                ready.append(view)
+                self.waiting.discard(view.id)
+            elif view.start_at <= now and view.id not in self.waiting:
+                self.waiting.add(view.id)
+                self.log("waiting-media", order=view.id, missing=len(media - self.cached))
+        return ready
 
     def _until_next(self, now: datetime) -> float:
         """Seconds until the next instant anything can change (capped at IDLE_TICK_S)."""
@@ -336,7 +366,8 @@ class Terminal:
         item = order["media"][index]
         sha256 = str(item.get("sha256"))
         due = self.clock.now() - timedelta(seconds=offset_s)
-        volume = int(order.get("volume") or 0) if order.get("volume") is not None else 100
+        wanted = order.get("volume")
+        volume = 100 if wanted is None else int(wanted)
         if not self.cache.has(sha256):
             self.problems[order_id] = f"media {sha256} was not cached in time"
             self.log("play-skipped", order=order_id, item=index, loop=loop, sha256=sha256,

@@ -33,6 +33,7 @@ def test_three_times_loop_three_gives_each_village_its_orders_for_the_next_24_ho
     client: TestClient, admin: dict[str, str], content: Content,
 ) -> None:
     playlist = content.ready_playlist()
+    counted = issued_counter()
     with time_machine.travel(MONDAY_5AM, tick=False):
         schedule = create(client, admin, name="三餐时段", playlist=playlist["id"],
                           targets=["t1", "v21"], times=["07:00", "12:00", "18:30"], loop=3,
@@ -54,6 +55,16 @@ def test_three_times_loop_three_gives_each_village_its_orders_for_the_next_24_ho
         assert [item["sha256"] for item in order.media] == audio
         assert order.duration_ms == playlist["duration_ms"]
     assert set(program_versions()) == {"v11", "v12", "v21"}
+    assert issued_counter() == counted + 9
+    metrics = client.get("/metrics").text
+    assert 'cunxiang_orders_issued_total{kind="routine"}' in metrics
+
+
+def issued_counter() -> float:
+    """The value of cunxiang_orders_issued_total{kind="routine"} in this process."""
+    from app.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("cunxiang_orders_issued_total", {"kind": "routine"}) or 0.0
 
 
 def test_days_and_dates_are_honoured(
@@ -207,7 +218,6 @@ def test_a_restarted_app_on_the_same_database_issues_nothing_twice(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from app.main import create_app
-    from app.metrics import orders_issued
     from tests.conftest import ADMIN_PASSWORD, login
 
     monkeypatch.setenv("CUNXIANG_SCHEDULER", "true")
@@ -218,14 +228,16 @@ def test_a_restarted_app_on_the_same_database_issues_nothing_twice(
         playlist = content.ready_playlist()
         schedule = create(client, admin, name="重启", playlist=playlist["id"], targets=["t1"],
                           times=["07:00", "12:00", "18:30"])
+        create(client, admin, name="重启二", playlist=playlist["id"], targets=["t2"],
+               times=["07:00", "20:00"])
         runtime = client.app.state.scheduler  # type: ignore[attr-defined]
-        wait_for(lambda: runtime.is_leader and f"slot:{schedule['id']}:2" in runtime.job_ids())
-        # One job per schedule time, never one per village.
-        assert [j for j in runtime.job_ids() if j.startswith("slot:")] == [
-            f"slot:{schedule['id']}:{i}" for i in range(3)]
+        wait_for(lambda: runtime.is_leader and "time:20:00" in runtime.job_ids())
+        # One job per distinct time of day, never one per schedule and village.
+        assert [j for j in runtime.job_ids() if j.startswith("time:")] == [
+            "time:07:00", "time:12:00", "time:18:30", "time:20:00"]
     before = {o.id for o in orders()}
-    assert len(before) == 6
-    counted = orders_issued.labels(kind="routine")._value.get()
+    assert len(before) == 6 + 2
+    counted = issued_counter()
 
     with TestClient(create_app()) as client:
         runtime = client.app.state.scheduler  # type: ignore[attr-defined]
@@ -235,7 +247,7 @@ def test_a_restarted_app_on_the_same_database_issues_nothing_twice(
             assert top_up_schedule(session, schedule["id"]).issued == 0
             assert reissue_schedule(session, schedule["id"]).issued == 0
     assert {o.id for o in orders()} == before
-    assert orders_issued.labels(kind="routine")._value.get() == counted
+    assert issued_counter() == counted
 
 
 def wait_for(condition: object, timeout: float = 15) -> None:
@@ -289,3 +301,19 @@ def test_issuers_racing_on_one_database_issue_each_order_once(
     keys = [(o.village_code, o.start_at) for o in issued]
     assert len(keys) == len(set(keys)) == 5 * 3  # five villages, three times, once each
     assert sum(r.issued for r in reports) == 15  # and counted once
+
+
+def test_an_underscore_in_an_area_code_is_no_wildcard(
+    client: TestClient, admin: dict[str, str], content: Content,
+) -> None:
+    for code, level, parent in (("t_e", "town", "d1"), ("tXe", "town", "d1"),
+                                ("v_e1", "village", "t_e"), ("vXe1", "village", "tXe")):
+        response = client.post("/api/v1/areas", headers=admin, json={
+            "code": code, "name": code, "level": level, "parent": parent})
+        assert response.status_code == 201, response.text
+    playlist = content.ready_playlist()
+    create(client, admin, name="下划线", playlist=playlist["id"], targets=["t_e"],
+           times=["07:00"])
+    assert {o.village_code for o in orders()} == {"v_e1"}
+    listed = client.get("/api/v1/schedules", headers=admin, params={"area": "vXe1"}).json()
+    assert listed["total"] == 0

@@ -17,7 +17,7 @@ from app.config import reset_settings
 from app.db import session_scope
 from app.playout.models import PlayOrder
 from app.schedules.jobs.lease import acquire_lease, lease_state, release_lease
-from app.schedules.jobs.scheduler import SchedulerRuntime, run_slot
+from app.schedules.jobs.scheduler import SchedulerRuntime, run_time_of_day
 from app.schedules.scheduler import LEADER_JOBS, leader_job
 from tests.schedules.conftest import Content, local, orders
 
@@ -120,24 +120,30 @@ def test_only_the_lease_holder_runs_leader_jobs_and_another_takes_over(
         second.stop()
 
 
-def test_a_schedule_time_job_issues_an_order_a_village_lacks(
+def test_a_time_of_day_job_tops_up_and_issues_an_order_a_village_lacks(
     client: TestClient, admin: dict[str, str], content: Content,
 ) -> None:
     playlist = content.ready_playlist()
     zone = ZoneInfo("Asia/Shanghai")
     with time_machine.travel(datetime(2025, 1, 6, 5, 0, tzinfo=zone), tick=False) as traveller:
-        schedule = client.post("/api/v1/schedules", headers=admin, json={
-            "name": "补发", "playlist": playlist["id"], "targets": ["t1"],
-            "times": ["07:00", "18:30"]}).json()
+        for name, targets, times in (("补发", ["t1"], ["07:00", "18:30"]),
+                                     ("西镇", ["t2"], ["07:00"]),
+                                     ("晚些", ["v21"], ["08:00"])):
+            response = client.post("/api/v1/schedules", headers=admin, json={
+                "name": name, "playlist": playlist["id"], "targets": targets, "times": times})
+            assert response.status_code == 201, response.text
         with session_scope() as session:  # an order lost somehow
             session.execute(delete(PlayOrder).where(PlayOrder.village_code == "v12"))
         traveller.move_to(datetime(2025, 1, 6, 7, 0, 2, tzinfo=zone))
-        run_slot(schedule["id"])
-    # The slot starting now is issued to v12 again, and tomorrow's 07:00 entered the horizon.
+        run_time_of_day()
+    # The slot starting now is issued to v12 again; tomorrow's 07:00 entered the horizon for
+    # both schedules playing at 07:00 (not for the 08:00 one: its turn comes at 08:00).
     assert [local(o.start_at) for o in orders(village_code="v12")] == ["01-06 07:00",
                                                                        "01-07 07:00"]
     assert [local(o.start_at) for o in orders(village_code="v11")] == [
         "01-06 07:00", "01-06 18:30", "01-07 07:00"]
+    assert [local(o.start_at) for o in orders(village_code="v21")] == [
+        "01-06 07:00", "01-06 08:00", "01-07 07:00"]
 
 
 def test_readyz_reports_the_scheduler(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

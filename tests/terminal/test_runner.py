@@ -203,13 +203,26 @@ def test_the_player_process_is_killed_when_its_order_is_cut(tmp_path: Path) -> N
     assert not _alive(last)  # stopping the terminal silences the player too
 
 
-def test_media_missing_at_start_is_reported_as_a_failure(tmp_path: Path) -> None:
+def test_an_order_waits_for_its_media_and_starts_when_it_arrives(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     terminal = rig.terminal()
-    order = rig.order("ghost", 0)
-    order["media"][0] = {**order["media"][0], "sha256": "0" * 64}
-    _give(terminal, _program(order))
-    asyncio.run(_run(terminal, rig.ms / 1000 + 0.3))
-    assert rig.trail("play-skipped") == [("play-skipped", "ghost")]
-    assert _receipts(terminal) == [("ghost", "started"), ("ghost", "failed")]
-    assert "not cached" in terminal.outbox.receipts[-1]["detail"]
+    late = tiny_mp3(0.5, 660)
+    sha = hashlib.sha256(late).hexdigest()
+    urgent = rig.order("alert", 0, kind="urgent", level=1)
+    urgent["media"] = [{**urgent["media"][0], "sha256": sha}]
+    never = rig.order("never", 0.2)
+    never["media"] = [{**never["media"][0], "sha256": "0" * 64}]  # will never download
+    _give(terminal, _program(urgent, never))
+
+    async def download_late() -> None:
+        await asyncio.sleep(rig.until(0.4))
+        terminal.cache.store(sha, late)
+        terminal.media_arrived(sha)  # what the download task does
+
+    asyncio.run(_run(terminal, rig.ms / 1000 + 0.5, download_late()))
+    assert rig.trail("waiting-media") == [("waiting-media", "alert"), ("waiting-media", "never")]
+    play = rig.lines("play")
+    assert [p.fields["order"] for p in play] == ["alert"]
+    assert abs((play[0].at - rig.t0).total_seconds() - (LEAD + 0.4)) < 0.3  # on arrival
+    # The one that never got its file sent nothing: the server will log it as missed.
+    assert _receipts(terminal) == [("alert", "started"), ("alert", "finished")]

@@ -5,10 +5,11 @@ Every process runs a ``BackgroundScheduler`` with one job of its own, the lease 
 
 - every registered leader job (:mod:`app.schedules.scheduler`), among them the horizon
   top-up (every 60 s: each schedule's orders issued ``CUNXIANG_HORIZON`` ahead);
-- one job per schedule time (a CronTrigger per time of day, from
-  :func:`app.schedules.rules.cron_triggers`), never one per village: when it fires, that
-  day's occurrence has just entered the horizon a day ahead, so it tops up this schedule and
-  checks that each village holds its order for the slot starting now.
+- one job per distinct schedule time of day ("07:00", "18:30", … a CronTrigger each, in the
+  service's time zone), never one per schedule and village: when it fires, the schedules
+  with a slot starting now are topped up together (their next day's slot has just entered a
+  24 h horizon), then checked that every village holds its order for the slot starting now.
+  However many schedules and villages, there are at most 1,440 such jobs.
 
 A process that fails to renew (the database is unreachable, or another took over after a
 pause) removes those jobs at once; every job also checks the lease is still valid before it
@@ -24,11 +25,11 @@ import secrets
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -38,10 +39,10 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.db import on_commit, session_scope, utcnow
 from app.events import subscribe
-from app.schedules.issuing import rule_of, top_up_all, top_up_schedule, verify_slot
+from app.schedules.issuing import rule_of, top_up_all, top_up_schedules, verify_slots
 from app.schedules.jobs.lease import acquire_lease, release_lease
 from app.schedules.models import Schedule
-from app.schedules.rules import Rule, cron_triggers, occurrences
+from app.schedules.rules import occurrences
 from app.schedules.scheduler import leader_job, leader_jobs
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "LEASE_TTL",
     "RENEW_EVERY",
     "top_up_horizon",
-    "run_slot",
+    "run_time_of_day",
     "start_scheduler",
     "stop_scheduler",
 ]
@@ -63,10 +64,10 @@ LEASE_TTL = timedelta(seconds=30)
 # A job starts only while the lease has at least this long left, so a process that was
 # paused past its expiry does not run a job alongside the new leader.
 _SAFETY = timedelta(seconds=5)
-# How late a schedule-time job may still run. APScheduler's default (1 s) would drop most of
-# them when thousands of schedule times share a second and queue for a few worker threads;
-# their work is idempotent and still useful an hour late (the horizon job covers the rest).
-_SLOT_MISFIRE_GRACE = 3600
+# How late a time-of-day job may still run. APScheduler's default (1 s) counts a job as missed
+# when it waits a second for a worker thread (10,000 same-second jobs with that grace would
+# nearly all be "missed"); this one's work is idempotent and still useful an hour late.
+_TIME_MISFIRE_GRACE = 3600
 _SLOT_VERIFY_WINDOW = timedelta(minutes=5)
 # The runtimes started in this process (normally one), to resync their jobs after a change.
 _RUNNING: set[SchedulerRuntime] = set()
@@ -81,18 +82,22 @@ def top_up_horizon() -> None:
                  len(report.villages))
 
 
-def run_slot(schedule_id: str, now: datetime | None = None) -> None:
-    """A schedule time came: top the schedule up, then check the slot starting now is issued."""
+def run_time_of_day(now: datetime | None = None) -> None:
+    """A schedule time came: top up the schedules with a slot starting now and verify the slot."""
     now = now or utcnow()
     with session_scope() as session:
-        top_up_schedule(session, schedule_id, now=now)
+        due: dict[str, datetime] = {}
+        for schedule in session.scalars(select(Schedule).where(Schedule.enabled.is_(True))):
+            slots = occurrences(rule_of(schedule), now - _SLOT_VERIFY_WINDOW,
+                                now + timedelta(seconds=1))
+            if slots:
+                due[schedule.id] = slots[-1]
+    if not due:
+        return
     with session_scope() as session:
-        schedule = session.get(Schedule, schedule_id)
-        if schedule is None or not schedule.enabled:
-            return
-        due = occurrences(rule_of(schedule), now - _SLOT_VERIFY_WINDOW, now + timedelta(seconds=1))
-        if due:
-            verify_slot(session, schedule_id, due[-1])
+        top_up_schedules(session, due, now=now)
+    with session_scope() as session:
+        verify_slots(session, due)
 
 
 def _holder_name() -> str:
@@ -114,7 +119,7 @@ class SchedulerRuntime:
         )
         self._lease_until: datetime | None = None
         self._leader_jobs: set[str] = set()
-        self._slot_jobs: dict[str, tuple[Rule, list[str]]] = {}
+        self._time_jobs: set[str] = set()  # "HH:MM" of the time-of-day jobs
 
     # ------------------------------------------------------------ life cycle
 
@@ -154,7 +159,7 @@ class SchedulerRuntime:
         return until is not None and utcnow() < until - _SAFETY
 
     def nudge(self) -> None:
-        """Run the lease tick now (it resyncs the schedule-time jobs), not in up to 10 s."""
+        """Run the lease tick now (it resyncs the time-of-day jobs), not in up to 10 s."""
         if self._scheduler.running:
             now = datetime.now(self._scheduler.timezone)
             self._scheduler.modify_job("lease", next_run_time=now)
@@ -183,16 +188,16 @@ class SchedulerRuntime:
             log.info("scheduler lease taken: %s runs the jobs", self.holder)
         self._lease_until = expires
         self._add_leader_jobs()
-        self._sync_slot_jobs()
+        self._sync_time_jobs()
 
     def _step_down(self) -> None:
         self._lease_until = None
         for job_id in [f"leader:{name}" for name in self._leader_jobs] + [
-            job_id for _, ids in self._slot_jobs.values() for job_id in ids
+            f"time:{hhmm}" for hhmm in self._time_jobs
         ]:
             self._remove(job_id)
         self._leader_jobs.clear()
-        self._slot_jobs.clear()
+        self._time_jobs.clear()
 
     def _remove(self, job_id: str) -> None:
         if self._scheduler.get_job(job_id) is not None:
@@ -222,39 +227,30 @@ class SchedulerRuntime:
             )
             self._leader_jobs.add(job.name)
 
-    def _sync_slot_jobs(self) -> None:
-        """One job per schedule time of every enabled schedule; rebuilt when a rule changes."""
+    def _sync_time_jobs(self) -> None:
+        """One job per distinct local time of day at which an enabled schedule plays."""
         with session_scope() as session:
-            wanted = {s.id: rule_of(s) for s in session.scalars(
-                select(Schedule).where(Schedule.enabled.is_(True)))}
-        for schedule_id in list(self._slot_jobs):
-            rule, ids = self._slot_jobs[schedule_id]
-            if wanted.get(schedule_id) != rule:
-                for job_id in ids:
-                    self._remove(job_id)
-                del self._slot_jobs[schedule_id]
-        for schedule_id, rule in wanted.items():
-            if schedule_id not in self._slot_jobs:
-                self._slot_jobs[schedule_id] = (rule, self._add_slot_jobs(schedule_id, rule))
-
-    def _add_slot_jobs(self, schedule_id: str, rule: Rule) -> list[str]:
-        ids = []
-        for index, trigger in enumerate(cron_triggers(rule, get_settings().tz)):
-            job_id = f"slot:{schedule_id}:{index}"
-            # coalesce: after a stall, one run covers every missed firing (it tops up to the
-            # horizon); misfire grace: see _SLOT_MISFIRE_GRACE.
+            wanted = {slot for schedule in session.scalars(
+                select(Schedule).where(Schedule.enabled.is_(True)))
+                for slot in rule_of(schedule).slots}
+        for hhmm in self._time_jobs - wanted:
+            self._remove(f"time:{hhmm}")
+        for hhmm in sorted(wanted - self._time_jobs):
+            # coalesce: after a stall, one run covers every missed firing; misfire grace: see
+            # _TIME_MISFIRE_GRACE.
             self._scheduler.add_job(
-                self._guarded(partial(run_slot, schedule_id)), trigger, id=job_id,
-                name=f"schedule {schedule_id} time {index}", coalesce=True,
-                misfire_grace_time=_SLOT_MISFIRE_GRACE, max_instances=1, replace_existing=True,
+                self._guarded(run_time_of_day),
+                CronTrigger(hour=int(hhmm[:2]), minute=int(hhmm[3:]),
+                            timezone=get_settings().tz),
+                id=f"time:{hhmm}", name=f"schedules at {hhmm}", coalesce=True,
+                misfire_grace_time=_TIME_MISFIRE_GRACE, max_instances=1, replace_existing=True,
             )
-            ids.append(job_id)
-        return ids
+        self._time_jobs = wanted
 
 
 @subscribe("schedule.changed")
 def _resync_after_commit(session: Session, **_: object) -> None:
-    """A schedule changed in this process: resync the schedule-time jobs once it commits."""
+    """A schedule changed in this process: resync the time-of-day jobs once it commits."""
     for runtime in list(_RUNNING):
         on_commit(session, runtime.nudge)
 

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,23 @@ async def _run(terminal: Terminal, seconds: float, during: Any = None) -> None:
     assert await task == 0
 
 
+def _drive(work: Any) -> None:
+    """Run a coroutine to the end in a fresh thread (the test's own may have a loop running)."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(work)
+        except BaseException as exc:  # handed back to the test below
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if failure:
+        raise failure[0]
+
+
 def _program(*orders: dict[str, Any], version: int = 1) -> dict[str, Any]:
     return {"version": version, "server_time": datetime.now(UTC).isoformat(),
             "orders": list(orders)}
@@ -103,7 +121,7 @@ def test_an_urgent_order_cuts_a_routine_one_which_resumes_from_the_cut_items_sta
     half = rig.ms / 2000
     _give(terminal, _program(rig.order("routine", 0, items=2),
                                      rig.order("alert", half, kind="urgent", level=1)))
-    asyncio.run(_run(terminal, 4 * rig.ms / 1000 + 0.5))
+    _drive(_run(terminal, 4 * rig.ms / 1000 + 0.5))
     assert rig.trail("play", "cut", "resumed", "finished") == [
         ("play", "routine", "0"), ("play", "alert", "0"), ("cut", "routine"),
         ("play", "routine", "0"), ("finished", "alert"), ("resumed", "routine"),
@@ -124,7 +142,7 @@ def test_a_test_mode_order_is_acknowledged_never_played_and_cuts_nothing(tmp_pat
     terminal = rig.terminal()
     _give(terminal, _program(rig.order("routine", 0, items=2),
                                      rig.order("drill", 0.3, kind="urgent", level=1, mode="test")))
-    asyncio.run(_run(terminal, 2 * rig.ms / 1000 + 0.5))
+    _drive(_run(terminal, 2 * rig.ms / 1000 + 0.5))
     assert rig.trail("play", "cut", "silent", "finished") == [
         ("play", "routine", "0"), ("silent", "drill"), ("play", "routine", "1"),
         ("finished", "routine")]
@@ -143,7 +161,7 @@ def test_an_order_that_leaves_the_program_stops_at_once(tmp_path: Path) -> None:
         await asyncio.sleep(rig.until(rig.ms / 1000 * 1.5))
         _give(terminal, _program(version=2))
 
-    asyncio.run(_run(terminal, 0.5, withdraw()))
+    _drive(_run(terminal, 0.5, withdraw()))
     stop = rig.lines("stop")
     assert [(s.fields["order"], s.fields["reason"]) for s in stop] == [("routine", "withdrawn")]
     assert [p.fields["item"] for p in rig.lines("play")] == ["0", "1"]
@@ -155,11 +173,11 @@ def test_a_restart_plays_on_from_the_cache_without_replaying_what_finished(tmp_p
     rig = Rig(tmp_path)
     first = rig.terminal()
     _give(first, _program(rig.order("early", 0), rig.order("later", 2)))
-    asyncio.run(_run(first, rig.ms / 1000 + 0.3))
+    _drive(_run(first, rig.ms / 1000 + 0.3))
     assert rig.trail("play") == [("play", "early", "0")]
     # A new process, the server still unreachable: the cached program and progress.
     second = rig.terminal()
-    asyncio.run(_run(second, rig.until(2) - LEAD + rig.ms / 1000 + 0.3))
+    _drive(_run(second, rig.until(2) - LEAD + rig.ms / 1000 + 0.3))
     assert rig.trail("play") == [("play", "early", "0"), ("play", "later", "0")]
     assert any(p.event == "program" and p.fields["source"] == "cache" for p in rig.lines())
     assert _receipts(second) == [("early", "started"), ("early", "finished"),
@@ -198,7 +216,7 @@ def test_the_player_process_is_killed_when_its_order_is_cut(tmp_path: Path) -> N
         cut, alert = (int(pid) for pid, _, _ in started)
         assert not _alive(cut) and _alive(alert)
 
-    asyncio.run(_run(terminal, 0.1, check_while_playing()))
+    _drive(_run(terminal, 0.1, check_while_playing()))
     last = int(record.read_text().split()[-3])
     assert not _alive(last)  # stopping the terminal silences the player too
 
@@ -219,7 +237,7 @@ def test_an_order_waits_for_its_media_and_starts_when_it_arrives(tmp_path: Path)
         terminal.cache.store(sha, late)
         terminal.media_arrived(sha)  # what the download task does
 
-    asyncio.run(_run(terminal, rig.ms / 1000 + 0.5, download_late()))
+    _drive(_run(terminal, rig.ms / 1000 + 0.5, download_late()))
     assert rig.trail("waiting-media") == [("waiting-media", "alert"), ("waiting-media", "never")]
     play = rig.lines("play")
     assert [p.fields["order"] for p in play] == ["alert"]

@@ -12,7 +12,9 @@ Event names in use:
 - ``announcement.audio_ready`` announcement_id: str   (an approved revision's audio is stored)
 - ``schedule.changed``      schedule_id: str
 - ``orders.changed``        village_codes: set[str]   (after program versions were bumped)
-- ``speaker.health``        speaker_id: str, status: str
+- ``speaker.health``        speaker_id: str, status: str   (once per transition)
+- ``speaker.retired``       speaker_id: str
+- ``receipts.recorded``     order_id: str, speaker_id: str, village_code: str, events: list[str]
 - ``broadcast.finished``    broadcast_id: str
 """
 

@@ -7,6 +7,7 @@ stderr.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 __all__ = ["ROOT", "scratch_env", "free_port", "start_server", "stop", "make_area_tree",
-           "make_speakers", "tone", "insert_orders", "percentile"]
+           "make_speakers", "tone", "insert_orders", "percentile", "TerminalConnection"]
 
 
 def scratch_env(workdir: Path) -> dict[str, str]:
@@ -166,3 +167,37 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+class TerminalConnection:
+    """One terminal's keep-alive HTTP/1.1 connection (GET only): a minimal client, so that a
+    thousand terminals' own parsing costs little of the two cores the server shares with
+    them (httpx costs about a millisecond of CPU per request, more than the server's own
+    answer to a long-poll)."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                     "Accept: application/json\r\n\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        """Status and body of ``GET target`` (connecting again if the server closed)."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {target} HTTP/1.1\r\n".encode() + self.head)
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.writer.close()
+            raise
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in lines
+                       if line.lower().startswith(b"content-length:")), 0)
+        body = await self.reader.readexactly(length) if length else b""
+        if any(line.lower() == b"connection: close" for line in lines):
+            self.writer.close()
+        return status, body

@@ -2,10 +2,11 @@
 
 Run from the project root: ``.venv/bin/python bench/longpoll.py``. A real server (uvicorn,
 one process) holds 1,000 long-polls — 100 villages × 10 speakers, from 2 client processes
-(httpx, async). One transaction then adds an order to each of the 100 villages; the
-wake-up latency of a terminal is the time from that commit to its answer arriving. The
-same run measures a bare ``asyncio.Event`` fan-out to 1,000 waiters (100 events × 10) in
-one process: the floor any long-poll sits on. Printed: p50 / p99 / max of both, ratios.
+(a minimal asyncio HTTP client, one connection each). One transaction then adds an order
+to each of the 100 villages; the wake-up latency of a terminal is the time from that
+commit to its answer arriving. The same run measures a bare ``asyncio.Event`` fan-out to
+1,000 waiters (100 events × 10) in one process: the floor any long-poll sits on.
+Printed: p50 / p99 / max of both, ratios.
 
 ``BENCH_VILLAGES`` and ``BENCH_PER_VILLAGE`` change the crowd. Internal modes:
 ``--serve`` (the server with a bench-only ``POST /bench/change`` that makes
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 from _live import (
     ROOT,
+    TerminalConnection,
     make_area_tree,
     make_speakers,
     percentile,
@@ -88,31 +89,28 @@ def serve() -> None:
 # ---------------------------------------------------------------- a client process
 
 
-async def _terminal(url: str, token: str, tls: ssl.SSLContext) -> dict[str, Any]:
-    # One client (one connection) per terminal, as real terminals are: a shared pool of a
-    # thousand connections would measure httpx's pool bookkeeping instead of the server.
-    # (One TLS context for all: building one per client costs more than the requests.)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=WAIT_S + 30, headers=headers,
-                                 verify=tls) as http:
-        first = await http.get("/terminal/v1/program")
-        version = first.json()["version"]
-        answer = await http.get("/terminal/v1/program",
-                                params={"version": version, "wait": WAIT_S})
-        received = time.time()
-    return {"status": answer.status_code, "received_at": received,
-            "changed": answer.status_code == 200 and answer.json()["version"] != version}
+async def _terminal(url: str, token: str) -> dict[str, Any]:
+    # One connection per terminal, as real terminals have.
+    host, port = url.removeprefix("http://").split(":")
+    connection = TerminalConnection(host, int(port), token)
+    _, first = await connection.get("/terminal/v1/program")
+    version = json.loads(first)["version"]
+    status, body = await connection.get(f"/terminal/v1/program?version={version}&wait={WAIT_S}")
+    received = time.time()
+    return {"status": status, "received_at": received,
+            "changed": status == 200 and json.loads(body)["version"] != version}
 
 
 async def _clients(url: str, tokens: list[str]) -> list[dict[str, Any]]:
-    tls = ssl.create_default_context()
-    return await asyncio.gather(*(_terminal(url, t, tls) for t in tokens))
+    return await asyncio.gather(*(_terminal(url, t) for t in tokens))
 
 
 def clients(url: str, token_file: str, first: int, last: int) -> None:
     """Run terminals ``first``..``last`` of the token file; print their results as JSON."""
     tokens = [t for _, t in json.loads(Path(token_file).read_text())[first:last]]
-    print(json.dumps(asyncio.run(_clients(url, tokens))), flush=True)
+    import uvloop
+
+    print(json.dumps(uvloop.run(_clients(url, tokens))), flush=True)
 
 
 # ---------------------------------------------------------------- the baseline

@@ -1,10 +1,11 @@
 """Benchmark: one urgent broadcast to 1,000 long-polling terminals, from the POST to the last one.
 
 Run from the project root: ``.venv/bin/python bench/urgent.py [--terminals 1000]
-[--clients 4]``. A real server (``cunxiang serve``) on a scratch database holds 1,000
-villages with one speaker each; 1,000 terminals (httpx, asyncio, in a few client
-processes) long-poll ``GET /terminal/v1/program``. One ``POST /api/v1/broadcasts`` to
-the town of all 1,000 villages then goes out twice:
+[--clients 2]``. A real server (``cunxiang serve``) on a scratch database holds 1,000
+villages with one speaker each; 1,000 terminals (a minimal asyncio HTTP/1.1 client, one
+keep-alive connection each, in a few client processes) long-poll
+``GET /terminal/v1/program``. One ``POST /api/v1/broadcasts`` to the town of all 1,000
+villages then goes out twice:
 
 - with **media**: a stored, pre-rendered MP3;
 - with **text**: 200 characters never synthesised before, rendered during the request.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import secrets
@@ -34,6 +36,7 @@ from typing import Any
 
 import httpx
 from _live import (
+    TerminalConnection,
     make_area_tree,
     make_speakers,
     percentile,
@@ -54,34 +57,35 @@ _WORDS = "请各位村民注意防汛防台风做好准备及时转移到安全�
 
 
 async def _terminal(
-    http: httpx.AsyncClient,
+    url: str,
     token: str,
     ready: asyncio.Queue[None],
     arrivals: dict[str, list[float]],
     errors: list[str],
 ) -> None:
     """Fetch the program once, then long-poll forever, noting when each broadcast arrives."""
-    headers = {"Authorization": f"Bearer {token}"}
-    response = await http.get("/terminal/v1/program", headers=headers)
-    response.raise_for_status()
-    version, seen = response.json()["version"], set()
+    host, port = url.removeprefix("http://").split(":")
+    connection = TerminalConnection(host, int(port), token)
+    status, body = await connection.get("/terminal/v1/program")
+    if status != 200:
+        raise SystemExit(f"the first program fetch answered {status}: {body[:200]!r}")
+    version, seen = json.loads(body)["version"], set()
     await ready.put(None)
     while True:
         try:
-            response = await http.get(
-                "/terminal/v1/program", headers=headers, params={"version": version, "wait": 60}
-            )
-        except httpx.HTTPError as exc:  # counted and reported: a terminal retries at once
+            status, body = await connection.get(f"/terminal/v1/program?version={version}&wait=60")
+        except (OSError, asyncio.IncompleteReadError) as exc:  # counted; a terminal retries
             errors.append(repr(exc))
-            continue
-        now = time.time()
-        if response.status_code == 304:
-            continue
-        if response.status_code != 200:
-            errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
             await asyncio.sleep(0.1)
             continue
-        program = response.json()
+        now = time.time()
+        if status == 304:
+            continue
+        if status != 200:
+            errors.append(f"HTTP {status}: {body[:200]!r}")
+            await asyncio.sleep(0.1)
+            continue
+        program = json.loads(body)
         version = program["version"]
         for order in program["orders"]:
             broadcast = order.get("broadcast")
@@ -94,27 +98,24 @@ async def _terminals(url: str, tokens: list[str], pipe: Connection) -> None:
     arrivals: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     ready: asyncio.Queue[None] = asyncio.Queue()
-    limits = httpx.Limits(
-        max_connections=len(tokens) + 8, max_keepalive_connections=len(tokens) + 8
-    )
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
-        tasks = [
-            asyncio.create_task(_terminal(http, token, ready, arrivals, errors)) for token in tokens
-        ]
-        for _ in tokens:
-            await ready.get()
-        pipe.send("ready")
-        while (command := await asyncio.to_thread(pipe.recv)) != "stop":
-            pipe.send(len(arrivals.get(command, ())))  # how many terminals have this broadcast
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks = [asyncio.create_task(_terminal(url, token, ready, arrivals, errors))
+             for token in tokens]
+    for _ in tokens:
+        await ready.get()
+    pipe.send("ready")
+    while (command := await asyncio.to_thread(pipe.recv)) != "stop":
+        pipe.send(len(arrivals.get(command, ())))  # how many terminals have this broadcast
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     pipe.send((dict(arrivals), errors))
 
 
 def client_process(url: str, tokens: list[str], pipe: Connection) -> None:
     """One client process: its share of the terminals, until told to stop."""
-    asyncio.run(_terminals(url, tokens, pipe))
+    import uvloop
+
+    uvloop.run(_terminals(url, tokens, pipe))
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def main() -> int:
     """Set up 1,000 villages and terminals, broadcast with media then with text, print figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--terminals", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="cunxiang-bench-urgent-"))

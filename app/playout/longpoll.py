@@ -9,6 +9,12 @@ that burst cheap:
   token lookups, "where is this terminal and at which version", and programs;
 - the terminals of a village share one assembled program per version for a second
   (:meth:`TerminalRuntime.program`), its orders encoded to JSON once;
+- a terminal's token and its village's program version are kept in memory: a long-poll
+  that finds nothing new touches no database at all. Both are dropped the moment they
+  change — a version by the wake-up of its village, a token by ``speaker.token_changed``
+  (rotation, retirement, a move; in every process on PostgreSQL) — and expire after
+  :data:`TOKEN_TTL_S` / :data:`VERSION_TTL_S` in any case, which bounds what another
+  process on SQLite (``cunxiang apply`` beside the server) could leave stale;
 - at most :data:`DB_SLOTS` such trips run at once, so a burst queues here rather than on
   the connection pool.
 """
@@ -16,7 +22,8 @@ that burst cheap:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
@@ -24,21 +31,22 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.permissions import Principal
+from app.auth.security import token_digest
 from app.auth.service import resolve_token
 from app.db import session_scope
 from app.playout.models import VillageProgram
 from app.playout.service import Program, assemble_programs
-from app.speakers.models import Speaker
 
-__all__ = ["Batcher", "TerminalRuntime", "terminal_runtime", "DB_SLOTS", "PROGRAM_SHARE_S"]
+__all__ = ["Batcher", "TerminalRuntime", "terminal_runtime", "DB_SLOTS", "PROGRAM_SHARE_S",
+           "TOKEN_TTL_S", "VERSION_TTL_S"]
 
 DB_SLOTS = 4
 PROGRAM_SHARE_S = 1.0  # waiters woken together share one assembled program this long
+TOKEN_TTL_S = 60.0  # a terminal token is looked up again after this long at the latest
+VERSION_TTL_S = 5.0  # a village's program version is read again after this long at the latest
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-StateKey = tuple[str, str]  # (speaker id, token digest)
-State = tuple[str, int] | None  # (village, program version); None: the token no longer holds
 
 
 def _resolve_all(tokens: list[str]) -> dict[str, Principal | None]:
@@ -46,16 +54,14 @@ def _resolve_all(tokens: list[str]) -> dict[str, Principal | None]:
         return {token: resolve_token(session=session, token=token) for token in tokens}
 
 
-def _states(keys: list[StateKey]) -> dict[StateKey, State]:
-    """Each speaker's village and program version now, in one query."""
+def _versions(codes: list[str]) -> dict[str, int]:
+    """Each village's program version now (0 before its first order), in one query."""
     with session_scope() as session:
-        rows = session.execute(
-            select(Speaker.id, Speaker.token_hash, Speaker.village_code, VillageProgram.version)
-            .outerjoin(VillageProgram, VillageProgram.village_code == Speaker.village_code)
-            .where(Speaker.id.in_({k[0] for k in keys}), Speaker.retired_at.is_(None))
-        ).all()
-    found = {(r[0], r[1]): (r[2], r[3] or 0) for r in rows}
-    return {key: found.get(key) for key in keys}
+        found = dict(session.execute(
+            select(VillageProgram.village_code, VillageProgram.version)
+            .where(VillageProgram.village_code.in_(codes))
+        ).all())
+    return {code: found.get(code, 0) for code in codes}
 
 
 def _build_all(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Program]:
@@ -107,14 +113,19 @@ def _answer(batch: dict[Any, list[asyncio.Future[Any]]], done: asyncio.Future[An
 
 
 class TerminalRuntime:
-    """Per app: the database slots, the batched reads and the shared programs."""
+    """Per app: the database slots, the batched reads, the terminals' tokens and versions
+    in memory, and the shared programs (every method: the app's event loop thread)."""
 
     def __init__(self) -> None:
         self._slots = asyncio.Semaphore(DB_SLOTS)
         self._principals: Batcher[str, Principal | None] = Batcher(_resolve_all, self.run)
-        self._states: Batcher[StateKey, State] = Batcher(_states, self.run)
+        self._version_reads: Batcher[str, int] = Batcher(_versions, self.run)
         self._builds: Batcher[tuple[str, str], Program] = Batcher(_build_all, self.run)
         self._programs: dict[tuple[str, int, str], tuple[float, asyncio.Future[Program]]] = {}
+        self._terminals: dict[str, tuple[float, Principal]] = {}  # token digest → terminal
+        self._versions: dict[str, tuple[float, int]] = {}  # village → version
+        # Bumped by every invalidation: a read that started before one is not kept.
+        self._token_epoch = self._version_epoch = 0
 
     async def run(self, work: Callable[..., V], *args: Any) -> V:
         """Run blocking database work in a worker thread, within the slots."""
@@ -122,12 +133,43 @@ class TerminalRuntime:
             return await run_in_threadpool(work, *args)
 
     async def resolve(self, token: str) -> Principal | None:
-        """The principal of a bearer token."""
-        return await self._principals.get(token)
+        """The principal of a bearer token (a terminal's from memory when known)."""
+        digest = token_digest(token)
+        entry = self._terminals.get(digest)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        epoch = self._token_epoch
+        principal = await self._principals.get(token)
+        if principal is not None and principal.kind == "terminal" and epoch == self._token_epoch:
+            if len(self._terminals) > 200_000:
+                self._terminals = _unexpired(self._terminals)
+            self._terminals[digest] = (time.monotonic() + TOKEN_TTL_S, principal)
+        return principal
 
-    async def state(self, speaker_id: str, digest: str) -> State:
-        """The terminal's village and program version now."""
-        return await self._states.get((speaker_id, digest))
+    def forget_terminals(self, speaker_ids: Iterable[str]) -> None:
+        """These speakers' tokens or villages changed: look them up again."""
+        gone = set(speaker_ids)
+        self._token_epoch += 1
+        self._terminals = {d: e for d, e in self._terminals.items() if e[1].id not in gone}
+
+    async def version(self, village: str) -> int:
+        """The village's program version now (from memory until the village changes)."""
+        entry = self._versions.get(village)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        epoch = self._version_epoch
+        version = await self._version_reads.get(village)
+        if epoch == self._version_epoch:
+            if len(self._versions) > 200_000:
+                self._versions = _unexpired(self._versions)
+            self._versions[village] = (time.monotonic() + VERSION_TTL_S, version)
+        return version
+
+    def villages_changed(self, village_codes: Iterable[str]) -> None:
+        """These villages' programs changed (called before their waiters are woken)."""
+        self._version_epoch += 1
+        for code in village_codes:
+            self._versions.pop(code, None)
 
     async def program(self, village: str, version: int, base_url: str) -> Program:
         """The village's program; one assembly serves every terminal asking for this version."""
@@ -145,6 +187,11 @@ class TerminalRuntime:
         except Exception:
             self._programs.pop(key, None)  # a failure is not shared with later callers
             raise
+
+
+def _unexpired(entries: dict[K, tuple[float, V]]) -> dict[K, tuple[float, V]]:
+    now = time.monotonic()
+    return {key: entry for key, entry in entries.items() if entry[0] > now}
 
 
 def terminal_runtime(app: FastAPI) -> TerminalRuntime:

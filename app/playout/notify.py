@@ -10,7 +10,11 @@ balancer all answer within moments.
 
 An event is used once: waking a village pops its event and sets it, so the next
 waiter gets a fresh one. A waiter takes the event *before* reading the version, so
-a change committed in between is never lost.
+a change committed in between is never lost. The same wake-up first drops the
+village's version from the terminal runtime's memory (:mod:`app.playout.longpoll`).
+
+``speaker.token_changed`` (a token rotated, a speaker retired or moved) travels the
+same way, on its own channel, and makes every process forget that terminal's token.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from prometheus_client import Gauge
@@ -33,18 +37,23 @@ from app.db import on_commit
 from app.events import subscribe
 from app.metrics import REGISTRY
 
+if TYPE_CHECKING:
+    from app.playout.longpoll import TerminalRuntime
+
 __all__ = [
     "ProgramNotifier",
     "wake_villages",
     "start_program_notifier",
     "stop_program_notifier",
     "CHANNEL",
+    "TERMINALS_CHANNEL",
     "program_waiters",
 ]
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "cunxiang_programs"
+TERMINALS_CHANNEL = "cunxiang_terminals"
 _PAYLOAD_LIMIT = 7000  # pg_notify payloads must stay under 8000 bytes
 
 program_waiters = Gauge(
@@ -56,8 +65,10 @@ program_waiters = Gauge(
 class ProgramNotifier:
     """The per-village events of one event loop (every method but :meth:`wake`: loop thread)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 runtime: TerminalRuntime | None = None) -> None:
         self.loop = loop
+        self.runtime = runtime
         self._events: dict[str, asyncio.Event] = {}
         self.waiting = 0
 
@@ -88,7 +99,16 @@ class ProgramNotifier:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
             self.loop.call_soon_threadsafe(self._wake, codes)
 
+    def forget_terminals(self, speaker_ids: Iterable[str]) -> None:
+        """Make this loop's runtime look these terminals up again; safe from any thread."""
+        ids = tuple(speaker_ids)
+        if self.runtime is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self.runtime.forget_terminals, ids)
+
     def _wake(self, codes: tuple[str, ...]) -> None:
+        if self.runtime is not None:
+            self.runtime.villages_changed(codes)
         for code in codes:
             event = self._events.pop(code, None)
             if event is not None:
@@ -115,6 +135,20 @@ def _orders_changed(session: Session, village_codes: Iterable[str], **_: Any) ->
             session.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
+def forget_terminals(speaker_ids: Iterable[str]) -> None:
+    """Make every app of this process look these terminals' tokens up again (any thread)."""
+    ids = frozenset(speaker_ids)
+    for notifier in list(_NOTIFIERS):
+        notifier.forget_terminals(ids)
+
+
+@subscribe("speaker.token_changed")
+def _token_changed(session: Session, speaker_id: str, **_: Any) -> None:
+    on_commit(session, lambda: forget_terminals((speaker_id,)))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(TERMINALS_CHANNEL, speaker_id)))
+
+
 def _payloads(codes: list[str]) -> Iterable[str]:
     """Village codes joined by commas, in payloads that fit pg_notify."""
     chunk: list[str] = []
@@ -132,10 +166,11 @@ def _payloads(codes: list[str]) -> Iterable[str]:
 class _PostgresListener:
     """A thread that LISTENs on the channel and wakes this process's waiters."""
 
-    def __init__(self, url: str, deliver: Callable[[Iterable[str]], None]) -> None:
+    def __init__(self, url: str, notifier: ProgramNotifier) -> None:
         self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)
-        self.deliver = deliver
+        self.deliver: dict[str, Callable[[Iterable[str]], None]] = {
+            CHANNEL: notifier.wake, TERMINALS_CHANNEL: notifier.forget_terminals}
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="cunxiang-program-listener",
                                        daemon=True)
@@ -146,10 +181,11 @@ class _PostgresListener:
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    for channel in self.deliver:
+                        conn.execute(f"LISTEN {channel}")
                     while not self.stopping.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            self.deliver(c for c in note.payload.split(",") if c)
+                            self.deliver[note.channel](c for c in note.payload.split(",") if c)
             except psycopg.Error as exc:
                 log.warning("program listener lost its connection (%s); retrying", exc)
                 self.stopping.wait(2)
@@ -161,13 +197,15 @@ class _PostgresListener:
 
 def start_program_notifier(app: FastAPI) -> None:
     """Lifespan start: this loop's notifier, and a LISTEN thread on PostgreSQL."""
-    notifier = ProgramNotifier(asyncio.get_running_loop())
+    from app.playout.longpoll import terminal_runtime  # longpoll → service → program → here
+
+    notifier = ProgramNotifier(asyncio.get_running_loop(), terminal_runtime(app))
     _NOTIFIERS.add(notifier)
     app.state.program_notifier = notifier
     app.state.program_listener = None
     url = get_settings().database_url
     if url.startswith("postgresql"):
-        listener = _PostgresListener(url, notifier.wake)
+        listener = _PostgresListener(url, notifier)
         listener.thread.start()
         app.state.program_listener = listener
 

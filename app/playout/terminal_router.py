@@ -2,23 +2,26 @@
 
 Only terminal tokens (``cxt_``) are accepted: no token is 401, a user's or an API
 key's token 403. The long-poll holds no database connection while it waits: it
-takes its village's event, reads the version in a short session, and sleeps on the
-event until the change is committed or ``wait`` runs out (304). Database work is
-bounded, batched and shared across waiters (:mod:`app.playout.longpoll`).
+takes its village's event, reads the version (from memory, or in a short batched
+session), and sleeps on the event until the change is committed or ``wait`` runs out
+(304). Database work is bounded, batched and shared across waiters
+(:mod:`app.playout.longpoll`). The program and heartbeat routes here define the
+protocol (and its OpenAPI); :mod:`app.playout.fastpath` answers their well-formed
+requests from an ASGI layer in front of FastAPI with the same functions.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import BearerToken
 from app.auth.permissions import Principal
-from app.auth.security import token_digest
 from app.db import DbSession, utcnow
 from app.errors import Forbidden, Unauthorized
 from app.playout import jobs as _jobs  # noqa: F401  (registers the leader jobs)
@@ -31,7 +34,7 @@ from app.speakers import service as _speakers  # noqa: F401  (registers the cxt_
 from app.speakers.heartbeats import Heartbeat, HeartbeatBuffer
 from app.speakers.schemas import HeartbeatAck, HeartbeatIn
 
-__all__ = ["router", "MAX_WAIT_S"]
+__all__ = ["router", "MAX_WAIT_S", "answer_program", "accept_heartbeat"]
 
 MAX_WAIT_S = 60.0
 
@@ -52,22 +55,50 @@ async def _terminal(request: Request, token: BearerToken) -> Principal:
 Terminal = Annotated[Principal, Depends(_terminal)]
 
 
-def _notifier(request: Request) -> ProgramNotifier:
-    notifier = getattr(request.app.state, "program_notifier", None)
+def _notifier(app: FastAPI) -> ProgramNotifier:
+    notifier = getattr(app.state, "program_notifier", None)
     if notifier is None:  # an app run without its lifespan (scripts): start one now
-        start_program_notifier(request.app)
-        notifier = request.app.state.program_notifier
+        start_program_notifier(app)
+        notifier = app.state.program_notifier
     return notifier
 
 
-async def _delivered(request: Request, order_ids: tuple[str, ...]) -> None:
-    deliveries: DeliveryLog | None = getattr(request.app.state, "deliveries", None)
+async def _delivered(app: FastAPI, order_ids: tuple[str, ...]) -> None:
+    deliveries: DeliveryLog | None = getattr(app.state, "deliveries", None)
     if deliveries is not None:
         deliveries.add(order_ids)
         return
     deliveries = DeliveryLog()  # an app run without its lifespan (scripts): write now
     deliveries.add(order_ids)
     await run_in_threadpool(deliveries.flush)
+
+
+async def answer_program(app: FastAPI, token: str, version: int | None, wait: float,
+                         base_url: str) -> tuple[int, bytes]:
+    """The long-poll itself: ``(200, program JSON)`` or ``(304, b"")``.
+
+    Shared by the route below and the fast path (:mod:`app.playout.fastpath`). Waits on
+    the village's event without touching the database; a wake-up re-checks the token
+    (rotated or retired meanwhile: 401) and the village (moved: listen there).
+    """
+    notifier, loop = _notifier(app), asyncio.get_running_loop()
+    runtime = terminal_runtime(app)
+    deadline = loop.time() + min(wait, MAX_WAIT_S)
+    while True:
+        terminal = await runtime.resolve(token)
+        if terminal is None or terminal.kind != "terminal":
+            raise Unauthorized("this terminal's token was revoked or the speaker retired")
+        village = terminal.village_code or ""
+        event = notifier.event_for(village)  # before reading: a change from now on sets it
+        current = await runtime.version(village)
+        if version is None or current != version:
+            program = await runtime.program(village, current, base_url)
+            if program.undelivered:
+                await _delivered(app, program.undelivered)
+            return 200, program.encoded(utcnow())
+        remaining = deadline - loop.time()
+        if remaining <= 0 or not await notifier.wait(event, remaining):
+            return 304, b""
 
 
 @router.get(
@@ -82,37 +113,20 @@ async def get_program(
     wait: Annotated[float, Query(ge=0, description="seconds to wait for a change (max 60)")] = 0,
 ) -> Response:
     """This terminal's program; with the current ``version``, waits for a change (long-poll)."""
-    notifier, loop = _notifier(request), asyncio.get_running_loop()
-    runtime = terminal_runtime(request.app)
-    deadline = loop.time() + min(wait, MAX_WAIT_S)
-    digest, village = token_digest(token), terminal.village_code or ""
-    while True:
-        event = notifier.event_for(village)  # before reading: a change from now on sets it
-        state = await runtime.state(terminal.id, digest)
-        if state is None:
-            raise Unauthorized("this terminal's token was revoked or the speaker retired")
-        current_village, current = state
-        if version is None or current != version:
-            base = str(request.base_url)
-            program = await runtime.program(current_village, current, base)
-            if program.undelivered:
-                await _delivered(request, program.undelivered)
-            return Response(program.encoded(utcnow()), media_type="application/json")
-        if current_village != village:  # moved: listen to the new village instead
-            village = current_village
-            continue
-        remaining = deadline - loop.time()
-        if remaining <= 0 or not await notifier.wait(event, remaining):
-            return Response(status_code=304)
+    status, body = await answer_program(request.app, token, version, wait,
+                                        str(request.base_url))
+    if status == 304:
+        return Response(status_code=304)
+    return Response(body, media_type="application/json")
 
 
-def _heartbeat_buffer(request: Request) -> HeartbeatBuffer | None:
-    return getattr(request.app.state, "heartbeats", None)
+def _heartbeat_buffer(app: FastAPI) -> HeartbeatBuffer | None:
+    return getattr(app.state, "heartbeats", None)
 
 
-@router.post("/heartbeat", response_model=HeartbeatAck)
-async def post_heartbeat(request: Request, terminal: Terminal, body: HeartbeatIn) -> HeartbeatAck:
-    """Say the terminal is alive, how it is powered and whether it has a fault."""
+async def accept_heartbeat(app: FastAPI, terminal: Principal, body: HeartbeatIn,
+                           arrived_at: datetime) -> HeartbeatAck:
+    """Keep a heartbeat for the next batch write; the answer (shared with the fast path)."""
     now = utcnow()
     playing = body.playing if isinstance(body.playing, str) else ("yes" if body.playing else None)
     heartbeat = Heartbeat(
@@ -120,7 +134,7 @@ async def post_heartbeat(request: Request, terminal: Terminal, body: HeartbeatIn
         power=body.power, fault=body.fault if body.status == "fault" else None,
         volume=body.volume, playing=playing,
     )
-    buffer = _heartbeat_buffer(request)
+    buffer = _heartbeat_buffer(app)
     if buffer is None:  # no background flusher (an app run without its lifespan): write now
         buffer = HeartbeatBuffer()
         buffer.add(heartbeat)
@@ -128,7 +142,13 @@ async def post_heartbeat(request: Request, terminal: Terminal, body: HeartbeatIn
     else:
         buffer.add(heartbeat)
     return HeartbeatAck(speaker=terminal.id, village=terminal.village_code or "",
-                        received_at=request.state.arrived_at, server_time=utcnow())
+                        received_at=arrived_at, server_time=utcnow())
+
+
+@router.post("/heartbeat", response_model=HeartbeatAck)
+async def post_heartbeat(request: Request, terminal: Terminal, body: HeartbeatIn) -> HeartbeatAck:
+    """Say the terminal is alive, how it is powered and whether it has a fault."""
+    return await accept_heartbeat(request.app, terminal, body, request.state.arrived_at)
 
 
 @router.post("/receipts", response_model=ReceiptsAck)

@@ -139,6 +139,7 @@ def create_speaker(
     _reset(speaker, data)
     token = _issue_token(speaker)
     session.flush()
+    emit(session, "speaker.token_changed", speaker_id=speaker.id)
     _audit(session, principal, "create", speaker, village)
     return speaker, token
 
@@ -212,6 +213,7 @@ def update_speaker(
 def _move(session: Session, principal: Principal, speaker: Speaker, code: str) -> Area:
     target = _village_in_scope(session, principal, code)
     previous, speaker.village_code = speaker.village_code, target.code
+    emit(session, "speaker.token_changed", speaker_id=speaker.id)  # its terminal's village
     # Wakes the terminal's long-poll (it waits on its old village) with the new program.
     move_terminal_program(session=session, from_village=previous, to_village=target.code)
     return target
@@ -232,6 +234,7 @@ def retire_speaker(*, session: Session, principal: Principal, speaker_id: str) -
     speaker.retired_at, speaker.token_hash = utcnow(), None
     session.flush()
     emit(session, "speaker.retired", speaker_id=speaker.id)
+    emit(session, "speaker.token_changed", speaker_id=speaker.id)
     _audit(session, principal, "retire", speaker, village, before)
 
 
@@ -241,6 +244,7 @@ def rotate_token(*, session: Session, principal: Principal, speaker_id: str) -> 
     village = get_area(session=session, code=speaker.village_code)
     token = _issue_token(speaker)
     session.flush()
+    emit(session, "speaker.token_changed", speaker_id=speaker.id)
     record(session=session, actor=principal.actor, action="rotate_token", entity="speaker",
            entity_id=speaker.id, area_path=village.path,
            after={"token_prefix": speaker.token_prefix})

@@ -1,0 +1,208 @@
+"""The terminal fast path: heartbeats and long-polls answered in front of FastAPI's routing.
+
+Terminals are the busiest clients by far: thousands of heartbeats a minute, and every
+terminal of a district re-polling within the same second after an urgent broadcast.
+For a request that small, FastAPI's per-request work (route matching over every route,
+dependency resolution, validation of the query, serialising the answer through the
+response model) costs several times the work itself.
+
+:class:`TerminalFastPath` is a plain ASGI layer that answers the well-formed requests of
+``POST /terminal/v1/heartbeat`` and ``GET /terminal/v1/program`` itself, with the very
+functions the FastAPI routes call (:func:`answer_program`, :func:`accept_heartbeat`). It
+*passes on* to FastAPI everything it does not recognise as plainly valid — no bearer
+token, a token that is not a known terminal's, a query or body that does not validate,
+another method — so errors keep one source: the routes (401, 403, 422 with the usual
+``{"error", "detail"}``). Only what can go wrong later, in the middle of a long-poll (the
+token revoked while waiting), is answered here, through the same error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.db import utcnow
+from app.errors import AppError
+from app.playout.longpoll import terminal_runtime
+from app.playout.terminal_router import accept_heartbeat, answer_program
+from app.speakers.schemas import HeartbeatIn
+
+__all__ = ["TerminalFastPath", "PROGRAM_PATH", "HEARTBEAT_PATH"]
+
+PROGRAM_PATH = "/terminal/v1/program"
+HEARTBEAT_PATH = "/terminal/v1/heartbeat"
+MAX_BODY = 16 * 1024  # a heartbeat is ~100 bytes; anything bigger takes the ordinary way
+_TOKEN_PREFIX = b"cxt_"
+# The program's query as the terminals send it: version (an integer) and wait (seconds).
+_NUMBER = re.compile(rb"[0-9]{1,12}(\.[0-9]{1,6})?")
+_JSON = [(b"content-type", b"application/json")]
+
+
+class _Route:
+    """What :class:`app.metrics.TimingMiddleware` reads of ``scope["route"]``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+_ROUTES = {PROGRAM_PATH: _Route(PROGRAM_PATH), HEARTBEAT_PATH: _Route(HEARTBEAT_PATH)}
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            token = token.strip()
+            if scheme.lower() == b"bearer" and token.startswith(_TOKEN_PREFIX):
+                return token.decode("latin-1")
+            return None
+    return None
+
+
+def _program_query(raw: bytes) -> tuple[int | None, float] | None:
+    """``(version, wait)`` from a plain query string; None for anything else."""
+    version: int | None = None
+    wait = 0.0
+    if not raw:
+        return version, wait
+    seen = set()
+    for pair in raw.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name in seen or not _NUMBER.fullmatch(value):
+            return None
+        seen.add(name)
+        if name == b"version":
+            if b"." in value:
+                return None
+            version = int(value)
+        elif name == b"wait":
+            wait = float(value)
+        else:
+            return None
+    return version, wait
+
+
+def _json_body(scope: Scope) -> bool:
+    """The request says its body is JSON (as FastAPI requires to read it as JSON)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (
+                media.startswith(b"application/") and media.endswith(b"+json"))
+    return False
+
+
+def _base_url(scope: Scope) -> str:
+    """``request.base_url`` of Starlette, for the absolute media URLs of a program."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}/"
+
+
+async def _answer(send: Send, status: int, body: bytes,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    head = list(headers or [])
+    if status != 304:  # as Starlette: a 304 has no body and says nothing of its length
+        head.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _answer_error(send: Send, error: AppError) -> None:
+    body = json.dumps(error.body(), ensure_ascii=False, separators=(",", ":")).encode()
+    await _answer(send, error.status, body, _JSON)
+
+
+class TerminalFastPath:
+    """ASGI middleware: terminals' heartbeats and long-polls without FastAPI's routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            if path == HEARTBEAT_PATH and scope["method"] == "POST":
+                await self._heartbeat(scope, receive, send)
+                return
+            if path == PROGRAM_PATH and scope["method"] == "GET":
+                await self._program(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _terminal(self, scope: Scope) -> Any:
+        token = _bearer(scope)
+        if token is None:
+            return None, None
+        principal = await terminal_runtime(scope["app"]).resolve(token)
+        if principal is None or principal.kind != "terminal":
+            return None, None
+        return token, principal
+
+    async def _program(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = _program_query(scope.get("query_string", b""))
+        token, terminal = await self._terminal(scope) if query is not None else (None, None)
+        if terminal is None or query is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = _ROUTES[PROGRAM_PATH]
+        try:
+            status, body = await answer_program(scope["app"], token, query[0], query[1],
+                                                _base_url(scope))
+        except AppError as error:
+            await _answer_error(send, error)
+            return
+        await _answer(send, status, body, _JSON if status == 200 else None)
+
+    async def _heartbeat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        arrived_at = utcnow()
+        token, terminal = await self._terminal(scope) if _json_body(scope) else (None, None)
+        if terminal is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > MAX_BODY:
+                break
+        raw = b"".join(chunks)
+        try:
+            if more:
+                raise ValueError("too big for the fast path")
+            body = HeartbeatIn.model_validate_json(raw)
+        except (ValidationError, ValueError):
+            await self.app(scope, _replay(raw, more, receive), send)
+            return
+        scope["route"] = _ROUTES[HEARTBEAT_PATH]
+        ack = await accept_heartbeat(scope["app"], terminal, body, arrived_at)
+        await _answer(send, 200, ack.model_dump_json().encode(), _JSON)
+
+
+def _replay(raw: bytes, more: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands on the body already read, then the rest of the stream."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": more}
+        return await receive()
+
+    return replayed

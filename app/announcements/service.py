@@ -9,7 +9,7 @@ never reaches a loudspeaker before it is approved.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.announcements.models import Announcement, Revision
@@ -23,6 +23,7 @@ from app.announcements.schemas import (
     RevisionRead,
 )
 from app.areas.models import Area
+from app.areas.paths import within
 from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
@@ -326,10 +327,6 @@ def request_render(*, session: Session, principal: Principal,
 # ---------------------------------------------------------------- lists
 
 
-def _in_subtree(path: str):  # type: ignore[no-untyped-def]
-    return or_(Area.path == path, Area.path.like(path + "/%"))
-
-
 def list_announcements(*, session: Session, principal: Principal, area: str | None = None,
                        status: str | None = None) -> Select[Announcement]:
     """Announcements in the principal's area (or in ``area``), optionally by status."""
@@ -340,10 +337,10 @@ def list_announcements(*, session: Session, principal: Principal, area: str | No
               & (Revision.number == Announcement.current_revision))
     )
     if area is not None:
-        stmt = stmt.where(_in_subtree(get_area_in_scope(session=session, principal=principal,
-                                                        code=area).path))
+        found = get_area_in_scope(session=session, principal=principal, code=area)
+        stmt = stmt.where(within(Area.path, found.path))
     elif principal.area_path is not None:
-        stmt = stmt.where(_in_subtree(principal.area_path))
+        stmt = stmt.where(within(Area.path, principal.area_path))
     if status is not None:
         stmt = stmt.where(Revision.status == status)
     return stmt.order_by(Announcement.updated_at.desc(), Announcement.id.desc())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.areas.paths import within
 from app.audit.models import AuditEntry
 
 __all__ = ["record", "query", "jsonable"]
@@ -62,9 +63,7 @@ def query(
     """Audit entries filtered by area subtree and time, newest first."""
     stmt = select(AuditEntry)
     if area_path:
-        stmt = stmt.where(
-            or_(AuditEntry.area_path == area_path, AuditEntry.area_path.like(area_path + "/%"))
-        )
+        stmt = stmt.where(within(AuditEntry.area_path, area_path))
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:

@@ -27,6 +27,7 @@ from sqlalchemy import Select, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import below, within
 from app.audit.service import record
 from app.auth.permissions import SYSTEM, Principal
 from app.broadcasts.models import Broadcast, IdempotencyKey
@@ -139,7 +140,7 @@ def village_codes(session: Session, areas: Iterable[Area]) -> list[str]:
             found.update(
                 session.scalars(
                     select(Area.code).where(
-                        Area.level == "village", Area.path.like(area.path + "/%")
+                        Area.level == "village", below(Area.path, area.path)
                     )
                 )
             )
@@ -373,8 +374,7 @@ def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Sele
         path = principal.area_path
         stmt = stmt.where(
             or_(
-                Broadcast.area_path == path,
-                Broadcast.area_path.like(path + "/%"),
+                within(Broadcast.area_path, path),
                 Broadcast.created_by == principal.actor,
             )
         )

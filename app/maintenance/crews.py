@@ -8,6 +8,7 @@ from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import within
 from app.audit.service import record
 from app.auth.models import User
 from app.auth.permissions import Principal
@@ -151,8 +152,7 @@ def _scope(principal: Principal) -> Select[tuple[str]]:
     """Ids of crews the principal may see: serving a town in its area, or its own."""
     inside = select(CrewTown.crew_id).join(Area, Area.code == CrewTown.town_code)
     if principal.area_path is not None:
-        inside = inside.where(or_(Area.path == principal.area_path,
-                                  Area.path.like(principal.area_path + "/%")))
+        inside = inside.where(within(Area.path, principal.area_path))
     mine = select(CrewMember.crew_id).join(User, User.id == CrewMember.user_id) \
         .where(User.username == principal.name)
     return inside.union(mine)  # type: ignore[return-value]

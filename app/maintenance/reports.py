@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import within
 from app.auth.permissions import Principal
 from app.db import utcnow
 from app.maintenance.causes import CAUSES
@@ -69,10 +70,6 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start:start + size]
 
 
-def _under(column: Any, path: str) -> ColumnElement[bool]:
-    return or_(column == path, column.like(path + "/%"))
-
-
 # ---------------------------------------------------------------- coverage
 
 
@@ -81,7 +78,7 @@ def _towns_in_scope(session: Session, principal: Principal) -> list[Area]:
     stmt = select(Area).where(Area.level == "town")
     if principal.area_path is not None:
         own = session.scalar(select(Area).where(Area.path == principal.area_path))
-        inside = _under(Area.path, principal.area_path)
+        inside = within(Area.path, principal.area_path)
         if own is not None and own.level == "village" and own.parent_code:
             inside = or_(inside, Area.code == own.parent_code)
         stmt = stmt.where(inside)
@@ -96,7 +93,7 @@ def _speaker_counts(session: Session, principal: Principal,
             .join(Area, Area.code == Speaker.village_code)
             .where(Speaker.retired_at.is_(None)).group_by(Speaker.village_code))
     if principal.area_path is not None:
-        stmt = stmt.where(_under(Area.path, principal.area_path))
+        stmt = stmt.where(within(Area.path, principal.area_path))
     return {code: (int(n), int(up)) for code, n, up in session.execute(stmt)}
 
 
@@ -108,7 +105,7 @@ def coverage(*, session: Session, principal: Principal,
     villages = select(Area.code, Area.parent_code).where(
         Area.level == "village", Area.parent_code.in_([t.code for t in towns] or [""]))
     if principal.area_path is not None:
-        villages = villages.where(_under(Area.path, principal.area_path))
+        villages = villages.where(within(Area.path, principal.area_path))
     speakers = _speaker_counts(session, principal, now)
     tally = {t.code: [0, 0, 0, 0] for t in towns}
     for code, town in session.execute(villages):
@@ -127,7 +124,7 @@ def coverage(*, session: Session, principal: Principal,
 
 
 def _tickets_in_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    return [] if principal.area_path is None else [_under(Ticket.area_path, principal.area_path)]
+    return [] if principal.area_path is None else [within(Ticket.area_path, principal.area_path)]
 
 
 def _hours(delta: timedelta) -> float:

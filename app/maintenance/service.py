@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import within
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.config import get_settings
@@ -369,8 +370,7 @@ def _area_scope(session: Session, principal: Principal,
         return village_column.in_(villages)
     if principal.area_path is None:
         return None
-    path = principal.area_path
-    villages = select(Area.code).where(or_(Area.path == path, Area.path.like(path + "/%")))
+    villages = select(Area.code).where(within(Area.path, principal.area_path))
     return village_column.in_(villages)
 
 
@@ -383,8 +383,7 @@ def _ticket_scope(session: Session, principal: Principal) -> ColumnElement[bool]
         return Ticket.crew_id.in_(crew_ids_of_user(session, principal.name) or [""])
     if principal.area_path is None:
         return None
-    path = principal.area_path
-    return or_(Ticket.area_path == path, Ticket.area_path.like(path + "/%"))
+    return within(Ticket.area_path, principal.area_path)
 
 
 def _visible(session: Session, principal: Principal, ticket: Ticket) -> bool:

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.announcements.models import Announcement, Revision
 from app.announcements.service import get_announcement, last_approved_revision
 from app.areas.models import Area
+from app.areas.paths import within
 from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
@@ -219,7 +220,7 @@ def list_playlists(*, session: Session, principal: Principal,
     path = (get_area_in_scope(session=session, principal=principal, code=area).path
             if area is not None else principal.area_path)
     if path is not None:
-        stmt = stmt.where(or_(Area.path == path, Area.path.like(path + "/%")))
+        stmt = stmt.where(within(Area.path, path))
     return stmt.order_by(Playlist.name, Playlist.id)
 
 

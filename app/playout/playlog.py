@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     Select,
     String,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     type_coerce,
     union_all,
@@ -31,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import within
 from app.db import UTCDateTime
 from app.playout.models import PlayOrder
 from app.playout.receipts_models import PlayReceipt
@@ -76,16 +75,12 @@ def _window(stmt: Select[Any], paths: Sequence[str], start: datetime | None,
             end: datetime | None) -> Select[Any]:
     stmt = stmt.join(Area, Area.code == PlayOrder.village_code)
     if paths:
-        stmt = stmt.where(*(_under(p) for p in paths))
+        stmt = stmt.where(*(within(Area.path, p) for p in paths))
     if start is not None:
         stmt = stmt.where(PlayOrder.start_at >= start)
     if end is not None:
         stmt = stmt.where(PlayOrder.start_at < end)
     return stmt
-
-
-def _under(path: str) -> ColumnElement[bool]:
-    return or_(Area.path == path, Area.path.like(path + "/%"))
 
 
 def playlog_query(

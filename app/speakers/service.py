@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.areas.paths import within
 from app.areas.service import AREA_USAGE_CHECKS, get_area, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import TERMINAL, Principal
@@ -175,18 +176,14 @@ def list_speakers(
     stmt = (select(Speaker).join(Area, Area.code == Speaker.village_code)
             .where(Speaker.retired_at.is_(None)))
     if principal.area_path is not None:
-        stmt = stmt.where(_under(principal.area_path))
+        stmt = stmt.where(within(Area.path, principal.area_path))
     for code in (village, town, area):
         if code:
-            stmt = stmt.where(_under(get_area_in_scope(session=session, principal=principal,
-                                                       code=code).path))
+            found = get_area_in_scope(session=session, principal=principal, code=code)
+            stmt = stmt.where(within(Area.path, found.path))
     if status:
         stmt = stmt.where(status_clause(status))
     return stmt.order_by(Speaker.village_code, Speaker.serial)
-
-
-def _under(path: str) -> ColumnElement[bool]:
-    return or_(Area.path == path, Area.path.like(path + "/%"))
 
 
 def update_speaker(
@@ -222,7 +219,7 @@ def _move(session: Session, principal: Principal, speaker: Speaker, code: str) -
 def _announce_now(session: Session, speaker: Speaker) -> None:
     status = speaker_status(speaker)
     if status != speaker.health:
-        previous, speaker.health = speaker.health, status
+        speaker.health = status
         emit(session, "speaker.health", speaker_id=speaker.id, status=status)
 
 
@@ -299,7 +296,7 @@ def health_by_village(
 def _speakers_in_area(session: Session, area: Area) -> str | None:
     found = session.scalar(
         select(func.count()).select_from(Speaker).join(Area, Area.code == Speaker.village_code)
-        .where(Speaker.retired_at.is_(None), _under(area.path))
+        .where(Speaker.retired_at.is_(None), within(Area.path, area.path))
     )
     return f"{found} speaker(s) are registered there" if found else None
 

@@ -33,6 +33,32 @@ def test_moving_a_town_moves_its_villages(district: District) -> None:
     assert client.get("/api/v1/areas/v12", headers=admin).json()["path"] == "d2/t1/v12"
 
 
+def test_an_underscore_in_a_code_scopes_no_wider(district: District) -> None:
+    """``_`` is a LIKE wildcard: staff of town t_1 must not see town tx1 (nor its speakers)."""
+    client, admin = district.client, district.admin
+    for code, level, parent in [("t_1", "town", "d1"), ("tx1", "town", "d1"),
+                                ("v_a", "village", "t_1"), ("vxa", "village", "tx1")]:
+        created = client.post("/api/v1/areas", headers=admin,
+                              json={"code": code, "name": code, "level": level, "parent": parent})
+        assert created.status_code == 201, created.text
+    for village, serial in [("v_a", "U1"), ("vxa", "U2")]:
+        registered = client.post("/api/v1/speakers", headers=admin,
+                                 json={"serial": serial, "village": village})
+        assert registered.status_code == 201, registered.text
+    staff = district.user("underscore", "staff", "t_1")
+    areas = client.get("/api/v1/areas?limit=100", headers=staff).json()["items"]
+    assert sorted(a["code"] for a in areas) == ["t_1", "v_a"]
+    speakers = client.get("/api/v1/speakers", headers=staff).json()["items"]
+    assert [s["serial"] for s in speakers] == ["U1"]
+    assert client.get("/api/v1/areas/vxa", headers=staff).status_code == 403
+    # Moving t_1 moves its own village only, not tx1's.
+    client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"},
+                headers=admin)
+    assert client.patch("/api/v1/areas/t_1", json={"parent": "d2"}, headers=admin).status_code == 200
+    assert client.get("/api/v1/areas/vxa", headers=admin).json()["path"] == "d1/tx1/vxa"
+    assert client.get("/api/v1/areas/v_a", headers=admin).json()["path"] == "d2/t_1/v_a"
+
+
 def test_deleting_a_used_area_is_409(district: District) -> None:
     client, admin = district.client, district.admin
     assert client.delete("/api/v1/areas/t1", headers=admin).status_code == 409

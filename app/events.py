@@ -7,6 +7,7 @@ long-polls, sending webhooks) uses ``app.db.on_commit`` from inside the subscrib
 
 Event names in use:
 - ``area.created``          area: Area
+- ``area.moved``            area: Area, old_path: str   (its subtree moved with it)
 - ``playlist.changed``      playlist_id: str
 - ``announcement.approved`` announcement_id: str
 - ``announcement.audio_ready`` announcement_id: str   (an approved revision's audio is stored)

@@ -8,16 +8,17 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.areas.models import LEVELS, PARENT_LEVEL, Area
+from app.areas.paths import below, within
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate
 from app.audit.service import record
 from app.auth.permissions import Principal
-from app.events import emit
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.events import emit
 
 __all__ = [
     "get_area",
@@ -114,9 +115,12 @@ def create_area(*, session: Session, principal: Principal, data: AreaCreate) -> 
 
 def _move(session: Session, area: Area, parent: Area) -> None:
     old_prefix, new_prefix = area.path, f"{parent.path}/{area.code}"
-    for descendant in session.scalars(select(Area).where(Area.path.like(old_prefix + "/%"))):
+    for descendant in session.scalars(select(Area).where(below(Area.path, old_prefix))):
         descendant.path = new_prefix + descendant.path[len(old_prefix):]
     area.parent_code, area.path = parent.code, new_prefix
+    session.flush()
+    # Its villages leave the schedules of the old town or district and join the new one's.
+    emit(session, "area.moved", area=area, old_path=old_prefix)
 
 
 def update_area(*, session: Session, principal: Principal, code: str, data: AreaUpdate) -> Area:
@@ -155,10 +159,6 @@ def delete_area(*, session: Session, principal: Principal, code: str) -> None:
            entity_id=code, area_path=before["path"], before=before)
 
 
-def _in_subtree(column_path, path: str):  # type: ignore[no-untyped-def]
-    return or_(column_path == path, column_path.like(path + "/%"))
-
-
 def list_areas(
     *, principal: Principal, level: str | None = None, parent: str | None = None,
     under: str | None = None,
@@ -166,13 +166,13 @@ def list_areas(
     """Areas the principal may see, filtered by level, parent or an ancestor's path."""
     stmt = select(Area)
     if principal.area_path is not None:
-        stmt = stmt.where(_in_subtree(Area.path, principal.area_path))
+        stmt = stmt.where(within(Area.path, principal.area_path))
     if level:
         stmt = stmt.where(Area.level == level)
     if parent:
         stmt = stmt.where(Area.parent_code == parent)
     if under:
-        stmt = stmt.where(_in_subtree(Area.path, under))
+        stmt = stmt.where(within(Area.path, under))
     return stmt.order_by(Area.path)
 
 
@@ -183,7 +183,7 @@ def villages_under(session: Session, areas: Iterable[Area]) -> list[Area]:
         if area.level == "village":
             found[area.code] = area
             continue
-        stmt = select(Area).where(Area.level == "village", Area.path.like(area.path + "/%"))
+        stmt = select(Area).where(Area.level == "village", below(Area.path, area.path))
         for village in session.scalars(stmt):
             found[village.code] = village
     return sorted(found.values(), key=lambda a: a.code)

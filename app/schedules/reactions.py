@@ -1,4 +1,4 @@
-"""How schedules follow the rest of the service: new villages, edited playlists, approved content.
+"""How schedules follow the rest of the service: new or moved villages, playlists, content.
 
 Each reaction runs inside the transaction of the change that caused it (see :mod:`app.events`),
 so the re-issued orders and the bumped program versions commit together with that change and
@@ -14,9 +14,9 @@ from app.areas.models import Area
 from app.events import subscribe
 from app.playlists.service import playlists_using_announcement
 from app.schedules.issuing import issue_village, reissue_schedules
-from app.schedules.models import Schedule
+from app.schedules.models import Schedule, ScheduleTarget
 
-__all__ = ["on_area_created", "on_playlist_changed", "on_content_changed"]
+__all__ = ["on_area_created", "on_area_moved", "on_playlist_changed", "on_content_changed"]
 
 
 @subscribe("area.created")
@@ -24,6 +24,21 @@ def on_area_created(session: Session, area: Area, **_: object) -> None:
     """A new village under a targeted town or district gets its orders at once."""
     if area.level == "village":
         issue_village(session, area)
+
+
+@subscribe("area.moved")
+def on_area_moved(session: Session, area: Area, old_path: str, **_: object) -> None:
+    """A village (or a town with its villages) moved: the schedules of the areas it left and
+    of those it joined are re-issued — orders of the old town's schedules are withdrawn,
+    the new town's are issued, in the same transaction as the move."""
+    above = (set(old_path.split("/")) | set(area.path.split("/"))) - {area.code}
+    _reissue(session, list(session.scalars(
+        select(Schedule.id).where(
+            Schedule.enabled.is_(True),
+            Schedule.id.in_(select(ScheduleTarget.schedule_id)
+                            .where(ScheduleTarget.area_code.in_(above))))
+        .order_by(Schedule.id)
+    )))
 
 
 def _reissue(session: Session, schedule_ids: list[str]) -> None:

@@ -117,6 +117,25 @@ def test_a_new_village_under_a_targeted_town_gets_its_orders(
     assert program_versions()["v13"] == 1
 
 
+def test_a_village_moved_to_another_town_takes_that_towns_schedules(
+    client: TestClient, admin: dict[str, str], content: Content,
+) -> None:
+    playlist = content.ready_playlist()
+    with time_machine.travel(MONDAY_5AM, tick=False):
+        create(client, admin, name="东镇早间", playlist=playlist["id"], targets=["t1"],
+               times=["07:00"], loop=1)
+        create(client, admin, name="西镇午间", playlist=playlist["id"], targets=["t2"],
+               times=["12:00"], loop=1)
+        assert [local(o.start_at) for o in orders(village_code="v11")] == ["01-06 07:00"]
+        before = program_versions()["v11"]
+        moved = client.patch("/api/v1/areas/v11", json={"parent": "t2"}, headers=admin)
+        assert moved.status_code == 200, moved.text
+    assert [local(o.start_at) for o in orders(village_code="v11")] == ["01-06 12:00"]
+    assert [local(o.start_at) for o in orders("withdrawn", village_code="v11")] == ["01-06 07:00"]
+    assert program_versions()["v11"] > before  # its terminals hear of it on their long-poll
+    assert [local(o.start_at) for o in orders(village_code="v12")] == ["01-06 07:00"]
+
+
 def test_disabling_withdraws_future_orders_and_leaves_past_ones(
     client: TestClient, admin: dict[str, str], content: Content,
 ) -> None:

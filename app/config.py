@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(50, ge=1, le=2048)
     horizon: int = Field(86400, ge=60, le=14 * 86400)
     retention_days: int = Field(400, ge=1, le=36500)
+    render_cache_days: int = Field(30, ge=1, le=3650)
     token_ttl: int = Field(12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
     render_workers: int = Field(2, ge=1, le=64)

@@ -1,7 +1,9 @@
 """Retention: heartbeat history and play receipts older than ``CUNXIANG_RETENTION_DAYS`` go.
 
-Tickets, outages and the audit log are kept. Rows are deleted in batches, each its own
-short transaction, so a year of history never holds a long lock on a busy database.
+Tickets, outages and the audit log are kept. The render cache (synthesised speech, render
+records) loses what was not used for ``CUNXIANG_RENDER_CACHE_DAYS``; stored media stay.
+Rows are deleted in batches, each its own short transaction, so a year of history never
+holds a long lock on a busy database.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from sqlalchemy import delete, select
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.media.service import media_store
 from app.playout.receipts_models import PlayReceipt
+from app.rendering.cache import PruneResult, RenderCache
+from app.rendering.render import default_cache_dir
 from app.schedules.scheduler import leader_job
 from app.speakers.models import SpeakerHeartbeat
 
-__all__ = ["PruneReport", "prune_history", "run_retention", "BATCH"]
+__all__ = ["PruneReport", "prune_history", "prune_render_cache", "run_retention", "BATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,12 @@ def prune_history(*, now: datetime | None = None, batch: int = BATCH) -> PruneRe
     return PruneReport(cutoff=cutoff, heartbeats=heartbeats, receipts=receipts)
 
 
+def prune_render_cache() -> PruneResult:
+    """Remove render-cache entries unused for ``CUNXIANG_RENDER_CACHE_DAYS``."""
+    cache = RenderCache(default_cache_dir(media_store()))
+    return cache.prune(unused_for_s=get_settings().render_cache_days * 86400)
+
+
 @leader_job("maintenance.retention", seconds=86400)
 def run_retention() -> None:
     """The daily pruning on the lease holder (also once when a process becomes leader)."""
@@ -64,3 +75,7 @@ def run_retention() -> None:
     if report.heartbeats or report.receipts:
         log.info("retention: removed %d heartbeat(s) and %d receipt(s) older than %s",
                  report.heartbeats, report.receipts, report.cutoff.isoformat())
+    cache = prune_render_cache()
+    if cache.files:
+        log.info("retention: removed %d unused render-cache file(s), %.1f MB",
+                 cache.files, cache.bytes / 1e6)

@@ -61,3 +61,23 @@ def test_history_older_than_the_retention_period_is_pruned_in_batches(
     assert _count(Ticket) == 1 and _count(AuditEntry) == audit
     again = prune_history()
     assert (again.heartbeats, again.receipts) == (0, 0)
+
+
+def test_the_daily_job_also_prunes_the_render_cache(env: dict[str, str]) -> None:
+    import os
+    import time
+
+    from app.maintenance.retention import run_retention
+    from app.media.service import media_store
+    from app.rendering.cache import RenderCache, cache_key
+    from app.rendering.render import default_cache_dir
+
+    cache = RenderCache(default_cache_dir(media_store()))
+    old, recent = cache_key("old"), cache_key("recent")
+    for key in (old, recent):
+        cache.put_render(key, {"sha256": key})
+    stale = time.time() - 31 * 86400  # the default keeps 30 days
+    os.utime(cache.root / "renders" / old[:2] / f"{old}.json", (stale, stale))
+    run_retention()
+    assert cache.get_render(old) is None
+    assert cache.get_render(recent) == {"sha256": recent}

@@ -137,3 +137,43 @@ def test_a_torn_cache_file_is_ignored_and_replaced(
     again = render_script("明天开会。", engine=engine, media_store=store, chime=False)
     assert again.sha256 == first.sha256
     assert spoken_texts(log) == ["明天开会。", "明天开会。"]
+
+
+def test_the_cache_loses_only_what_was_not_used_lately(
+    store: MediaStore, fake_tts: tuple[str, Path]
+) -> None:
+    """Pruning removes entries unused for the period; a recent hit keeps one; nothing breaks."""
+    import os
+    import time
+
+    from app.rendering.cache import RenderCache
+    from app.rendering.render import default_cache_dir
+
+    engine = CommandEngine(command=fake_tts[0])
+    kept = render_script("今天停水。", engine=engine, media_store=store, chime=False)
+    dropped = render_script("明天停电。", engine=engine, media_store=store, chime=False)
+    cache_dir = default_cache_dir(store)
+    month_ago = time.time() - 40 * 86400
+    for path in _files(cache_dir):
+        os.utime(path, (month_ago, month_ago))
+    assert render_script("今天停水。", engine=engine, media_store=store, chime=False).cached
+    dead_write = cache_dir / "speech" / "ab" / ".incoming-dead.part"
+    live_write = cache_dir / "speech" / "ab" / ".incoming-live.part"
+    for path in (dead_write, live_write):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    os.utime(dead_write, (time.time() - 7200, time.time() - 7200))
+
+    before = _files(cache_dir)
+    result = RenderCache(cache_dir).prune(unused_for_s=30 * 86400)
+    after = _files(cache_dir)
+    # "明天停电。"'s speech and render record; "今天停水。"'s speech (its render record was
+    # hit, so the speech was not needed); the dead write's leftover
+    assert result.files == 4 == len(before) - len(after) and result.bytes > 0
+    assert dead_write not in after and live_write in after
+    assert render_script("今天停水。", engine=engine, media_store=store, chime=False).cached
+    assert spoken_texts(fake_tts[1]) == ["今天停水。", "明天停电。"]
+    again = render_script("明天停电。", engine=engine, media_store=store, chime=False)
+    assert (again.cached, again.sha256) == (False, dropped.sha256)  # made again, the same
+    assert spoken_texts(fake_tts[1]) == ["今天停水。", "明天停电。", "明天停电。"]
+    assert kept.path.is_file() and dropped.path.is_file()  # stored media are never pruned

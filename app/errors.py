@@ -131,8 +131,10 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
         page = page_errors(request, exc) if page_errors else None
         if page is not None:
             return page
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if "retry_after" in exc.extra:  # the body says it; HTTP clients read the header
+            headers["Retry-After"] = str(exc.extra["retry_after"])
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
@@ -111,6 +112,29 @@ def test_more_than_ten_failed_logins_answer_429(client: TestClient) -> None:
         traveller.shift(301)
         assert client.post("/api/v1/auth/token",
                            json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+
+@pytest.mark.slow
+def test_failed_logins_count_across_api_processes(env: dict[str, str]) -> None:
+    """Two server processes share the database: guesses split between them still add up."""
+    import httpx
+
+    from tests.conftest import LiveServer
+
+    servers = [LiveServer(env).start(timeout=90), LiveServer(env).start(timeout=90)]
+    try:
+        for server in servers * 5:
+            bad = httpx.post(server.url + "/api/v1/auth/token",
+                             json={"username": "admin", "password": "x"})
+            assert bad.status_code == 401
+        for server in servers:
+            blocked = httpx.post(server.url + "/api/v1/auth/token",
+                                 json={"username": "admin", "password": ADMIN_PASSWORD})
+            assert blocked.status_code == 429, blocked.text
+            assert 0 < int(blocked.headers["retry-after"]) <= 301
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def test_failures_from_one_address_block_other_usernames_too(client: TestClient) -> None:

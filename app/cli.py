@@ -1,4 +1,6 @@
-"""The ``cunxiang`` command: serve, migrate, users, areas, rendering, terminals and schedule files."""
+"""The ``cunxiang`` command: serve, migrate, users, areas, rendering, terminals and
+schedule files.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ def serve(
     settings = _settings()
     if not no_migrate:
         migrate()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run("app.main:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, log_level="info", proxy_headers=False)
 
@@ -215,7 +218,8 @@ def terminal(
     player: Annotated[str | None, typer.Option(
         help="command per file; {file} and {volume} are filled in "
              "(default: ffplay -nodisp -autoexit -loglevel quiet -volume {volume} {file})")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="log what would play, play nothing")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="log what would play, play nothing")] = False,
     heartbeat: Annotated[float, typer.Option(min=1, help="seconds between heartbeats")] = 30.0,
     wait: Annotated[float, typer.Option(min=1, max=60, help="long-poll seconds")] = 50.0,
     power_file: Annotated[Path | None, typer.Option(

@@ -37,22 +37,22 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/cunxiang.db"
     media_dir: Path = Path("./audio/media")
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=1, le=65535)
     timezone: str = "Asia/Shanghai"
     admin_password: str | None = None
     quiet_hours: str = "22:00-06:00"
-    heartbeat_timeout: int = Field(180, ge=5, le=86400)
-    ticket_grace: int = Field(600, ge=0, le=7 * 86400)
+    heartbeat_timeout: int = Field(default=180, ge=5, le=86400)
+    ticket_grace: int = Field(default=600, ge=0, le=7 * 86400)
     tts_engine: str = "espeak"
     tts_voice: str = "cmn-latn-pinyin"
     tts_command: str | None = None
-    max_upload_mb: int = Field(50, ge=1, le=2048)
-    horizon: int = Field(86400, ge=60, le=14 * 86400)
-    retention_days: int = Field(400, ge=1, le=36500)
-    render_cache_days: int = Field(30, ge=1, le=3650)
-    token_ttl: int = Field(12 * 3600, ge=60, le=30 * 86400)
+    max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    horizon: int = Field(default=86400, ge=60, le=14 * 86400)
+    retention_days: int = Field(default=400, ge=1, le=36500)
+    render_cache_days: int = Field(default=30, ge=1, le=3650)
+    token_ttl: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
-    render_workers: int = Field(2, ge=1, le=64)
+    render_workers: int = Field(default=2, ge=1, le=64)
 
     @field_validator("timezone")
     @classmethod

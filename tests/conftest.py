@@ -1,4 +1,6 @@
-"""Shared fixtures: a real, migrated database (SQLite file or PostgreSQL), the app, users and areas."""
+"""Shared fixtures: a real, migrated database (SQLite file or PostgreSQL), the app, users and
+areas.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +70,9 @@ def _wipe(url: str) -> None:
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     """Environment of one test: the session database (emptied afterwards) and its own media dir."""
     from app.config import reset_settings
     from app.db import reset_engine

@@ -51,7 +51,8 @@ def test_a_garbage_token_is_401_and_open_routes_answer(client: TestClient) -> No
 def test_metrics_count_requests_by_route_template(client: TestClient, admin) -> None:  # type: ignore[no-untyped-def]
     client.get("/api/v1/areas/nowhere", headers=admin)
     text = client.get("/metrics").text
-    assert 'cunxiang_http_requests_total{method="GET",route="/api/v1/areas/{code}",status="404"}' in text
+    assert ('cunxiang_http_requests_total{method="GET",route="/api/v1/areas/{code}",'
+            'status="404"}') in text
     assert "cunxiang_http_request_duration_seconds_bucket" in text
     for name in ("cunxiang_terminals_online", "cunxiang_orders_issued_total",
                  "cunxiang_broadcast_fanout_seconds", "cunxiang_render_seconds",
@@ -61,14 +62,18 @@ def test_metrics_count_requests_by_route_template(client: TestClient, admin) -> 
 
 def test_bad_input_gets_the_error_shape_never_500(client: TestClient, admin) -> None:  # type: ignore[no-untyped-def]
     cases = [
-        client.post("/api/v1/areas", content=b"{not json", headers={**admin, "Content-Type": "application/json"}),
+        client.post("/api/v1/areas", content=b"{not json",
+                    headers={**admin, "Content-Type": "application/json"}),
         client.post("/api/v1/areas", json=[1, 2], headers=admin),
-        client.post("/api/v1/areas", json={"code": "x" * 100, "name": "n", "level": "village"}, headers=admin),
-        client.post("/api/v1/areas", json={"code": "a", "name": "n", "level": "county"}, headers=admin),
+        client.post("/api/v1/areas", json={"code": "x" * 100, "name": "n", "level": "village"},
+                    headers=admin),
+        client.post("/api/v1/areas", json={"code": "a", "name": "n", "level": "county"},
+                    headers=admin),
         client.get("/api/v1/areas?limit=5000", headers=admin),
         client.get("/api/v1/audit?from=yesterday", headers=admin),
         client.post("/api/v1/users", json={"username": "u", "password": "p"}, headers=admin),
-        client.post("/api/v1/auth/token", content=b"\xff\xfe", headers={"Content-Type": "application/json"}),
+        client.post("/api/v1/auth/token", content=b"\xff\xfe",
+                    headers={"Content-Type": "application/json"}),
     ]
     for response in cases:
         assert 400 <= response.status_code < 500, response.text

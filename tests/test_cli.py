@@ -27,7 +27,8 @@ def test_invalid_settings_refuse_to_start_with_a_clear_message(env) -> None:  # 
 
 def test_create_user_and_import_areas(env, client: TestClient, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     csv_file = tmp_path / "areas.csv"
-    csv_file.write_text("code,name,level,parent\nd9,南山区,district,\nt9,南镇,town,d9\n", encoding="utf-8")
+    csv_file.write_text("code,name,level,parent\nd9,南山区,district,\nt9,南镇,town,d9\n",
+                        encoding="utf-8")
     imported = _run(["import-areas", str(csv_file)], env)
     assert imported.returncode == 0, imported.stderr
     assert "created 2" in imported.stdout

@@ -58,7 +58,8 @@ def import_areas(
 @router.get("/{code}", response_model=AreaRead)
 def get_area(code: str, principal: Reader, session: DbSession) -> AreaRead:
     """One area (403 outside the caller's area)."""
-    return service.to_read(service.get_area_in_scope(session=session, principal=principal, code=code))
+    area = service.get_area_in_scope(session=session, principal=principal, code=code)
+    return service.to_read(area)
 
 
 @router.patch("/{code}", response_model=AreaRead)

@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.areas.models import LEVELS, PARENT_LEVEL, Area
 from app.areas.paths import below, within
-from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate
+from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, Level
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -50,7 +51,8 @@ class CsvImportError(InvalidInput):
 def to_read(area: Area) -> AreaRead:
     """The client view of an area."""
     return AreaRead(
-        code=area.code, name=area.name, level=area.level, parent=area.parent_code, path=area.path
+        code=area.code, name=area.name, level=cast(Level, area.level),
+        parent=area.parent_code, path=area.path,
     )
 
 
@@ -82,7 +84,9 @@ def _check_parent(session: Session, level: str, parent_code: str | None) -> Area
     if parent is None:
         raise InvalidInput(f"parent {parent_code!r} does not exist")
     if parent.level != wanted:
-        raise InvalidInput(f"a {level}'s parent must be a {wanted}, {parent_code!r} is a {parent.level}")
+        raise InvalidInput(
+            f"a {level}'s parent must be a {wanted}, {parent_code!r} is a {parent.level}"
+        )
     return parent
 
 
@@ -104,7 +108,8 @@ def create_area(*, session: Session, principal: Principal, data: AreaCreate) -> 
     if session.get(Area, data.code) is not None:
         raise Conflict(f"area {data.code!r} already exists")
     path = f"{parent.path}/{data.code}" if parent else data.code
-    area = Area(code=data.code, name=data.name, level=data.level, parent_code=data.parent, path=path)
+    area = Area(code=data.code, name=data.name, level=data.level, parent_code=data.parent,
+                path=path)
     session.add(area)
     session.flush()
     record(session=session, actor=principal.actor, action="create", entity="area",
@@ -136,7 +141,8 @@ def update_area(*, session: Session, principal: Principal, code: str, data: Area
         _move(session, area, parent)
     session.flush()
     record(session=session, actor=principal.actor, action="update", entity="area",
-           entity_id=area.code, area_path=area.path, before=before, after=to_read(area).model_dump())
+           entity_id=area.code, area_path=area.path, before=before,
+           after=to_read(area).model_dump())
     return area
 
 
@@ -162,7 +168,7 @@ def delete_area(*, session: Session, principal: Principal, code: str) -> None:
 def list_areas(
     *, principal: Principal, level: str | None = None, parent: str | None = None,
     under: str | None = None,
-) -> Select[tuple[Area]]:
+) -> Select[Area]:
     """Areas the principal may see, filtered by level, parent or an ancestor's path."""
     stmt = select(Area)
     if principal.area_path is not None:
@@ -259,25 +265,29 @@ def _resolve_levels(session: Session, rows: list[_Row]) -> list[dict[str, object
         if parent_level is None:
             errors.append({"line": row.line, "detail": f"parent {row.parent!r} does not exist"})
         elif parent_level != wanted:
-            errors.append({"line": row.line,
-                           "detail": f"a {row.level}'s parent must be a {wanted}, not a {parent_level}"})
+            detail = f"a {row.level}'s parent must be a {wanted}, not a {parent_level}"
+            errors.append({"line": row.line, "detail": detail})
     return errors
 
 
-def _check_existing(session: Session, principal: Principal, rows: list[_Row]) -> list[dict[str, object]]:
+def _check_existing(
+    session: Session, principal: Principal, rows: list[_Row]
+) -> list[dict[str, object]]:
     errors: list[dict[str, object]] = []
     for row in rows:
         existing = session.get(Area, row.code)
         if existing is not None and existing.level != row.level:
-            errors.append({"line": row.line,
-                           "detail": f"{row.code!r} exists as a {existing.level}, not a {row.level}"})
+            detail = f"{row.code!r} exists as a {existing.level}, not a {row.level}"
+            errors.append({"line": row.line, "detail": detail})
         elif existing is not None and not principal.covers(existing.path):
             errors.append({"line": row.line, "detail": f"{row.code!r} is outside your area"})
     return errors
 
 
 def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tuple[int, int]:
-    """Create or update areas from CSV; any bad line → 422 listing every bad line, nothing changed."""
+    """Create or update areas from CSV; any bad line → 422 listing every bad line,
+    nothing changed.
+    """
     rows, errors = _parse_csv(text)
     if rows:
         errors += _resolve_levels(session, rows) + _check_existing(session, principal, rows)
@@ -298,8 +308,10 @@ def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tu
                                 data=AreaCreate(code=row.code, name=row.name, level=row.level,  # type: ignore[arg-type]
                                                 parent=row.parent))
                 except (Forbidden, InvalidInput, Conflict) as exc:
-                    raise CsvImportError("nothing was imported",
-                                         errors=[{"line": row.line, "detail": exc.message}]) from None
+                    raise CsvImportError(
+                        "nothing was imported",
+                        errors=[{"line": row.line, "detail": exc.message}],
+                    ) from None
                 created += 1
             elif existing.name != row.name or existing.parent_code != row.parent:
                 update_area(session=session, principal=principal, code=row.code,
@@ -307,6 +319,8 @@ def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tu
                 updated += 1
         pending = [r for r in pending if r not in ready]
         if not ready:
-            raise CsvImportError("nothing was imported",
-                                 errors=[{"line": r.line, "detail": "parent cycle"} for r in pending])
+            raise CsvImportError(
+                "nothing was imported",
+                errors=[{"line": r.line, "detail": "parent cycle"} for r in pending],
+            )
     return created, updated

@@ -48,4 +48,5 @@ def read_audit(
     path = get_area(session=session, code=area).path if area else None
     rows, total = fetch_page(session, query(area_path=path, since=from_, until=to, entity=entity),
                              paging)
-    return Page(items=[AuditRead.model_validate(r, from_attributes=True) for r in rows], total=total)
+    return Page(items=[AuditRead.model_validate(r, from_attributes=True) for r in rows],
+                total=total)

@@ -59,7 +59,7 @@ def query(
     until: datetime | None = None,
     entity: str | None = None,
     actor: str | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """Audit entries filtered by area subtree and time, newest first."""
     stmt = select(AuditEntry)
     if area_path:

@@ -29,7 +29,8 @@ def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The bearer secret of the request (or the console's session cookie); 401 when none."""
-    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
+    if (credentials is not None and credentials.scheme.lower() == "bearer"
+            and credentials.credentials):
         return credentials.credentials
     cookie = request.cookies.get(CONSOLE_COOKIE)
     if cookie and request.headers.get(CONSOLE_HEADER) == "1":

@@ -193,7 +193,7 @@ def update_user(*, session: Session, principal: Principal, username: str, data: 
     return user
 
 
-def list_users(*, principal: Principal) -> Select[tuple[User]]:
+def list_users(*, principal: Principal) -> Select[User]:
     """Users ordered by name."""
     return select(User).order_by(User.username)
 
@@ -220,7 +220,9 @@ def api_key_read(key: ApiKey) -> ApiKeyRead:
                       last_used_at=key.last_used_at, revoked=key.revoked_at is not None)
 
 
-def create_api_key(*, session: Session, principal: Principal, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+def create_api_key(
+    *, session: Session, principal: Principal, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the secret, which is never shown again."""
     _check_area(session, principal, "api_key", data.area)
     secret = new_token(API_KEY_PREFIX)
@@ -234,7 +236,7 @@ def create_api_key(*, session: Session, principal: Principal, data: ApiKeyCreate
     return key, secret
 
 
-def list_api_keys() -> Select[tuple[ApiKey]]:
+def list_api_keys() -> Select[ApiKey]:
     """All API keys, newest first."""
     return select(ApiKey).order_by(ApiKey.created_at.desc())
 

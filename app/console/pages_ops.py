@@ -28,7 +28,8 @@ BROADCAST_STATES = {"active": "进行中", "finished": "已结束", "cancelled":
 VILLAGE_STATES = {"pending": "待下发", "delivered": "已送达", "playing": "播放中",
                   "played": "已播放", "failed": "失败", "unreachable": "无法送达"}
 SPEAKER_STATES = {"online": "在线", "offline": "离线", "fault": "故障", "maintenance": "维护中"}
-TICKET_STATES = {"open": "待处理", "claimed": "处理中", "resolved": "已修复待确认", "closed": "已关闭"}
+TICKET_STATES = {"open": "待处理", "claimed": "处理中", "resolved": "已修复待确认",
+                 "closed": "已关闭"}
 CAUSES = {"power_cut": "断电（含人为断电）", "hardware": "硬件故障", "amplifier": "功放故障",
           "network": "网络故障", "vandalism": "人为破坏", "offline": "离线", "other": "其他"}
 STATE_COLOURS = {"online": "#2e7d32", "offline": "#b3261e", "fault": "#b26a00",
@@ -83,7 +84,8 @@ def broadcast_detail(broadcast_id: str, request: Request, user: ConsoleUser,
     request.state.principal = user
     found = broadcasts.get_broadcast_in_scope(session=session, principal=user,
                                               broadcast_id=broadcast_id)
-    return render(request, "broadcast_detail.html", user, item=broadcasts.describe(session, [found])[0],
+    return render(request, "broadcast_detail.html", user,
+                  item=broadcasts.describe(session, [found])[0],
                   levels=LEVELS, modes=MODES, states=BROADCAST_STATES,
                   village_states=VILLAGE_STATES)
 
@@ -171,5 +173,6 @@ def ticket_detail(ticket_id: str, request: Request, user: ConsoleUser, session: 
     require_page(user, "tickets:read")
     request.state.principal = user
     ticket = maintenance.get_ticket_in_scope(session=session, principal=user, ticket_id=ticket_id)
-    return render(request, "ticket_detail.html", user, item=maintenance.ticket_read(session, ticket),
+    return render(request, "ticket_detail.html", user,
+                  item=maintenance.ticket_read(session, ticket),
                   states=TICKET_STATES, causes=CAUSES)

@@ -96,4 +96,5 @@ def dashboard(request: Request, user: ConsoleUser, session: DbSession) -> Any:
     from app.console.dashboard import dashboard_data
 
     request.state.principal = user
-    return render(request, "dashboard.html", user, **dashboard_data(session=session, principal=user))
+    return render(request, "dashboard.html", user,
+                  **dashboard_data(session=session, principal=user))

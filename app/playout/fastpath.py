@@ -151,7 +151,7 @@ class TerminalFastPath:
     async def _program(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = _program_query(scope.get("query_string", b""))
         token, terminal = await self._terminal(scope) if query is not None else (None, None)
-        if terminal is None or query is None:
+        if token is None or terminal is None or query is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = _ROUTES[PROGRAM_PATH]

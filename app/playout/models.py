@@ -1,4 +1,6 @@
-"""Play orders (what a village's terminals must play, and when) and each village's program version."""
+"""Play orders (what a village's terminals must play, and when) and each village's
+program version.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ class PlayOrder(Base):
     __tablename__ = "play_orders"
     __table_args__ = (
         # The identity of a routine order: issuing it twice is a no-op (restarts, two processes).
-        UniqueConstraint("schedule_id", "village_code", "start_at", name="uq_play_orders_occurrence"),
+        UniqueConstraint("schedule_id", "village_code", "start_at",
+                         name="uq_play_orders_occurrence"),
         UniqueConstraint("broadcast_id", "village_code", name="uq_play_orders_broadcast_village"),
         Index("ix_play_orders_village_window", "village_code", "state", "start_at"),
         Index("ix_play_orders_not_after", "state", "not_after"),

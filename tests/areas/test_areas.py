@@ -11,7 +11,8 @@ def test_tree_paths_and_level_rules(district: District) -> None:
     assert village == {"code": "v11", "name": "东一村", "level": "village", "parent": "t1",
                        "path": "d1/t1/v11"}
     wrong_parent = client.post("/api/v1/areas", headers=admin,
-                               json={"code": "v9", "name": "村", "level": "village", "parent": "d1"})
+                               json={"code": "v9", "name": "村", "level": "village",
+                                     "parent": "d1"})
     assert wrong_parent.status_code == 422 and "town" in wrong_parent.json()["detail"]
     orphan = client.post("/api/v1/areas", headers=admin,
                          json={"code": "t9", "name": "镇", "level": "town"})
@@ -27,7 +28,8 @@ def test_tree_paths_and_level_rules(district: District) -> None:
 
 def test_moving_a_town_moves_its_villages(district: District) -> None:
     client, admin = district.client, district.admin
-    client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"}, headers=admin)
+    client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"},
+                headers=admin)
     moved = client.patch("/api/v1/areas/t1", json={"parent": "d2"}, headers=admin)
     assert moved.json()["path"] == "d2/t1"
     assert client.get("/api/v1/areas/v12", headers=admin).json()["path"] == "d2/t1/v12"
@@ -54,7 +56,8 @@ def test_an_underscore_in_a_code_scopes_no_wider(district: District) -> None:
     # Moving t_1 moves its own village only, not tx1's.
     client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"},
                 headers=admin)
-    assert client.patch("/api/v1/areas/t_1", json={"parent": "d2"}, headers=admin).status_code == 200
+    assert client.patch("/api/v1/areas/t_1", json={"parent": "d2"},
+                        headers=admin).status_code == 200
     assert client.get("/api/v1/areas/vxa", headers=admin).json()["path"] == "d1/tx1/vxa"
     assert client.get("/api/v1/areas/v_a", headers=admin).json()["path"] == "d2/t_1/v_a"
 

@@ -24,7 +24,8 @@ def test_a_disabled_users_tokens_stop_at_once(district: District) -> None:
     client, admin = district.client, district.admin
     staff = district.user("li", "staff", "t1")
     assert client.get("/api/v1/areas/t1", headers=staff).status_code == 200
-    assert client.patch("/api/v1/users/li", json={"disabled": True}, headers=admin).status_code == 200
+    assert client.patch("/api/v1/users/li", json={"disabled": True},
+                        headers=admin).status_code == 200
     assert client.get("/api/v1/areas/t1", headers=staff).status_code == 401
     again = client.post("/api/v1/auth/token", json={"username": "li", "password": PASSWORD})
     assert again.status_code == 401
@@ -35,8 +36,8 @@ def test_a_disabled_users_tokens_stop_at_once(district: District) -> None:
 def test_password_change_and_role_change(district: District) -> None:
     client, admin = district.client, district.admin
     district.user("wang", "reviewer", "t1")
-    changed = client.patch("/api/v1/users/wang", json={"password": "brand-new-pass", "role": "staff"},
-                           headers=admin)
+    changed = client.patch("/api/v1/users/wang",
+                           json={"password": "brand-new-pass", "role": "staff"}, headers=admin)
     assert changed.json()["role"] == "staff"
     assert client.post("/api/v1/auth/token",
                        json={"username": "wang", "password": PASSWORD}).status_code == 401
@@ -55,7 +56,8 @@ def test_user_rules(district: District) -> None:
                           json={"username": "qian", "password": PASSWORD, "role": "staff"})
     assert no_area.status_code == 422 and "area" in no_area.json()["detail"]
     bad_area = client.post("/api/v1/users", headers=admin,
-                           json={"username": "qian", "password": PASSWORD, "role": "staff", "area": "zz"})
+                           json={"username": "qian", "password": PASSWORD, "role": "staff",
+                                 "area": "zz"})
     assert bad_area.status_code == 422
     staff = login(client, "zhao")
     assert client.get("/api/v1/users", headers=staff).status_code == 403
@@ -78,7 +80,8 @@ def test_town_staff_are_confined_to_their_town(district: District) -> None:
                          json={"code": "v13", "name": "东三村", "level": "village", "parent": "t1"})
     assert inside.status_code == 201
     outside = client.post("/api/v1/areas", headers=staff,
-                          json={"code": "v22", "name": "西二村", "level": "village", "parent": "t2"})
+                          json={"code": "v22", "name": "西二村", "level": "village",
+                                "parent": "t2"})
     assert outside.status_code == 403
 
 
@@ -96,7 +99,8 @@ def test_api_key_reads_the_tree_until_revoked(district: District) -> None:
                        json={"code": "zz", "name": "z", "level": "district"}).status_code == 403
     listed = client.get("/api/v1/api-keys", headers=admin).json()["items"]
     assert key not in str(listed) and listed[0]["prefix"] == key[:10]
-    assert client.delete(f"/api/v1/api-keys/{created.json()['id']}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/api-keys/{created.json()['id']}",
+                         headers=admin).status_code == 204
     assert client.get("/api/v1/areas", headers=headers).status_code == 401
     assert client.get("/api/v1/api-keys", headers=admin).json()["items"][0]["revoked"] is True
 
@@ -110,8 +114,9 @@ def test_more_than_ten_failed_logins_answer_429(client: TestClient) -> None:
                               json={"username": "admin", "password": ADMIN_PASSWORD})
         assert blocked.status_code == 429 and blocked.json()["error"] == "too_many_requests"
         traveller.shift(301)
-        assert client.post("/api/v1/auth/token",
-                           json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+        assert client.post(
+            "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).status_code == 200
 
 
 @pytest.mark.slow

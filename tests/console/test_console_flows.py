@@ -43,7 +43,8 @@ class Api:
                                     "area": area})
 
 
-def test_write_review_schedule_and_see_it_in_the_village_calendar(live_server, page_factory) -> None:  # type: ignore[no-untyped-def]
+def test_write_review_schedule_and_see_it_in_the_village_calendar(  # type: ignore[no-untyped-def]
+        live_server, page_factory) -> None:
     api = Api(live_server.url)
     api.district()
     api.user("li", "staff", "t1")

@@ -60,7 +60,8 @@ def main() -> None:
     script = Path(sys.argv[1]) if len(sys.argv) > 1 else SCRIPT
     text = script.read_text("utf-8")
     pinyin = " ".join(p for p in (to_pinyin(line) for line in text.splitlines()) if p)
-    render_script("预热。", engine="espeak", media_store=MediaStore(tempfile.mkdtemp()))
+    with tempfile.TemporaryDirectory() as warm_up:
+        render_script("预热。", engine="espeak", media_store=MediaStore(warm_up))
     rows: dict[str, list[tuple[float, float]]] = {"direct": [], "cold": [], "cached": []}
     for _ in range(ROUNDS):
         with tempfile.TemporaryDirectory() as workdir:

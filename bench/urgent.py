@@ -249,7 +249,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="cunxiang-bench-urgent-"))
+    scratch = tempfile.TemporaryDirectory(prefix="cunxiang-bench-urgent-")
+    workdir = Path(scratch.name)
     env = scratch_env(workdir)
     villages = make_area_tree(args.terminals)
     tokens = [token for _, token in make_speakers(villages, 1)]
@@ -280,6 +281,7 @@ def main() -> int:
         for client, _ in clients:
             client.kill()
         stop(proc)
+        scratch.cleanup()
 
     baseline = _baseline(args.terminals)
     media_s = [t - media_sent for t in arrivals[with_media]]

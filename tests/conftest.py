@@ -5,9 +5,11 @@ areas.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,22 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-pass-123"
 PASSWORD = "secret-pass-123"
 PG_URL = os.environ.get("CUNXIANG_TEST_DATABASE_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A private temporary directory for the run and every process it starts: tests that
+    check nothing is left behind must not see another run's (or a benchmark's) files."""
+    if not hasattr(config, "workerinput") and "CUNXIANG_TEST_TMPDIR" not in os.environ:
+        private = tempfile.mkdtemp(prefix="cx-tests-")
+        os.environ["CUNXIANG_TEST_TMPDIR"] = os.environ["TMPDIR"] = private
+        tempfile.tempdir = private
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the private temporary directory."""
+    private = os.environ.pop("CUNXIANG_TEST_TMPDIR", None)
+    if private:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

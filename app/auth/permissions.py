@@ -60,8 +60,12 @@ class Principal:
         return f"{self.kind}:{self.name}"
 
     def can(self, permission: str) -> bool:
-        """True when the role or scopes grant ``permission``."""
-        return "*" in self.permissions or permission in self.permissions
+        """True when the role or scopes grant ``permission``; ``X:write`` also grants ``X:read``."""
+        if "*" in self.permissions or permission in self.permissions:
+            return True
+        # Whoever may change a thing may follow it: a key that sends broadcasts reads them back.
+        resource, _, action = permission.partition(":")
+        return action == "read" and f"{resource}:write" in self.permissions
 
     def covers(self, path: str | None) -> bool:
         """True when the area at ``path`` lies inside this principal's area."""

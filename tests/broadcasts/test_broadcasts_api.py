@@ -291,6 +291,26 @@ def test_who_may_broadcast_where(client: TestClient, district: District, stored:
     assert client.post(BROADCASTS, json=broadcast_body(media=sha)).status_code == 401
 
 
+def test_a_key_that_sends_broadcasts_can_follow_them(
+    client: TestClient, district: District, stored: Stored
+) -> None:
+    sha = stored.recording()["sha256"]
+    centre = _api_key(client, district.admin, ["broadcasts:write"], "t1")
+    tree_reader = _api_key(client, district.admin, ["areas:read"], "d1")
+
+    sent = created(post(client, centre, broadcast_body(targets=["v11"], media=sha)))
+    followed = client.get(f"{BROADCASTS}/{sent['id']}", headers=centre)
+    listed = client.get(BROADCASTS, headers=centre)
+
+    assert followed.status_code == 200 and followed.json()["id"] == sent["id"]
+    assert listed.status_code == 200 and [b["id"] for b in listed.json()["items"]] == [sent["id"]]
+    assert client.get("/api/v1/areas", headers=tree_reader).status_code == 200
+    new_area = {"code": "v13", "name": "东三村", "level": "village", "parent": "t1"}
+    refused = client.post("/api/v1/areas", headers=tree_reader, json=new_area)
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    assert post(client, tree_reader, broadcast_body(media=sha)).status_code == 403
+
+
 def test_staff_see_the_broadcasts_of_their_area_only(
     client: TestClient,
     district: District,

@@ -119,7 +119,8 @@ def village_calendar(*, session: Session, village: Area, start: datetime, end: d
     entries += [_planned_entry(view, schedule, air, verdicts, zone) for view, schedule in planned]
     entries.sort(key=lambda e: (e.start_at, e.level or 5, e.order or ""))  # urgent I first
     return CalendarRead.model_validate({"village": village.code, "from": start.astimezone(zone),
-                                        "to": end.astimezone(zone), "items": entries})
+                                        "to": end.astimezone(zone), "items": entries,
+                                        "total": len(entries)})
 
 
 def _end_at(view: OrderView) -> datetime:

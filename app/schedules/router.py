@@ -116,10 +116,14 @@ def schedule_occurrences(
 
 @router.get("/api/v1/villages/{code}/calendar", response_model=CalendarRead)
 def calendar(
-    code: str, principal: Reader, session: DbSession, start: From = None, end: To = None,
+    code: str, principal: Reader, session: DbSession, paging: Paging,
+    start: From = None, end: To = None,
 ) -> CalendarRead:
-    """What plays in the village, routine and urgent, with the playout rule applied."""
+    """What plays in the village, routine and urgent, with the playout rule applied; paged."""
     village = get_area_in_scope(session=session, principal=principal, code=code)
     begin, finish = _range(start, end, 31)
-    return village_calendar(session=session, village=village, start=begin, end=finish,
-                            now=utcnow())
+    # The playout rule needs every entry of the range, so the page is cut from the whole.
+    whole = village_calendar(session=session, village=village, start=begin, end=finish,
+                             now=utcnow())
+    page = whole.items[paging.offset:paging.offset + paging.limit]
+    return whole.model_copy(update={"items": page})

@@ -133,4 +133,5 @@ class CalendarRead(BaseModel):
     village: str
     from_: datetime = Field(alias="from")
     to: datetime
-    items: list[CalendarEntry]
+    items: list[CalendarEntry] = Field(description="one page of the entries, by start time")
+    total: int = Field(description="how many entries [from, to) holds in all pages")

@@ -85,3 +85,32 @@ def test_withdrawn_orders_leave_the_calendar_and_other_areas_are_out_of_reach(
     west = district.user("west", "staff", "t2")  # type: ignore[attr-defined]
     assert client.get("/api/v1/villages/v11/calendar", headers=west).status_code == 403
     assert client.get("/api/v1/villages/nowhere/calendar", headers=admin).status_code == 404
+
+
+def test_the_calendar_is_a_list_with_total_limit_and_offset(
+    client: TestClient, admin: dict[str, str], content: Content,
+) -> None:
+    playlist = content.ready_playlist()
+    span = {"from": "2025-01-06T00:00:00+08:00", "to": "2025-01-09T00:00:00+08:00"}
+    with time_machine.travel(MONDAY_5AM, tick=False):
+        client.post("/api/v1/schedules", headers=admin, json={
+            "name": "日常", "playlist": playlist["id"], "targets": ["v11"],
+            "times": ["07:00", "12:00", "18:30"]}).raise_for_status()
+        whole = client.get("/api/v1/villages/v11/calendar", headers=admin, params=span)
+        page = client.get("/api/v1/villages/v11/calendar", headers=admin,
+                          params={**span, "limit": 4, "offset": 2})
+        beyond = client.get("/api/v1/villages/v11/calendar", headers=admin,
+                            params={**span, "offset": 50})
+        too_many = client.get("/api/v1/villages/v11/calendar", headers=admin,
+                              params={**span, "limit": 1001})
+    assert whole.status_code == 200, whole.text
+    starts = [local(e["start_at"]) for e in whole.json()["items"]]
+    assert whole.json()["total"] == 9 and len(starts) == 9
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert (body["village"], body["from"], body["to"], body["total"]) == (
+        "v11", span["from"], span["to"], 9)
+    assert [local(e["start_at"]) for e in body["items"]] == starts[2:6] == [
+        "01-06 18:30", "01-07 07:00", "01-07 12:00", "01-07 18:30"]
+    assert beyond.json()["items"] == [] and beyond.json()["total"] == 9
+    assert too_many.status_code == 422 and too_many.json()["error"] == "validation_error"

@@ -301,22 +301,9 @@ def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tu
     while pending:  # parents before children, whatever the file's order
         ready = [r for r in pending if not r.parent or session.get(Area, r.parent) is not None]
         for row in ready:
-            existing = session.get(Area, row.code)
-            if existing is None:
-                try:
-                    create_area(session=session, principal=principal,
-                                data=AreaCreate(code=row.code, name=row.name, level=row.level,  # type: ignore[arg-type]
-                                                parent=row.parent))
-                except (Forbidden, InvalidInput, Conflict) as exc:
-                    raise CsvImportError(
-                        "nothing was imported",
-                        errors=[{"line": row.line, "detail": exc.message}],
-                    ) from None
-                created += 1
-            elif existing.name != row.name or existing.parent_code != row.parent:
-                update_area(session=session, principal=principal, code=row.code,
-                            data=AreaUpdate(name=row.name, parent=row.parent))
-                updated += 1
+            outcome = _apply_row(session, principal, row)
+            created += outcome == "created"
+            updated += outcome == "updated"
         pending = [r for r in pending if r not in ready]
         if not ready:
             raise CsvImportError(
@@ -324,3 +311,27 @@ def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tu
                 errors=[{"line": r.line, "detail": "parent cycle"} for r in pending],
             )
     return created, updated
+
+
+def _apply_row(session: Session, principal: Principal, row: _Row) -> str | None:
+    """Create or update one line's area: "created", "updated" or None (unchanged).
+
+    A rule broken only now (a move under a parent outside the caller's area, …) is still a
+    line error: the whole import is refused and the request's rollback undoes earlier lines.
+    """
+    existing = session.get(Area, row.code)
+    try:
+        if existing is None:
+            create_area(session=session, principal=principal,
+                        data=AreaCreate(code=row.code, name=row.name, level=row.level,  # type: ignore[arg-type]
+                                        parent=row.parent))
+            return "created"
+        if existing.name != row.name or existing.parent_code != row.parent:
+            update_area(session=session, principal=principal, code=row.code,
+                        data=AreaUpdate(name=row.name, parent=row.parent))
+            return "updated"
+    except (Forbidden, InvalidInput, Conflict, NotFound) as exc:
+        raise CsvImportError(
+            "nothing was imported", errors=[{"line": row.line, "detail": exc.message}],
+        ) from None
+    return None

@@ -107,6 +107,24 @@ def test_csv_import_with_a_bad_line_changes_nothing(district: District) -> None:
     assert after == before
 
 
+def test_csv_import_moving_an_area_out_of_ones_area_is_a_line_error(district: District) -> None:
+    client, admin = district.client, district.admin
+    staff = district.user("li", "staff", "t1")
+    before = client.get("/api/v1/areas?limit=1000", headers=admin).json()
+    text = ("code,name,level,parent\n"
+            "v13,东三村,village,t1\n"
+            "v12,东二村(改),village,t1\n"
+            "v11,东一村,village,t2\n")   # t2 is outside staff's town
+    result = client.post("/api/v1/areas/import", content=text.encode(),
+                         headers={**staff, "Content-Type": "text/csv"})
+    assert result.status_code == 422, result.text
+    body = result.json()
+    assert body["error"] == "invalid_csv" and body["detail"]
+    assert [e["line"] for e in body["errors"]] == [4]
+    assert "t2" in body["errors"][0]["detail"]
+    assert client.get("/api/v1/areas?limit=1000", headers=admin).json() == before
+
+
 def test_csv_import_rejects_a_wrong_header_and_non_utf8(district: District) -> None:
     assert _import(district, "a,b\n1,2\n").json()["errors"][0]["line"] == 1
     latin = district.client.post("/api/v1/areas/import", content="code,name,level,parent\n"

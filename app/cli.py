@@ -167,7 +167,8 @@ def _render_with_progress(text: str, render: Callable[[], Any]) -> Any:
 @cli.command()
 def render(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a UTF-8 script")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="the MP3 to write")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="the MP3 to write (default: FILE with the suffix .mp3)")] = None,
     pinyin: Annotated[bool, typer.Option(
         "--pinyin", help="print the tone-numbered pinyin the espeak engine speaks, per line"
     )] = False,
@@ -182,9 +183,9 @@ def render(
         for line in to_pinyin_lines(text):
             typer.echo(line)
         return
-    if output is None:
-        _fail("give the MP3 to write with -o FILE (or --pinyin to print the pinyin)", 2)
-        return
+    output = output or file.with_suffix(".mp3")
+    if output.resolve() == file.resolve():
+        _fail(f"{file}: the MP3 would overwrite the script; give another with -o FILE", 2)
     import shutil
 
     from app.announcements.render_task import engine_options

@@ -56,4 +56,20 @@ def test_render_refuses_bad_input(tmp_path: Path) -> None:
     result = _cunxiang("render", str(empty), "-o", str(tmp_path / "x.mp3"), media_dir=tmp_path)
     assert result.returncode == 1 and not (tmp_path / "x.mp3").exists()
     no_output = _cunxiang("render", str(empty), media_dir=tmp_path)
-    assert no_output.returncode == 2
+    assert no_output.returncode == 1 and not (tmp_path / "empty.mp3").exists()
+
+
+def test_render_without_output_writes_the_mp3_beside_the_script(tmp_path: Path) -> None:
+    script = tmp_path / "notice.txt"
+    script.write_text("村民们请注意，明天上午九点开会。\n", encoding="utf-8")
+    result = _cunxiang("render", str(script), media_dir=tmp_path / "media")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "notice.mp3"
+    assert f"wrote {out}" in result.stdout
+    assert ffprobe(out)["format"]["format_name"] == "mp3"
+    assert script.read_text(encoding="utf-8").startswith("村民们")
+    named_mp3 = tmp_path / "script.mp3"
+    named_mp3.write_text("村民们请注意。\n", encoding="utf-8")
+    refused = _cunxiang("render", str(named_mp3), media_dir=tmp_path / "media")
+    assert refused.returncode == 2 and "-o" in refused.stderr
+    assert named_mp3.read_text(encoding="utf-8") == "村民们请注意。\n"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from app.areas.service import get_area
 from app.audit.service import query
@@ -14,6 +14,7 @@ from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
 from app.pagination import Page, Paging, fetch_page
+from app.timeparams import assume_local
 
 __all__ = ["router"]
 
@@ -40,13 +41,16 @@ def read_audit(
     session: DbSession,
     paging: Paging,
     area: Annotated[str | None, Query(max_length=64)] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: Annotated[AwareDatetime | None, Query()] = None,
+    from_: Annotated[datetime | None, Query(
+        alias="from", description="ISO 8601; without an offset: the service's local time")] = None,
+    to: Annotated[datetime | None, Query(
+        description="ISO 8601; without an offset: the service's local time")] = None,
     entity: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[AuditRead]:
     """The audit log, newest first, filtered by area subtree and period (admin)."""
     path = get_area(session=session, code=area).path if area else None
-    rows, total = fetch_page(session, query(area_path=path, since=from_, until=to, entity=entity),
-                             paging)
+    since, until = assume_local(from_), assume_local(to)
+    rows, total = fetch_page(session, query(area_path=path, since=since, until=until,
+                                            entity=entity), paging)
     return Page(items=[AuditRead.model_validate(r, from_attributes=True) for r in rows],
                 total=total)

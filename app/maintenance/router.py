@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import require
 from app.auth.permissions import Principal
-from app.config import get_settings
 from app.db import DbSession
 from app.errors import InvalidInput
 from app.maintenance import crews, reports, retention, service, sweep, webhooks  # noqa: F401
@@ -31,6 +30,7 @@ from app.maintenance.schemas import (
     WebhookRead,
 )
 from app.pagination import Page, Paging, fetch_page
+from app.timeparams import assume_local
 
 __all__ = ["router"]
 
@@ -62,13 +62,6 @@ def _wants_csv(request: Request) -> bool:
 def _csv(body: str, name: str) -> Response:
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without an offset is local to the service's time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=get_settings().tz)
 
 
 # ---------------------------------------------------------------- outages
@@ -220,7 +213,7 @@ def maintenance_report(
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
 ) -> Response | MaintenanceReport:
     """Tickets opened and closed in the period, by cause, with median and mean time to repair."""
-    start, end = _aware(start), _aware(end)
+    start, end = assume_local(start), assume_local(end)
     if start and end and end <= start:
         raise InvalidInput("'to' must be after 'from'")
     report = reports.maintenance_report(session=session, principal=principal, start=start,

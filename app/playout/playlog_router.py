@@ -11,24 +11,17 @@ from fastapi.responses import Response
 from app.areas.service import get_area_in_scope
 from app.auth.deps import require
 from app.auth.permissions import Principal
-from app.config import get_settings
 from app.db import DbSession
 from app.errors import InvalidInput
 from app.pagination import Page, Paging
 from app.playout.playlog import playlog_csv, playlog_page, playlog_query
 from app.playout.terminal_schemas import PlaylogEntry
+from app.timeparams import assume_local
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/playlog", tags=["playlog"])
 Reader = Annotated[Principal, Depends(require("playlog:read"))]
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without an offset is local to the service's time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=get_settings().tz)
 
 
 def _wants_csv(request: Request) -> bool:
@@ -53,7 +46,7 @@ def get_playlog(
     speaker: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response | Page[PlaylogEntry]:
     """What each terminal reported playing, and the orders no terminal played (``missed``)."""
-    start, end = _aware(start), _aware(end)
+    start, end = assume_local(start), assume_local(end)
     if start and end and end <= start:
         raise InvalidInput("'to' must be after 'from'")
     paths = [principal.area_path] if principal.area_path else []

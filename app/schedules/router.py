@@ -23,6 +23,7 @@ from app.schedules.schemas import (
     ScheduleRead,
     ScheduleUpdate,
 )
+from app.timeparams import assume_local
 
 __all__ = ["router"]
 
@@ -34,17 +35,10 @@ To = Annotated[datetime | None, Query(alias="to", description="ISO 8601; default
 MAX_OCCURRENCE_DAYS = 92
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without an offset is local to the service's time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=get_settings().tz)
-
-
 def _range(start: datetime | None, end: datetime | None,
            max_days: int) -> tuple[datetime, datetime]:
-    begin = _aware(start) or utcnow()
-    finish = _aware(end) or begin + timedelta(days=1)
+    begin = assume_local(start) or utcnow()
+    finish = assume_local(end) or begin + timedelta(days=1)
     if finish <= begin:
         raise InvalidInput("`to` must be after `from`", code="invalid_range")
     if finish - begin > timedelta(days=max_days):

@@ -161,6 +161,25 @@ def test_audit_log_records_changes_with_before_and_after(district: District) -> 
     assert client.get("/api/v1/audit", headers=staff).status_code == 403
 
 
+def test_audit_period_without_an_offset_is_local_time(district: District) -> None:
+    client = district.client
+    with time_machine.travel("2030-03-01 08:00:00+00:00", tick=False) as traveller:  # 16:00 local
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        client.patch("/api/v1/areas/v11", json={"name": "东一新村"}, headers=admin)
+        traveller.move_to("2030-03-01 10:00:00+00:00")  # 18:00 in Asia/Shanghai
+        client.patch("/api/v1/areas/v12", json={"name": "东二新村"}, headers=admin)
+
+        def updated(**period: str) -> list[str]:
+            response = client.get("/api/v1/audit", headers=admin, params=period)
+            assert response.status_code == 200, response.text
+            return [e["entity_id"] for e in response.json()["items"] if e["action"] == "update"]
+
+        # 17:00 local is 09:00 UTC: between the two changes (read as UTC it would be after both).
+        assert updated(**{"from": "2030-03-01T17:00:00"}) == ["v12"]
+        assert updated(to="2030-03-01T17:00:00") == ["v11"]
+        assert updated(**{"from": "2030-03-01T17:00:00+08:00"}) == ["v12"]
+
+
 def test_bootstrap_prints_a_random_admin_password_once(env, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from app.config import reset_settings
     from app.main import create_app

@@ -75,7 +75,9 @@ class BroadcastCreate(BaseModel):
     announcement: str | None = Field(
         None, max_length=40, description="an approved announcement's id"
     )
-    media: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="a stored file's sha256")
+    media: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)] | None = (
+        Field(None, description="a stored file's sha256 (hex, either case)")
+    )
     loop: int = Field(1, ge=1, le=20, description="how many times the audio plays back to back")
     expires_at: AwareDatetime | None = Field(None, description="default: one hour from now")
     mode: Mode = "actual"

@@ -48,7 +48,8 @@ class MediaItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    media: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    # Stored files are named by lower-case hex; a digest copied in upper case names the same.
+    media: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 
 
 class SilenceItem(BaseModel):

@@ -75,6 +75,19 @@ def test_playout_media_frames_items_with_chimes_and_gaps(client: TestClient, peo
         assert client.get(item["url"]).status_code == 200
 
 
+def test_a_media_item_names_its_file_by_sha256_in_either_case(
+    client: TestClient, people
+) -> None:
+    with session_scope() as session:
+        stored = silence_media(session, 700)
+    shouted = stored.sha256.upper()
+    playlist = _create(client, people["staff"], items=[{"media": shouted}])
+    assert playlist["items"] == [{"media": stored.sha256}]
+    assert playlist["status"] == "ready" and playlist["duration_ms"] == stored.duration_ms
+    unknown = _create(client, people["staff"], expect=422, items=[{"media": "A" * 64}])
+    assert unknown["error"] and "no stored media" in unknown["detail"]
+
+
 def test_status_unapproved_lists_the_announcements_left_out(client: TestClient, people) -> None:
     ready = _ready_announcement(client, people)
     draft = create(client, people["staff"], title="未审核")

@@ -62,9 +62,13 @@ def login(
     """Check the password, set the session cookie and go on to the page asked for."""
     address = request.client.host if request.client else "unknown"
     keys = (f"user:{username}", f"addr:{address}")
-    if login_throttle.retry_after(*keys) is not None:
-        return render(request, "login.html", None, next=_safe_next(next),
-                      error="登录失败次数过多，请稍后再试")
+    wait = login_throttle.retry_after(*keys)
+    if wait is not None:  # the page again, but as the API says it: 429 with Retry-After
+        page = render(request, "login.html", None, next=_safe_next(next),
+                      error=f"登录失败次数过多，请 {wait} 秒后再试")
+        page.status_code = 429
+        page.headers["Retry-After"] = str(wait)
+        return page
     settings = get_settings()
     try:
         with session_scope() as session:

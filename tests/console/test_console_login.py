@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_PASSWORD
@@ -42,3 +43,20 @@ def test_open_redirects_after_login_are_refused(client: TestClient) -> None:
                            data={"username": "admin", "password": ADMIN_PASSWORD,
                                  "next": "https://evil.example/"})
     assert response.headers["location"] == "/console/"
+
+
+def test_a_throttled_console_login_answers_429_with_retry_after(client: TestClient) -> None:
+    with time_machine.travel("2026-03-01 08:00:00+00:00", tick=False) as traveller:
+        for _ in range(10):
+            wrong = client.post("/console/login", data={"username": "admin", "password": "x"})
+            assert wrong.status_code == 200 and "用户名或密码错误" in wrong.text
+        blocked = client.post("/console/login", follow_redirects=False,
+                              data={"username": "admin", "password": ADMIN_PASSWORD})
+        assert blocked.status_code == 429
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 301
+        assert blocked.headers["content-type"].startswith("text/html")
+        assert "登录失败次数过多" in blocked.text and 'name="password"' in blocked.text
+        traveller.shift(301)
+        allowed = client.post("/console/login", follow_redirects=False,
+                              data={"username": "admin", "password": ADMIN_PASSWORD})
+        assert allowed.status_code == 303

@@ -66,6 +66,9 @@ class PlayoutMedia:
     items: list[dict[str, Any]]
     duration_ms: int
     ready: bool
+    # Approved announcements whose audio is still rendering, estimated from their text at
+    # four characters a second: a schedule's slot is known before its audio is.
+    pending_ms: int = 0
 
 
 # ---------------------------------------------------------------- playout
@@ -96,6 +99,20 @@ def _announcement_entry(session: Session, announcement_id: str) -> tuple[_Entry 
     return (_Entry(media, playable.title) if media else None), ready
 
 
+SPOKEN_MS_PER_CHAR = 250  # broadcast Mandarin runs at about four characters a second
+
+
+def _pending_estimate_ms(session: Session, item: PlaylistItem) -> int:
+    """For an announcement with no playable audio yet, the length its text will take."""
+    if item.announcement_id is None:
+        return 0
+    newest = last_approved_revision(session, item.announcement_id)
+    if newest is None or newest.audio_status != "pending":
+        return 0
+    spoken = sum(1 for char in newest.body if not char.isspace())
+    return max(1000, spoken * SPOKEN_MS_PER_CHAR)
+
+
 def _item_entry(session: Session, item: PlaylistItem) -> tuple[_Entry | None, bool]:
     if item.announcement_id is not None:
         return _announcement_entry(session, item.announcement_id)
@@ -124,12 +141,14 @@ def _framed(session: Session, playlist: Playlist, entries: list[_Entry]) -> list
 
 def _playout(session: Session, playlist: Playlist) -> PlayoutMedia:
     entries: list[_Entry] = []
-    ready = True
+    ready, pending_ms = True, 0
     for item in playlist.items:
         entry, item_ready = _item_entry(session, item)
         ready = ready and item_ready
         if entry is not None:
             entries.append(entry)
+        else:
+            pending_ms += _pending_estimate_ms(session, item)
     framed = _framed(session, playlist, entries)
     items: list[dict[str, Any]] = [
         {"url": media_url(e.media.sha256), "sha256": e.media.sha256,
@@ -137,7 +156,7 @@ def _playout(session: Session, playlist: Playlist) -> PlayoutMedia:
         for e in framed
     ]
     return PlayoutMedia(items=items, duration_ms=sum(e.media.duration_ms for e in framed),
-                        ready=ready)
+                        ready=ready, pending_ms=pending_ms)
 
 
 def playout_media(session: Session, playlist_id: str) -> PlayoutMedia | None:

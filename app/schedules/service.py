@@ -22,6 +22,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
+from app.playlists.models import Playlist
 from app.playlists.service import PLAYLIST_USAGE_CHECKS, playout_media, unapproved_items
 from app.schedules import reactions  # noqa: F401  (subscribes to other parts' events)
 from app.schedules.issuing import reissue_schedule, rule_of, withdraw_future_orders
@@ -167,10 +168,11 @@ def list_schedules(
 
 
 def slot_length(session: Session, schedule: Schedule | _Draft) -> timedelta:
-    """How long one occurrence lasts: loop × the playlist's duration (0 if unknown)."""
+    """How long one occurrence lasts: loop × the playlist's duration, audio still rendering
+    counted by its text's estimated length (0 if the playlist is gone)."""
     playlist_id = schedule.playlist if isinstance(schedule, _Draft) else schedule.playlist_id
     media = playout_media(session, playlist_id)
-    duration_ms = media.duration_ms if media is not None else 0
+    duration_ms = media.duration_ms + media.pending_ms if media is not None else 0
     return timedelta(milliseconds=schedule.loop * duration_ms)
 
 
@@ -230,9 +232,13 @@ def _check_quiet_hours(rule: Rule) -> None:
         )
 
 
-def _check_playlist(session: Session, playlist_id: str) -> None:
-    if playout_media(session, playlist_id) is None:
+def _check_playlist(session: Session, principal: Principal, playlist_id: str) -> None:
+    playlist = session.get(Playlist, playlist_id)
+    if playlist is None:
         raise InvalidInput(f"playlist {playlist_id!r} does not exist", code="unknown_playlist")
+    area = session.get(Area, playlist.area_code)
+    if not principal.covers(area.path if area is not None else None):
+        raise Forbidden(f"playlist {playlist_id!r} belongs to an area outside yours")
     unapproved = unapproved_items(session, playlist_id)
     if unapproved:
         raise AppError(
@@ -337,7 +343,7 @@ def _validate(session: Session, principal: Principal, draft: _Draft,
     rule = draft.rule()
     _check_quiet_hours(rule)
     areas = _check_targets(session, principal, draft.targets)
-    _check_playlist(session, draft.playlist)
+    _check_playlist(session, principal, draft.playlist)
     length = slot_length(session, draft)
     _check_self_overlap(rule, length, now)
     _check_conflicts(session, draft, rule, length, areas, exclude, now)

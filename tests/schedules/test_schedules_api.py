@@ -36,6 +36,37 @@ def test_a_time_inside_quiet_hours_is_refused_naming_the_time(
     assert response.json()["times"] == ["22:00", "23:00"]
 
 
+def _still_rendering(announcement_id: str) -> None:
+    """Put the announcement's approved audio back to "rendering" (as just after approval)."""
+    from sqlalchemy import update
+
+    from app.announcements.models import Revision
+    from app.db import session_scope
+
+    with session_scope() as session:
+        session.execute(update(Revision).where(Revision.announcement_id == announcement_id)
+                        .values(audio_status="pending", audio_sha256=None))
+
+
+def test_slots_conflict_before_their_audio_is_rendered(
+    client: TestClient, admin: dict[str, str], content: Content,
+) -> None:
+    """Scheduling straight after approval: the slot's length comes from the text until the
+    audio exists (40 characters: about 10 s)."""
+    announcement = content.announcement("各位村民请注意，今天下午三点在村委会召开防汛会议，请准时参加会议。谢谢配合")
+    _still_rendering(announcement)
+    playlist = content.playlist({"announcement": announcement})
+    assert playlist["duration_ms"] == 0 and playlist["status"] == "pending"
+    with time_machine.travel(MONDAY_5AM, tick=False):
+        assert post(client, admin, name="东镇早间", playlist=playlist["id"], targets=["t1"],
+                    times=["07:00"]).status_code == 201
+        clash = post(client, admin, name="东一村", playlist=playlist["id"], targets=["v11"],
+                     times=["07:00"])
+        assert clash.status_code == 409 and clash.json()["error"] == "schedule_conflict"
+        assert post(client, admin, name="东一村稍后", playlist=playlist["id"], targets=["v11"],
+                    times=["07:01"]).status_code == 201
+
+
 def test_an_invalid_rule_is_refused_with_the_reason(
     client: TestClient, admin: dict[str, str], district: District,
 ) -> None:
@@ -71,6 +102,13 @@ def test_unknown_playlist_or_target_is_422_and_a_target_outside_ones_area_403(
     response = post(client, east, name="越界", playlist=playlist["id"], targets=["v11", "v21"],
                     times=["07:00"])
     assert response.status_code == 403 and "v21" in response.json()["detail"]
+    # Only a playlist of one's own area may be scheduled (this one is the district's).
+    response = post(client, east, name="别人的节目", playlist=playlist["id"], targets=["v11"],
+                    times=["07:00"])
+    assert response.status_code == 403 and playlist["id"] in response.json()["detail"]
+    own = content.ready_playlist(area="t1")
+    assert post(client, east, name="自己的节目", playlist=own["id"], targets=["v11"],
+                times=["07:00"]).status_code == 201
     crew = district.user("fixer", "crew", "t1")
     assert post(client, crew, name="无权", playlist=playlist["id"], targets=["v11"],
                 times=["07:00"]).status_code == 403

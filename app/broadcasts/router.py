@@ -26,6 +26,7 @@ from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.db import DbSession, session_scope
 from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
 from app.pagination import Page, Paging, fetch_page
+from app.speakers.heartbeats import FreshHeartbeats
 
 __all__ = ["router", "CAP_CONTENT_TYPES"]
 
@@ -108,7 +109,7 @@ def _create(
         return issued.created, _read(session, issued.broadcast)
 
 
-@router.get("", response_model=Page[BroadcastRead])
+@router.get("", response_model=Page[BroadcastRead], dependencies=[FreshHeartbeats])
 def list_broadcasts(
     principal: Reader,
     session: DbSession,
@@ -199,7 +200,7 @@ async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     return await _off_loop(_apply_cap, principal, document)
 
 
-@router.get("/{broadcast_id}", response_model=BroadcastRead)
+@router.get("/{broadcast_id}", response_model=BroadcastRead, dependencies=[FreshHeartbeats])
 def get_broadcast(broadcast_id: str, principal: Reader, session: DbSession) -> BroadcastRead:
     """A broadcast and its state in every village."""
     return _read(

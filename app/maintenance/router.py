@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import require
 from app.auth.permissions import Principal
@@ -30,6 +29,7 @@ from app.maintenance.schemas import (
     WebhookRead,
 )
 from app.pagination import Page, Paging, fetch_page
+from app.speakers.heartbeats import FreshHeartbeats
 from app.timeparams import assume_local
 
 __all__ = ["router"]
@@ -45,13 +45,6 @@ WebhookAdmin = Annotated[Principal, Depends(require("webhooks:write"))]
 TicketStatus = Literal["open", "claimed", "resolved", "closed"]
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}}
-
-
-async def _fresh_heartbeats(request: Request) -> None:
-    """Write this process's pending heartbeats first: the report counts every one answered."""
-    buffer = getattr(request.app.state, "heartbeats", None)
-    if buffer is not None and len(buffer):
-        await run_in_threadpool(buffer.flush)
 
 
 def _wants_csv(request: Request) -> bool:
@@ -74,7 +67,8 @@ def report_outage(data: OutageCreate, principal: OutageWriter, session: DbSessio
                                                      data=data))
 
 
-@router.get("/outages", response_model=Page[OutageRead], tags=["outages"])
+@router.get("/outages", response_model=Page[OutageRead], tags=["outages"],
+            dependencies=[FreshHeartbeats])
 def list_outages(
     principal: TicketReader, session: DbSession, paging: Paging,
     speaker: Annotated[str | None, Query(max_length=40)] = None,
@@ -130,7 +124,8 @@ def delete_crew(crew_id: str, principal: CrewWriter, session: DbSession) -> Resp
 # ---------------------------------------------------------------- tickets
 
 
-@router.get("/tickets", response_model=Page[TicketRead], tags=["tickets"])
+@router.get("/tickets", response_model=Page[TicketRead], tags=["tickets"],
+            dependencies=[FreshHeartbeats])
 def list_tickets(
     principal: TicketReader, session: DbSession, paging: Paging,
     status: Annotated[TicketStatus | None, Query()] = None,
@@ -147,7 +142,8 @@ def list_tickets(
     return Page(items=service.tickets_read(session, rows), total=total)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketRead, tags=["tickets"])
+@router.get("/tickets/{ticket_id}", response_model=TicketRead, tags=["tickets"],
+            dependencies=[FreshHeartbeats])
 def get_ticket(ticket_id: str, principal: TicketReader, session: DbSession) -> TicketRead:
     """One ticket with its timeline (403 for another crew's)."""
     ticket = service.get_ticket_in_scope(session=session, principal=principal,
@@ -193,7 +189,7 @@ def comment_ticket(ticket_id: str, data: TicketComment, principal: TicketReader,
 
 
 @router.get("/reports/coverage", response_model=CoverageReport, responses=CSV_RESPONSE,
-            tags=["reports"], dependencies=[Depends(_fresh_heartbeats)])
+            tags=["reports"], dependencies=[FreshHeartbeats])
 def coverage_report(request: Request, principal: ReportReader, session: DbSession,
                     paging: Paging) -> Response | CoverageReport:
     """Per town: villages, silent villages (no speaker online), speakers, speakers online."""

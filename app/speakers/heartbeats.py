@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
@@ -38,6 +39,7 @@ __all__ = [
     "start_heartbeat_service",
     "stop_heartbeat_service",
     "FLUSH_INTERVAL_S",
+    "FreshHeartbeats",
     "HISTORY_SAMPLE_S",
 ]
 
@@ -259,3 +261,15 @@ async def stop_heartbeat_service(app: FastAPI) -> None:
     stop.set()
     await app.state.heartbeat_task
     await asyncio.to_thread(app.state.heartbeats.flush)
+
+
+async def _fresh_heartbeats(request: Request) -> None:
+    """Write this process's pending heartbeats first: a read sees every heartbeat answered
+    (and the health transitions they cause: outages closing, villages reachable again)."""
+    buffer: HeartbeatBuffer | None = getattr(request.app.state, "heartbeats", None)
+    if buffer is not None and len(buffer):
+        await run_in_threadpool(buffer.flush)
+
+
+# ``dependencies=[FreshHeartbeats]`` on a route that reads speakers' health.
+FreshHeartbeats = Depends(_fresh_heartbeats)

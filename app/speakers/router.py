@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
 from app.pagination import Page, Paging, fetch_page
 from app.speakers import service
-from app.speakers.heartbeats import HeartbeatBuffer
+from app.speakers.heartbeats import FreshHeartbeats
 from app.speakers.schemas import (
     SpeakerCreate,
     SpeakerCreated,
@@ -29,14 +28,7 @@ Reader = Annotated[Principal, Depends(require("speakers:read"))]
 Writer = Annotated[Principal, Depends(require("speakers:write"))]
 
 
-async def _fresh_heartbeats(request: Request) -> None:
-    """Write this process's pending heartbeats first: a read sees every heartbeat answered."""
-    buffer: HeartbeatBuffer | None = getattr(request.app.state, "heartbeats", None)
-    if buffer is not None and len(buffer):
-        await run_in_threadpool(buffer.flush)
-
-
-Fresh = Depends(_fresh_heartbeats)
+Fresh = FreshHeartbeats
 
 
 def _one(session: DbSession, speaker: object) -> SpeakerRead:

@@ -674,3 +674,22 @@ def test_idempotency_keys_are_kept_a_day_at_least_then_forgotten(
 
     assert kept.status_code == 200 and kept.json()["id"] == first["id"]
     assert fresh.status_code == 201 and fresh.json()["id"] != first["id"]
+
+
+def test_a_heartbeat_counts_for_the_very_next_status_read(
+    client: TestClient,
+    district: District,
+    stored: Stored,
+    terminal: Callable[..., Terminal],
+) -> None:
+    """Heartbeats are written in batches, but a broadcast's status never lags behind one."""
+    speaker = terminal("v11")
+    body = created(post(client, district.admin, broadcast_body(
+        targets=["v11"], media=stored.recording()["sha256"])))
+    assert villages(body)["v11"]["state"] == "unreachable"
+    speaker.heartbeat(wait_online=False)  # no speakers read in between (that writes them too)
+    shown = client.get(f"{BROADCASTS}/{body['id']}", headers=district.admin).json()
+    assert villages(shown)["v11"]["state"] == "pending"
+    assert villages(shown)["v11"]["speakers"]["online"] == 1
+    listed = client.get(BROADCASTS, headers=district.admin).json()["items"]
+    assert villages(listed[0])["v11"]["speakers"]["online"] == 1

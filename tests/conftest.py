@@ -29,17 +29,33 @@ PG_URL = os.environ.get("CUNXIANG_TEST_DATABASE_URL")
 def pytest_configure(config: pytest.Config) -> None:
     """A private temporary directory for the run and every process it starts: tests that
     check nothing is left behind must not see another run's (or a benchmark's) files."""
-    if not hasattr(config, "workerinput") and "CUNXIANG_TEST_TMPDIR" not in os.environ:
-        private = tempfile.mkdtemp(prefix="cx-tests-")
-        os.environ["CUNXIANG_TEST_TMPDIR"] = os.environ["TMPDIR"] = private
-        tempfile.tempdir = private
+    if "CUNXIANG_TEST_TMPDIR" in os.environ:
+        return
+    system = Path(tempfile.gettempdir())
+    for stale in system.glob("cx-tests-*"):  # emptied by earlier runs (see below)
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.rmdir()
+        except OSError:
+            pass
+    private = tempfile.mkdtemp(prefix="cx-tests-", dir=system)
+    os.environ["CUNXIANG_TEST_TMPDIR"] = os.environ["TMPDIR"] = private
+    tempfile.tempdir = private
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the private temporary directory."""
+    """Empty the private temporary directory, but for multiprocessing's own folder, which
+    multiprocessing removes itself at exit (the empty directory goes with a later run)."""
     private = os.environ.pop("CUNXIANG_TEST_TMPDIR", None)
-    if private:
-        shutil.rmtree(private, ignore_errors=True)
+    if not private:
+        return
+    for child in Path(private).iterdir():
+        if child.name.startswith("pymp-"):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -53,7 +53,8 @@ def test_slots_conflict_before_their_audio_is_rendered(
 ) -> None:
     """Scheduling straight after approval: the slot's length comes from the text until the
     audio exists (40 characters: about 10 s)."""
-    announcement = content.announcement("各位村民请注意，今天下午三点在村委会召开防汛会议，请准时参加会议。谢谢配合")
+    announcement = content.announcement(
+        "各位村民请注意，今天下午三点在村委会召开防汛会议，" "请准时参加会议。谢谢配合")
     _still_rendering(announcement)
     playlist = content.playlist({"announcement": announcement})
     assert playlist["duration_ms"] == 0 and playlist["status"] == "pending"

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.permissions import Principal
 from app.db import utcnow
 from app.errors import AppError
 from app.playout.longpoll import terminal_runtime
@@ -139,24 +139,26 @@ class TerminalFastPath:
                 return
         await self.app(scope, receive, send)
 
-    async def _terminal(self, scope: Scope) -> Any:
+    async def _terminal(self, scope: Scope) -> tuple[str, Principal] | None:
+        """The bearer token and its terminal, when it is a known terminal's token."""
         token = _bearer(scope)
         if token is None:
-            return None, None
+            return None
         principal = await terminal_runtime(scope["app"]).resolve(token)
         if principal is None or principal.kind != "terminal":
-            return None, None
+            return None
         return token, principal
 
     async def _program(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = _program_query(scope.get("query_string", b""))
-        token, terminal = await self._terminal(scope) if query is not None else (None, None)
-        if token is None or terminal is None or query is None:
+        caller = await self._terminal(scope) if query is not None else None
+        if caller is None or query is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = _ROUTES[PROGRAM_PATH]
+        version, wait = query
         try:
-            status, body = await answer_program(scope["app"], token, query[0], query[1],
+            status, body = await answer_program(scope["app"], caller[0], version, wait,
                                                 _base_url(scope))
         except AppError as error:
             await _answer_error(send, error)
@@ -165,33 +167,40 @@ class TerminalFastPath:
 
     async def _heartbeat(self, scope: Scope, receive: Receive, send: Send) -> None:
         arrived_at = utcnow()
-        token, terminal = await self._terminal(scope) if _json_body(scope) else (None, None)
-        if terminal is None:
+        caller = await self._terminal(scope) if _json_body(scope) else None
+        if caller is None:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            more = message.get("more_body", False)
-            if size > MAX_BODY:
-                break
-        raw = b"".join(chunks)
+        read = await _read_body(receive)
+        if read is None:  # the client went away
+            return
+        raw, complete = read
         try:
-            if more:
+            if not complete:
                 raise ValueError("too big for the fast path")
             body = HeartbeatIn.model_validate_json(raw)
         except (ValidationError, ValueError):
-            await self.app(scope, _replay(raw, more, receive), send)
+            await self.app(scope, _replay(raw, not complete, receive), send)
             return
         scope["route"] = _ROUTES[HEARTBEAT_PATH]
-        ack = await accept_heartbeat(scope["app"], terminal, body, arrived_at)
+        ack = await accept_heartbeat(scope["app"], caller[1], body, arrived_at)
         await _answer(send, 200, ack.model_dump_json().encode(), _JSON)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
+    """The request body up to :data:`MAX_BODY` and whether that is all of it; None when the
+    client disconnected."""
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more and size <= MAX_BODY:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks), not more
 
 
 def _replay(raw: bytes, more: bool, receive: Receive) -> Receive:

@@ -52,6 +52,7 @@ def _heartbeats(now: datetime) -> list[tuple[dict[str, str], Any]]:
         (json_type, {"status": "ok", "power": "mains", "at": (now - timedelta(minutes=3))
                      .isoformat()}),
         (json_type, {"status": "ok", "power": "mains", "volume": "80"}),
+        (json_type, {"status": "ok", "power": "mains", "note": "长" * 20_000}),
         (json_type, {"status": "fine", "power": "mains"}),
         (json_type, {"status": "ok", "power": "mains", "volume": 101}),
         (json_type, {"status": "ok", "power": "mains", "at": "2026-11-29T10:00:00"}),

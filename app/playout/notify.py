@@ -15,6 +15,12 @@ village's version from the terminal runtime's memory (:mod:`app.playout.longpoll
 
 ``speaker.token_changed`` (a token rotated, a speaker retired or moved) travels the
 same way, on its own channel, and makes every process forget that terminal's token.
+
+A change committed by another process without a notification — on SQLite, which has
+none (``cunxiang apply`` beside the server), or on PostgreSQL while the listener was
+reconnecting — is caught by a watch that reads recently bumped versions every
+:data:`WATCH_INTERVAL_S` and wakes what changed: terminals hear of it within seconds,
+never only at the end of their long-poll.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -33,9 +40,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import on_commit
+from app.db import on_commit, session_scope, utcnow
 from app.events import subscribe
 from app.metrics import REGISTRY
+from app.playout.models import VillageProgram
 
 if TYPE_CHECKING:
     from app.playout.longpoll import TerminalRuntime
@@ -54,6 +62,10 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "cunxiang_programs"
 TERMINALS_CHANNEL = "cunxiang_terminals"
+WATCH_INTERVAL_S = 2.0
+# Versions bumped this long before the last look are read again: commits land after the
+# writer's clock stamped them, and processes' clocks differ a little.
+WATCH_MARGIN = timedelta(seconds=10)
 _PAYLOAD_LIMIT = 7000  # pg_notify payloads must stay under 8000 bytes
 
 program_waiters = Gauge(
@@ -195,25 +207,64 @@ class _PostgresListener:
         self.stopping.set()
 
 
-def start_program_notifier(app: FastAPI) -> None:
-    """Lifespan start: this loop's notifier, and a LISTEN thread on PostgreSQL."""
+def _versions_bumped_since(since: datetime) -> list[tuple[str, int]]:
+    with session_scope() as session:
+        return [(code, version) for code, version in session.execute(
+            select(VillageProgram.village_code, VillageProgram.version)
+            .where(VillageProgram.updated_at >= since))]
+
+
+async def _watch_versions(notifier: ProgramNotifier, stop: asyncio.Event) -> None:
+    """Wake the villages whose version changed without this process being told."""
+    known: dict[str, int] = {}
+    since = utcnow()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
+        looked_at = utcnow()
+        try:
+            rows = await asyncio.to_thread(_versions_bumped_since, since - WATCH_MARGIN)
+        except Exception as exc:  # the database may be briefly away: look again next time
+            log.warning("program version watch failed (%s); retrying", exc)
+            continue
+        # A change this process made itself is woken again here, once: its waiters read
+        # the version, find it unchanged and wait on (cheaper than any bookkeeping).
+        changed = [code for code, version in rows if known.get(code) != version]
+        known.update(rows)
+        since = looked_at
+        if changed:
+            notifier.wake(changed)
+
+
+def start_program_notifier(app: FastAPI, *, watch: bool = True) -> None:
+    """Lifespan start: this loop's notifier, a LISTEN thread on PostgreSQL and the version
+    watch (``watch=False``: an app run without its lifespan, which could not stop it)."""
     from app.playout.longpoll import terminal_runtime  # longpoll → service → program → here
 
     notifier = ProgramNotifier(asyncio.get_running_loop(), terminal_runtime(app))
     _NOTIFIERS.add(notifier)
     app.state.program_notifier = notifier
-    app.state.program_listener = None
+    app.state.program_listener = app.state.program_watch = None
     url = get_settings().database_url
     if url.startswith("postgresql"):
         listener = _PostgresListener(url, notifier)
         listener.thread.start()
         app.state.program_listener = listener
+    if watch:
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(_watch_versions(notifier, stop))
+        app.state.program_watch = (stop, task)
 
 
-def stop_program_notifier(app: FastAPI) -> None:
-    """Lifespan stop: forget the notifier and stop listening."""
+async def stop_program_notifier(app: FastAPI) -> None:
+    """Lifespan stop: forget the notifier, stop listening and watching."""
     notifier = getattr(app.state, "program_notifier", None)
     _NOTIFIERS.discard(notifier)  # type: ignore[arg-type]
     listener = getattr(app.state, "program_listener", None)
     if listener is not None:
         listener.stop()
+    watch = getattr(app.state, "program_watch", None)
+    if watch is not None:
+        stop, task = watch
+        stop.set()
+        await task

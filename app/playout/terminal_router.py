@@ -58,7 +58,7 @@ Terminal = Annotated[Principal, Depends(_terminal)]
 def _notifier(app: FastAPI) -> ProgramNotifier:
     notifier = getattr(app.state, "program_notifier", None)
     if notifier is None:  # an app run without its lifespan (scripts): start one now
-        start_program_notifier(app)
+        start_program_notifier(app, watch=False)
         notifier = app.state.program_notifier
     return notifier
 

@@ -24,6 +24,8 @@ __all__ = [
     "UnsupportedMedia",
     "BadRequest",
     "install_error_handlers",
+    "app_error_response",
+    "unavailable_response",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,24 @@ def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
 PageRenderer = Callable[[Request, AppError], Response | None]
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    """The JSON answer to an :class:`AppError` (with the headers its status calls for)."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if "retry_after" in exc.extra:  # the body says it; HTTP clients read the header
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
+
+
+def unavailable_response(path: str, exc: OperationalError) -> JSONResponse:
+    """503 for a database that is busy or away: the client retries, nothing was done."""
+    log.error("database unavailable on %s: %s", path, exc.orig)
+    return JSONResponse(
+        {"error": "unavailable", "detail": "the database is busy or unreachable; retry"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None) -> None:
     """Map every failure to ``{"error", "detail"}``; nothing a client sends may yield a 500.
 
@@ -129,12 +149,7 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
         page = page_errors(request, exc) if page_errors else None
-        if page is not None:
-            return page
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-        if "retry_after" in exc.extra:  # the body says it; HTTP clients read the header
-            headers["Retry-After"] = str(exc.extra["retry_after"])
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
+        return page if page is not None else app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -161,12 +176,7 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable on %s: %s", request.url.path, exc.orig)
-        return JSONResponse(
-            {"error": "unavailable", "detail": "the database is busy or unreachable; retry"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return unavailable_response(request.url.path, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

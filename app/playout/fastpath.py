@@ -18,15 +18,16 @@ token revoked while waiting), is answered here, through the same error shape.
 
 from __future__ import annotations
 
-import json
 import re
 
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.permissions import Principal
 from app.db import utcnow
-from app.errors import AppError
+from app.errors import AppError, app_error_response, unavailable_response
 from app.playout.longpoll import terminal_runtime
 from app.playout.terminal_router import accept_heartbeat, answer_program
 from app.speakers.schemas import HeartbeatIn
@@ -97,12 +98,9 @@ def _json_body(scope: Scope) -> bool:
 
 
 def _base_url(scope: Scope) -> str:
-    """``request.base_url`` of Starlette, for the absolute media URLs of a program."""
-    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
-    if host is None:
-        server = scope.get("server") or ("localhost", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}/"
+    """``request.base_url``, for the absolute media URLs of a program (Starlette's own rules
+    for the Host header and the root path)."""
+    return str(Request(scope).base_url)
 
 
 async def _answer(send: Send, status: int, body: bytes,
@@ -112,11 +110,6 @@ async def _answer(send: Send, status: int, body: bytes,
         head.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _answer_error(send: Send, error: AppError) -> None:
-    body = json.dumps(error.body(), ensure_ascii=False, separators=(",", ":")).encode()
-    await _answer(send, error.status, body, _JSON)
 
 
 class TerminalFastPath:
@@ -131,11 +124,13 @@ class TerminalFastPath:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root):]
-            if path == HEARTBEAT_PATH and scope["method"] == "POST":
-                await self._heartbeat(scope, receive, send)
-                return
-            if path == PROGRAM_PATH and scope["method"] == "GET":
-                await self._program(scope, receive, send)
+            answer = {(HEARTBEAT_PATH, "POST"): self._heartbeat,
+                      (PROGRAM_PATH, "GET"): self._program}.get((path, scope["method"]))
+            if answer is not None:
+                try:
+                    await answer(scope, receive, send)
+                except OperationalError as exc:  # as the routes answer it (no response sent yet)
+                    await unavailable_response(path, exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -160,8 +155,8 @@ class TerminalFastPath:
         try:
             status, body = await answer_program(scope["app"], caller[0], version, wait,
                                                 _base_url(scope))
-        except AppError as error:
-            await _answer_error(send, error)
+        except AppError as error:  # mid-poll: the token was revoked while waiting
+            await app_error_response(error)(scope, receive, send)
             return
         await _answer(send, status, body, _JSON if status == 200 else None)
 

@@ -36,7 +36,8 @@ def test_moving_a_town_moves_its_villages(district: District) -> None:
 
 
 def test_an_underscore_in_a_code_scopes_no_wider(district: District) -> None:
-    """``_`` is a LIKE wildcard: staff of town t_1 must not see town tx1 (nor its speakers)."""
+    """``_`` is a LIKE wildcard: staff of town t_1 must not see town tx1 (nor its speakers),
+    nor town T_1 (SQLite's LIKE ignores case)."""
     client, admin = district.client, district.admin
     for code, level, parent in [("t_1", "town", "d1"), ("tx1", "town", "d1"),
                                 ("v_a", "village", "t_1"), ("vxa", "village", "tx1")]:
@@ -53,6 +54,12 @@ def test_an_underscore_in_a_code_scopes_no_wider(district: District) -> None:
     speakers = client.get("/api/v1/speakers", headers=staff).json()["items"]
     assert [s["serial"] for s in speakers] == ["U1"]
     assert client.get("/api/v1/areas/vxa", headers=staff).status_code == 403
+    # Codes differ by case too: T_1's village is not t_1's.
+    for code, level, parent in [("T_1", "town", "d1"), ("V_A", "village", "T_1")]:
+        assert client.post("/api/v1/areas", headers=admin, json={
+            "code": code, "name": code, "level": level, "parent": parent}).status_code == 201
+    areas = client.get("/api/v1/areas?limit=100", headers=staff).json()["items"]
+    assert sorted(a["code"] for a in areas) == ["t_1", "v_a"]
     # Moving t_1 moves its own village only, not tx1's.
     client.post("/api/v1/areas", json={"code": "d2", "name": "北区", "level": "district"},
                 headers=admin)

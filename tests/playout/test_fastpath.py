@@ -113,9 +113,37 @@ def test_program_queries_get_the_routes_answers(
         plain = routes_only.get("/terminal/v1/program" + query, headers=bearer(token))
         assert _seen(fast) == _seen(plain), (query, fast.text, plain.text)
         assert fast.headers.get("content-type") == plain.headers.get("content-type")
+    for host in ("bad host", "example.org:8080", "[::1]"):  # media URLs follow Starlette's rules
+        headers = {**bearer(token), "Host": host}
+        fast = client.get("/terminal/v1/program", headers=headers)
+        plain = routes_only.get("/terminal/v1/program", headers=headers)
+        assert _seen(fast) == _seen(plain), (host, fast.text, plain.text)
     head = client.head("/terminal/v1/program", headers=bearer(token))
     assert head.status_code == routes_only.head("/terminal/v1/program",
                                                 headers=bearer(token)).status_code
+
+
+def test_a_database_failure_is_503_on_both_paths(
+    client: TestClient, routes_only: TestClient, admin, district, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from app.playout import longpoll
+
+    token = register(client, admin, "v11", "F5")["token"]  # never used: not in memory
+
+    def unavailable(*_: Any, **__: Any) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(longpoll, "resolve_token", unavailable)
+    beat = {"status": "ok", "power": "mains"}
+    for name, send in [("program", lambda c: c.get("/terminal/v1/program", headers=bearer(token))),
+                       ("heartbeat", lambda c: c.post("/terminal/v1/heartbeat", json=beat,
+                                                      headers=bearer(token)))]:
+        fast, plain = send(client), send(routes_only)
+        assert fast.status_code == plain.status_code == 503, (name, fast.text, plain.text)
+        assert fast.json() == plain.json() and fast.json()["error"] == "unavailable"
+        assert fast.headers["retry-after"] == plain.headers["retry-after"] == "1"
 
 
 def test_answers_of_the_fast_path_are_counted_in_the_metrics(

@@ -273,15 +273,16 @@ def mark_missed_orders(*, session: Session, now: datetime | None = None) -> dict
 def move_terminal_program(*, session: Session, from_village: str, to_village: str) -> None:
     """A speaker moves: its new village's version must differ from any it knew, then wake both.
 
-    The terminal compares versions only; raising the new village's version above the
-    old one's guarantees it never mistakes the new program for the one it holds.
+    The terminal compares versions only; raising the new village's version strictly above
+    the old one's, after both are bumped, guarantees it never mistakes the new program for
+    one it holds — even the old village's newest, had it fetched that one a moment late.
     """
     old, new = program_version(session, from_village), program_version(session, to_village)
-    if new < old:
+    if new <= old:
         row = session.get(VillageProgram, to_village)
         if row is None:
-            session.add(VillageProgram(village_code=to_village, version=old))
+            session.add(VillageProgram(village_code=to_village, version=old + 1))
         else:
-            row.version = old
+            row.version = old + 1
         session.flush()
     bump_program_versions(session, [from_village, to_village])

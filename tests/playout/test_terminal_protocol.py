@@ -155,6 +155,21 @@ def test_a_moved_speaker_gets_its_new_villages_program_at_once(
     assert waiting["body"]["version"] != version
 
 
+def test_after_a_move_the_new_villages_version_is_above_any_the_old_one_had(
+    client: TestClient, admin, district, tone: dict[str, Any]
+) -> None:
+    """A terminal that fetched its old village's program once more, just as it moved, must
+    still see the new village's program as new."""
+    for minutes in (5, 6, 7):
+        insert_order("v11", _now() + timedelta(minutes=minutes), [tone])
+    mover, stayer = register(client, admin, "v11", "P9"), register(client, admin, "v11", "P10")
+    assert client.patch(f"/api/v1/speakers/{mover['id']}", json={"village": "v21"},
+                        headers=admin).status_code == 200
+    old = client.get("/terminal/v1/program", headers=bearer(stayer["token"])).json()["version"]
+    new = client.get("/terminal/v1/program", headers=bearer(mover["token"])).json()["version"]
+    assert new > old
+
+
 def test_receipts_are_idempotent_and_move_the_order(
     client: TestClient, admin, district, tone: dict[str, Any]
 ) -> None:

@@ -15,7 +15,7 @@ Event names in use:
 - ``orders.changed``        village_codes: set[str]   (after program versions were bumped)
 - ``speaker.health``        speaker_id: str, status: str   (once per transition)
 - ``speaker.retired``       speaker_id: str
-- ``speaker.token_changed`` speaker_id: str   (token issued, rotated or revoked, or moved village)
+- ``speaker.token_changed`` speaker_id: str   (token rotated or revoked, or moved village)
 - ``receipts.recorded``     order_id: str, speaker_id: str, village_code: str, events: list[str]
 - ``broadcast.finished``    broadcast_id: str
 """

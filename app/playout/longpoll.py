@@ -123,6 +123,7 @@ class TerminalRuntime:
         self._builds: Batcher[tuple[str, str], Program] = Batcher(_build_all, self.run)
         self._programs: dict[tuple[str, int, str], tuple[float, asyncio.Future[Program]]] = {}
         self._terminals: dict[str, tuple[float, Principal]] = {}  # token digest → terminal
+        self._digests: dict[str, set[str]] = {}  # speaker id → its digests held above
         self._versions: dict[str, tuple[float, int]] = {}  # village → version
         # Bumped by every invalidation: a read that started before one is not kept.
         self._token_epoch = self._version_epoch = 0
@@ -142,15 +143,30 @@ class TerminalRuntime:
         principal = await self._principals.get(token)
         if principal is not None and principal.kind == "terminal" and epoch == self._token_epoch:
             if len(self._terminals) > 200_000:
-                self._terminals = _unexpired(self._terminals)
+                self._forget_expired()
             self._terminals[digest] = (time.monotonic() + TOKEN_TTL_S, principal)
+            self._digests.setdefault(principal.id, set()).add(digest)
         return principal
 
     def forget_terminals(self, speaker_ids: Iterable[str]) -> None:
         """These speakers' tokens or villages changed: look them up again."""
-        gone = set(speaker_ids)
         self._token_epoch += 1
-        self._terminals = {d: e for d, e in self._terminals.items() if e[1].id not in gone}
+        for speaker_id in speaker_ids:
+            for digest in self._digests.pop(speaker_id, ()):
+                self._terminals.pop(digest, None)
+
+    def forget_everything(self) -> None:
+        """Changes may have gone unannounced (a lost connection): look everything up again."""
+        self._token_epoch += 1
+        self._version_epoch += 1
+        self._terminals, self._digests, self._versions = {}, {}, {}
+
+    def _forget_expired(self) -> None:
+        now = time.monotonic()
+        for digest, (expires, principal) in list(self._terminals.items()):
+            if expires <= now:
+                del self._terminals[digest]
+                self._digests.get(principal.id, set()).discard(digest)
 
     async def version(self, village: str) -> int:
         """The village's program version now (from memory until the village changes)."""

@@ -18,9 +18,10 @@ same way, on its own channel, and makes every process forget that terminal's tok
 
 A change committed by another process without a notification — on SQLite, which has
 none (``cunxiang apply`` beside the server), or on PostgreSQL while the listener was
-reconnecting — is caught by a watch that reads recently bumped versions every
+reconnecting — is caught by a watch that reads every village's version each
 :data:`WATCH_INTERVAL_S` and wakes what changed: terminals hear of it within seconds,
-never only at the end of their long-poll.
+never only at the end of their long-poll. A reconnected listener also forgets the
+tokens and versions held in memory, since their notifications may be lost.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import on_commit, session_scope, utcnow
+from app.db import on_commit, session_scope
 from app.events import subscribe
 from app.metrics import REGISTRY
 from app.playout.models import VillageProgram
@@ -63,9 +63,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "cunxiang_programs"
 TERMINALS_CHANNEL = "cunxiang_terminals"
 WATCH_INTERVAL_S = 2.0
-# Versions bumped this long before the last look are read again: commits land after the
-# writer's clock stamped them, and processes' clocks differ a little.
-WATCH_MARGIN = timedelta(seconds=10)
 _PAYLOAD_LIMIT = 7000  # pg_notify payloads must stay under 8000 bytes
 
 program_waiters = Gauge(
@@ -117,6 +114,17 @@ class ProgramNotifier:
         if self.runtime is not None:
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self.runtime.forget_terminals, ids)
+
+    def resync(self) -> None:
+        """Notifications may have been lost: forget what is held in memory and wake every
+        waiter, who then reads its village afresh; safe from any thread."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._resync)
+
+    def _resync(self) -> None:
+        if self.runtime is not None:
+            self.runtime.forget_everything()
+        self._wake(tuple(self._events))
 
     def _wake(self, codes: tuple[str, ...]) -> None:
         if self.runtime is not None:
@@ -183,6 +191,7 @@ class _PostgresListener:
             hide_password=False)
         self.deliver: dict[str, Callable[[Iterable[str]], None]] = {
             CHANNEL: notifier.wake, TERMINALS_CHANNEL: notifier.forget_terminals}
+        self.resync = notifier.resync
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="cunxiang-program-listener",
                                        daemon=True)
@@ -195,6 +204,7 @@ class _PostgresListener:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
                     for channel in self.deliver:
                         conn.execute(f"LISTEN {channel}")
+                    self.resync()  # what was sent while nobody listened is lost
                     while not self.stopping.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self.deliver[note.channel](c for c in note.payload.split(",") if c)
@@ -207,33 +217,34 @@ class _PostgresListener:
         self.stopping.set()
 
 
-def _versions_bumped_since(since: datetime) -> list[tuple[str, int]]:
+def _all_versions() -> dict[str, int]:
     with session_scope() as session:
-        return [(code, version) for code, version in session.execute(
-            select(VillageProgram.village_code, VillageProgram.version)
-            .where(VillageProgram.updated_at >= since))]
+        return {code: version for code, version in session.execute(
+            select(VillageProgram.village_code, VillageProgram.version))}
 
 
 async def _watch_versions(notifier: ProgramNotifier, stop: asyncio.Event) -> None:
-    """Wake the villages whose version changed without this process being told."""
-    known: dict[str, int] = {}
-    since = utcnow()
+    """Wake the villages whose version changed without this process being told.
+
+    Every version is compared (one small row per village): a transaction that committed
+    long after it bumped a version (``apply`` writes a whole file in one) is seen too.
+    """
+    known: dict[str, int] | None = None  # None: not read yet (nobody waits before that)
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
-        looked_at = utcnow()
         try:
-            rows = await asyncio.to_thread(_versions_bumped_since, since - WATCH_MARGIN)
+            versions = await asyncio.to_thread(_all_versions)
         except Exception as exc:  # the database may be briefly away: look again next time
             log.warning("program version watch failed (%s); retrying", exc)
-            continue
-        # A change this process made itself is woken again here, once: its waiters read
-        # the version, find it unchanged and wait on (cheaper than any bookkeeping).
-        changed = [code for code, version in rows if known.get(code) != version]
-        known.update(rows)
-        since = looked_at
-        if changed:
-            notifier.wake(changed)
+        else:
+            # A change this process made itself is woken again here, once: its waiters read
+            # the version, find it unchanged and wait on (cheaper than any bookkeeping).
+            changed = [code for code, version in versions.items()
+                       if known is not None and known.get(code) != version]
+            known = versions
+            if changed:
+                notifier.wake(changed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
 
 
 def start_program_notifier(app: FastAPI, *, watch: bool = True) -> None:

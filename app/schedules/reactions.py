@@ -31,7 +31,8 @@ def on_area_moved(session: Session, area: Area, old_path: str, **_: object) -> N
     """A village (or a town with its villages) moved: the schedules of the areas it left and
     of those it joined are re-issued — orders of the old town's schedules are withdrawn,
     the new town's are issued, in the same transaction as the move."""
-    above = (set(old_path.split("/")) | set(area.path.split("/"))) - {area.code}
+    # Areas above both (the district of a move between its towns) keep covering it.
+    above = (set(old_path.split("/")) ^ set(area.path.split("/"))) - {area.code}
     _reissue(session, list(session.scalars(
         select(Schedule.id).where(
             Schedule.enabled.is_(True),

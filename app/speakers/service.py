@@ -138,9 +138,8 @@ def create_speaker(
         speaker = Speaker(serial=data.serial)
         session.add(speaker)
     _reset(speaker, data)
-    token = _issue_token(speaker)
+    token = _issue_token(speaker)  # a new speaker's, or a retired one's (forgotten then)
     session.flush()
-    emit(session, "speaker.token_changed", speaker_id=speaker.id)
     _audit(session, principal, "create", speaker, village)
     return speaker, token
 

@@ -218,3 +218,27 @@ def test_a_rotation_in_another_process_stops_the_token_at_once(env) -> None:
             assert status == 401
     finally:
         server.stop()
+
+
+def test_after_notifications_may_have_been_lost_nothing_held_in_memory_is_trusted(
+    app: Any, client: TestClient, admin, district
+) -> None:
+    """What a reconnecting PostgreSQL listener does: a token revoked behind the process's
+    back (its notification lost) stops working once the listener is back."""
+    from sqlalchemy import update
+
+    from app.db import session_scope
+    from app.speakers.models import Speaker
+
+    speaker = register(client, admin, "v11", "F6")
+    old = bearer(speaker["token"])
+    assert client.get("/terminal/v1/program", headers=old).status_code == 200  # now in memory
+    with session_scope() as session:  # a rotation nobody announced
+        session.execute(update(Speaker).where(Speaker.id == speaker["id"])
+                        .values(token_hash="0" * 64))
+    assert client.get("/terminal/v1/program", headers=old).status_code == 200
+    app.state.program_notifier.resync()
+    deadline = time.monotonic() + 2
+    while client.get("/terminal/v1/program", headers=old).status_code == 200:
+        assert time.monotonic() < deadline, "the token held in memory was still trusted"
+        time.sleep(0.02)

@@ -2,17 +2,23 @@
 
 Failures are rows in the database, so every API process behind a load balancer counts the
 same attempts (a per-process count would let N processes allow N times as many guesses).
-A failure older than the window is deleted when the next one is recorded.
+An attempt is written *before* the password is checked and counted with the others, so a
+burst of simultaneous guesses cannot all slip past the count; it is taken back when the
+login succeeds or is refused for another reason. Rows older than the window are deleted
+as new ones come.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select
 
 from app.auth.models import LoginFailure
 from app.db import session_scope, utcnow
+from app.errors import TooManyRequests, Unauthorized
 
 __all__ = ["LoginThrottle"]
 
@@ -26,27 +32,44 @@ class LoginThrottle:
         self.limit = limit
         self.window = window
 
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds until a blocked key may try again, or None when none of ``keys`` is blocked."""
+    @contextmanager
+    def attempt(self, *keys: str) -> Iterator[None]:
+        """Guard one login: 429 (:class:`TooManyRequests`) when a key is over the limit; the
+        attempt counts as a failure if the block raises :class:`Unauthorized`."""
+        ids, wait = self._record(keys)
+        if wait is not None:
+            self._take_back(ids)  # a refused attempt is no guess
+            raise TooManyRequests(f"too many failed logins; try again in {wait} s",
+                                  retry_after=wait)
+        try:
+            yield
+        except Unauthorized:
+            raise
+        except BaseException:
+            self._take_back(ids)
+            raise
+        self._take_back(ids)
+
+    def _record(self, keys: Sequence[str]) -> tuple[list[int], int | None]:
         now = utcnow()
+        keys = [key[:KEY_LENGTH] for key in keys]
         with session_scope() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.window))
+            ids = list(session.scalars(insert(LoginFailure).returning(LoginFailure.id),
+                                       [{"key": key, "at": now} for key in keys]))
+            session.commit()  # visible to every other attempt before the password is checked
             rows = session.execute(
                 select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
-                .where(LoginFailure.key.in_([k[:KEY_LENGTH] for k in keys]),
-                       LoginFailure.at > now - self.window)
+                .where(LoginFailure.key.in_(keys), LoginFailure.at > now - self.window)
                 .group_by(LoginFailure.key)
             ).all()
         waits = [(first + self.window - now).total_seconds() for _, count, first in rows
-                 if count >= self.limit]
-        return max(1, int(max(waits)) + 1) if waits else None
+                 if count > self.limit]
+        return ids, (max(1, int(max(waits)) + 1) if waits else None)
 
-    def fail(self, *keys: str) -> None:
-        """Count one failed login against every key (and forget those past the window)."""
-        now = utcnow()
+    def _take_back(self, ids: list[int]) -> None:
         with session_scope() as session:
-            session.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.window))
-            session.execute(insert(LoginFailure),
-                            [{"key": key[:KEY_LENGTH], "at": now} for key in keys])
+            session.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
 
     def clear(self) -> None:
         """Forget every failure."""

@@ -22,7 +22,6 @@ from app.auth.schemas import (
 )
 from app.config import get_settings
 from app.db import DbSession, session_scope
-from app.errors import TooManyRequests, Unauthorized
 from app.pagination import Page, Paging, fetch_page
 
 __all__ = ["router", "login_throttle"]
@@ -40,18 +39,10 @@ def _client_address(request: Request) -> str:
 def issue_token(data: LoginRequest, request: Request) -> TokenRead:
     """Log in with username and password; more than 10 failures in 5 minutes → 429."""
     keys = (f"user:{data.username}", f"addr:{_client_address(request)}")
-    wait = login_throttle.retry_after(*keys)
-    if wait is not None:
-        raise TooManyRequests(f"too many failed logins; try again in {wait} s",
-                              retry_after=wait)
     ttl = get_settings().token_ttl
-    try:
-        with session_scope() as session:
-            token = service.login(session=session, username=data.username,
-                                  password=data.password, ttl_s=ttl)
-    except Unauthorized:
-        login_throttle.fail(*keys)
-        raise
+    with login_throttle.attempt(*keys), session_scope() as session:
+        token = service.login(session=session, username=data.username,
+                              password=data.password, ttl_s=ttl)
     return TokenRead(access_token=token, expires_in=ttl)
 
 

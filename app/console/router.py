@@ -15,7 +15,7 @@ from app.auth.router import login_throttle
 from app.config import get_settings
 from app.console.deps import HERE, ConsoleUser, LoginRequired, render, templates
 from app.db import DbSession, session_scope
-from app.errors import AppError, Unauthorized
+from app.errors import AppError, TooManyRequests, Unauthorized
 
 __all__ = ["router", "static_files", "console_error_page"]
 
@@ -62,20 +62,19 @@ def login(
     """Check the password, set the session cookie and go on to the page asked for."""
     address = request.client.host if request.client else "unknown"
     keys = (f"user:{username}", f"addr:{address}")
-    wait = login_throttle.retry_after(*keys)
-    if wait is not None:  # the page again, but as the API says it: 429 with Retry-After
+    settings = get_settings()
+    try:
+        with login_throttle.attempt(*keys), session_scope() as session:
+            token = auth_service.login(session=session, username=username, password=password,
+                                       ttl_s=settings.token_ttl)
+    except TooManyRequests as refused:  # the page again, as the API says it: 429, Retry-After
+        wait = refused.extra["retry_after"]
         page = render(request, "login.html", None, next=_safe_next(next),
                       error=f"登录失败次数过多，请 {wait} 秒后再试")
         page.status_code = 429
         page.headers["Retry-After"] = str(wait)
         return page
-    settings = get_settings()
-    try:
-        with session_scope() as session:
-            token = auth_service.login(session=session, username=username, password=password,
-                                       ttl_s=settings.token_ttl)
     except Unauthorized:
-        login_throttle.fail(*keys)
         return render(request, "login.html", None, next=_safe_next(next), error="用户名或密码错误")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(CONSOLE_COOKIE, token, max_age=settings.token_ttl, httponly=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
@@ -140,6 +142,23 @@ def test_failed_logins_count_across_api_processes(env: dict[str, str]) -> None:
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.mark.slow
+def test_a_burst_of_simultaneous_guesses_gets_ten_tries_at_most(live_server: Any) -> None:
+    """Every guess is counted before its password is checked: 30 at once, 10 get an answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def guess(n: int) -> int:
+        return httpx.post(live_server.url + "/api/v1/auth/token", timeout=60,
+                          json={"username": "admin", "password": f"wrong-{n}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(guess, range(30)))
+    assert answers.count(401) <= 10 and answers.count(401) + answers.count(429) == 30, answers
+    assert guess(99) == 429
 
 
 def test_failures_from_one_address_block_other_usernames_too(client: TestClient) -> None:

@@ -157,8 +157,10 @@ def test_a_burst_of_simultaneous_guesses_gets_ten_tries_at_most(live_server: Any
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         answers = list(pool.map(guess, range(30)))
-    assert answers.count(401) <= 10 and answers.count(401) + answers.count(429) == 30, answers
-    assert guess(99) == 429
+    assert answers.count(401) + answers.count(429) == 30, answers
+    # However the burst was cut, guesses one by one afterwards get the rest of the ten only.
+    answers += [guess(100 + n) for n in range(11)]
+    assert answers.count(401) <= 10 and answers[-1] == 429, answers
 
 
 def test_failures_from_one_address_block_other_usernames_too(client: TestClient) -> None:

@@ -141,14 +141,15 @@ def _framed(session: Session, playlist: Playlist, entries: list[_Entry]) -> list
 
 def _playout(session: Session, playlist: Playlist) -> PlayoutMedia:
     entries: list[_Entry] = []
-    ready, pending_ms = True, 0
+    pending: list[int] = []
+    ready = True
     for item in playlist.items:
         entry, item_ready = _item_entry(session, item)
         ready = ready and item_ready
         if entry is not None:
             entries.append(entry)
-        else:
-            pending_ms += _pending_estimate_ms(session, item)
+        elif estimate := _pending_estimate_ms(session, item):
+            pending.append(estimate)
     framed = _framed(session, playlist, entries)
     items: list[dict[str, Any]] = [
         {"url": media_url(e.media.sha256), "sha256": e.media.sha256,
@@ -156,7 +157,23 @@ def _playout(session: Session, playlist: Playlist) -> PlayoutMedia:
         for e in framed
     ]
     return PlayoutMedia(items=items, duration_ms=sum(e.media.duration_ms for e in framed),
-                        ready=ready, pending_ms=pending_ms)
+                        ready=ready, pending_ms=_pending_ms(session, playlist, entries, pending))
+
+
+def _pending_ms(session: Session, playlist: Playlist, entries: list[_Entry],
+                pending: list[int]) -> int:
+    """What the announcements still rendering will add: their estimates, the gaps around
+    them, and the chimes if nothing else is playable yet."""
+    if not pending:
+        return 0
+    added = sum(pending)
+    chimes = 2 if playlist.chime else 0
+    if chimes and not entries:
+        added += sum(chime_media(session, kind).duration_ms for kind in ("opening", "closing"))
+    if playlist.gap_ms > 0:
+        gaps_now = max(0, len(entries) + chimes - 1) if entries else 0
+        added += (len(entries) + len(pending) + chimes - 1 - gaps_now) * playlist.gap_ms
+    return added
 
 
 def playout_media(session: Session, playlist_id: str) -> PlayoutMedia | None:

@@ -68,6 +68,25 @@ def test_slots_conflict_before_their_audio_is_rendered(
                     times=["07:01"]).status_code == 201
 
 
+def test_the_estimated_slot_counts_chimes_and_gaps_too(
+    client: TestClient, admin: dict[str, str], content: Content,
+) -> None:
+    """230 characters are about 57.5 s of speech; with the two chimes (about 1.9 s each)
+    and the gaps between them (0.8 s) the slot runs past the next minute."""
+    announcement = content.announcement("请" * 229 + "。")
+    _still_rendering(announcement)
+    framed = client.post("/api/v1/playlists", headers=admin, json={
+        "name": "带提示音", "area": "d1", "items": [{"announcement": announcement}],
+        "chime": "default", "gap_ms": 800})
+    assert framed.status_code == 201, framed.text
+    with time_machine.travel(MONDAY_5AM, tick=False):
+        assert post(client, admin, name="七点", playlist=framed.json()["id"], targets=["v11"],
+                    times=["07:00"]).status_code == 201
+        clash = post(client, admin, name="七点零一", playlist=framed.json()["id"],
+                     targets=["v11"], times=["07:01"])
+        assert clash.status_code == 409, clash.text
+
+
 def test_an_invalid_rule_is_refused_with_the_reason(
     client: TestClient, admin: dict[str, str], district: District,
 ) -> None:

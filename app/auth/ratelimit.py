@@ -10,9 +10,10 @@ as new ones come.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
@@ -21,6 +22,8 @@ from app.db import session_scope, utcnow
 from app.errors import TooManyRequests, Unauthorized
 
 __all__ = ["LoginThrottle"]
+
+log = logging.getLogger(__name__)
 
 KEY_LENGTH = 200
 
@@ -48,7 +51,10 @@ class LoginThrottle:
         except BaseException:
             self._take_back(ids)
             raise
-        self._take_back(ids)
+        try:
+            self._take_back(ids)
+        except Exception:  # the login itself succeeded: its answer must not be lost
+            log.exception("could not take back login attempt rows %s", ids)
 
     def _record(self, keys: Sequence[str]) -> tuple[list[int], int | None]:
         now = utcnow()
@@ -58,6 +64,16 @@ class LoginThrottle:
             ids = list(session.scalars(insert(LoginFailure).returning(LoginFailure.id),
                                        [{"key": key, "at": now} for key in keys]))
             session.commit()  # visible to every other attempt before the password is checked
+        try:
+            wait = self._wait(keys, now)
+        except BaseException:
+            self._take_back(ids)  # not counted: no password was checked
+            raise
+        return ids, wait
+
+    def _wait(self, keys: Sequence[str], now: datetime) -> int | None:
+        """Seconds until every key is under the limit again, or None when none is over it."""
+        with session_scope() as session:
             rows = session.execute(
                 select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
                 .where(LoginFailure.key.in_(keys), LoginFailure.at > now - self.window)
@@ -65,7 +81,7 @@ class LoginThrottle:
             ).all()
         waits = [(first + self.window - now).total_seconds() for _, count, first in rows
                  if count > self.limit]
-        return ids, (max(1, int(max(waits)) + 1) if waits else None)
+        return max(1, int(max(waits)) + 1) if waits else None
 
     def _take_back(self, ids: list[int]) -> None:
         with session_scope() as session:

@@ -127,6 +127,7 @@ class TerminalFastPath:
             answer = {(HEARTBEAT_PATH, "POST"): self._heartbeat,
                       (PROGRAM_PATH, "GET"): self._program}.get((path, scope["method"]))
             if answer is not None:
+                scope["route"] = _ROUTES[path]  # counted under its route, also when it fails
                 try:
                     await answer(scope, receive, send)
                 except OperationalError as exc:  # as the routes answer it (no response sent yet)
@@ -150,7 +151,6 @@ class TerminalFastPath:
         if caller is None or query is None:
             await self.app(scope, receive, send)
             return
-        scope["route"] = _ROUTES[PROGRAM_PATH]
         version, wait = query
         try:
             status, body = await answer_program(scope["app"], caller[0], version, wait,
@@ -177,7 +177,6 @@ class TerminalFastPath:
         except (ValidationError, ValueError):
             await self.app(scope, _replay(raw, not complete, receive), send)
             return
-        scope["route"] = _ROUTES[HEARTBEAT_PATH]
         ack = await accept_heartbeat(scope["app"], caller[1], body, arrived_at)
         await _answer(send, 200, ack.model_dump_json().encode(), _JSON)
 

@@ -166,7 +166,11 @@ class TerminalRuntime:
         for digest, (expires, principal) in list(self._terminals.items()):
             if expires <= now:
                 del self._terminals[digest]
-                self._digests.get(principal.id, set()).discard(digest)
+                held = self._digests.get(principal.id)
+                if held is not None:
+                    held.discard(digest)
+                    if not held:
+                        del self._digests[principal.id]
 
     async def version(self, village: str) -> int:
         """The village's program version now (from memory until the village changes)."""

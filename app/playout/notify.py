@@ -278,4 +278,6 @@ async def stop_program_notifier(app: FastAPI) -> None:
     if watch is not None:
         stop, task = watch
         stop.set()
-        await task
+        task.cancel()  # it may be waiting on a database that is away: do not wait with it
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -273,16 +273,17 @@ def mark_missed_orders(*, session: Session, now: datetime | None = None) -> dict
 def move_terminal_program(*, session: Session, from_village: str, to_village: str) -> None:
     """A speaker moves: its new village's version must differ from any it knew, then wake both.
 
-    The terminal compares versions only; raising the new village's version strictly above
-    the old one's, after both are bumped, guarantees it never mistakes the new program for
-    one it holds — even the old village's newest, had it fetched that one a moment late.
+    The terminal compares versions only, so the new village must end strictly above the
+    old one — even above the old village's newest, had the terminal fetched that one a
+    moment late. Both are bumped first (rows locked in the usual order, so nobody else
+    bumps them until this commits); then the new village is lifted above the old one if
+    it is not already.
     """
-    old, new = program_version(session, from_village), program_version(session, to_village)
-    if new <= old:
-        row = session.get(VillageProgram, to_village)
-        if row is None:
-            session.add(VillageProgram(village_code=to_village, version=old + 1))
-        else:
-            row.version = old + 1
-        session.flush()
     bump_program_versions(session, [from_village, to_village])
+    above = program_version(session, from_village) + 1
+    table = VillageProgram.__table__
+    assert isinstance(table, Table)
+    session.execute(
+        table.update().where(table.c.village_code == to_village)
+        .values(version=case((table.c.version < above, above), else_=table.c.version))
+    )

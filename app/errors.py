@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "install_error_handlers",
     "app_error_response",
     "unavailable_response",
+    "DATABASE_UNAVAILABLE",
 ]
 
 log = logging.getLogger(__name__)
@@ -130,9 +132,13 @@ def app_error_response(exc: AppError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
 
-def unavailable_response(path: str, exc: OperationalError) -> JSONResponse:
+# The database is busy, away or out of connections: nothing was done, the client retries.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def unavailable_response(path: str, exc: Exception) -> JSONResponse:
     """503 for a database that is busy or away: the client retries, nothing was done."""
-    log.error("database unavailable on %s: %s", path, exc.orig)
+    log.error("database unavailable on %s: %s", path, getattr(exc, "orig", None) or exc)
     return JSONResponse(
         {"error": "unavailable", "detail": "the database is busy or unreachable; retry"},
         status_code=503,
@@ -174,9 +180,11 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
             status_code=409,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         return unavailable_response(request.url.path, exc)
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -103,3 +103,24 @@ def test_a_change_is_visible_to_the_next_request(live_server) -> None:  # type: 
             assert reader.get(f"/api/v1/areas/{code}", headers=headers).status_code == 200
             writer.patch(f"/api/v1/areas/{code}", json={"name": f"新区{i}"}, headers=headers)
             assert reader.get(f"/api/v1/areas/{code}", headers=headers).json()["name"] == f"新区{i}"
+
+
+def test_a_database_that_is_away_or_out_of_connections_is_503(  # type: ignore[no-untyped-def]
+    client: TestClient, admin, monkeypatch
+) -> None:
+    """Busy, unreachable or out of pooled connections: 503 with Retry-After, never a 500."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from app.auth import deps
+
+    for failure in (OperationalError("SELECT 1", {}, Exception("database is locked")),
+                    InterfaceError("SELECT 1", {}, Exception("connection already closed")),
+                    PoolTimeout("QueuePool limit of size 5 overflow 10 reached")):
+        def unavailable(*_: object, failure: Exception = failure, **__: object) -> None:
+            raise failure
+
+        monkeypatch.setattr(deps, "resolve_token", unavailable)
+        answer = client.get("/api/v1/areas", headers=admin)
+        assert answer.status_code == 503, (type(failure).__name__, answer.text)
+        assert answer.json()["error"] == "unavailable" and answer.headers["retry-after"] == "1"

@@ -97,7 +97,11 @@ def get_announcement(announcement_id: str, principal: Reader,
 @router.patch("/{announcement_id}", response_model=AnnouncementRead)
 def update_announcement(announcement_id: str, data: AnnouncementUpdate, principal: Writer,
                         session: DbSession) -> AnnouncementRead:
-    """Change the title, body or category: a new revision, back to draft."""
+    """Change the title, body or category: a new revision, back to draft.
+
+    A PATCH that changes nothing (the same text, or no field at all) makes no revision: the
+    announcement is answered as it is, its approval untouched.
+    """
     announcement = service.update_announcement(session=session, principal=principal,
                                                announcement_id=announcement_id, data=data)
     return service.to_read(session, announcement)

@@ -21,13 +21,12 @@ from __future__ import annotations
 import re
 
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.permissions import Principal
 from app.db import utcnow
-from app.errors import AppError, app_error_response, unavailable_response
+from app.errors import DATABASE_UNAVAILABLE, AppError, app_error_response, unavailable_response
 from app.playout.longpoll import terminal_runtime
 from app.playout.terminal_router import accept_heartbeat, answer_program
 from app.speakers.schemas import HeartbeatIn
@@ -130,7 +129,7 @@ class TerminalFastPath:
                 scope["route"] = _ROUTES[path]  # counted under its route, also when it fails
                 try:
                     await answer(scope, receive, send)
-                except OperationalError as exc:  # as the routes answer it (no response sent yet)
+                except DATABASE_UNAVAILABLE as exc:  # as the routes answer (nothing sent yet)
                     await unavailable_response(path, exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -83,6 +83,11 @@ def test_patch_makes_a_new_revision_back_to_draft_and_keeps_history(
     assert first.status_code == 200 and first.json()["body"] == SHORT_TEXT
     assert client.patch(f"/api/v1/announcements/{ann['id']}", json={"area": "t2"},
                         headers=people["staff"]).status_code == 422
+    for unchanged in ({}, {"body": "村民们请注意，会议改到下午三点。"}, {"title": "第一版"}):
+        same = client.patch(f"/api/v1/announcements/{ann['id']}", json=unchanged,
+                            headers=people["staff"])
+        assert same.status_code == 200  # nothing changed: no revision
+        assert (same.json()["revision"], same.json()["status"]) == (2, "draft")
 
 
 def test_review_workflow_transitions(client: TestClient, people, events) -> None:

@@ -171,7 +171,7 @@ def _pending_ms(session: Session, playlist: Playlist, entries: list[_Entry],
     if chimes and not entries:
         added += sum(chime_media(session, kind).duration_ms for kind in ("opening", "closing"))
     if playlist.gap_ms > 0:
-        gaps_now = max(0, len(entries) + chimes - 1) if entries else 0
+        gaps_now = len(entries) + chimes - 1 if entries else 0
         added += (len(entries) + len(pending) + chimes - 1 - gaps_now) * playlist.gap_ms
     return added
 

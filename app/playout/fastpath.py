@@ -116,6 +116,8 @@ class TerminalFastPath:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._answers = {(HEARTBEAT_PATH, "POST"): self._heartbeat,
+                         (PROGRAM_PATH, "GET"): self._program}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -123,8 +125,7 @@ class TerminalFastPath:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root):]
-            answer = {(HEARTBEAT_PATH, "POST"): self._heartbeat,
-                      (PROGRAM_PATH, "GET"): self._program}.get((path, scope["method"]))
+            answer = self._answers.get((path, scope["method"]))
             if answer is not None:
                 scope["route"] = _ROUTES[path]  # counted under its route, also when it fails
                 try:

@@ -28,9 +28,6 @@ Reader = Annotated[Principal, Depends(require("speakers:read"))]
 Writer = Annotated[Principal, Depends(require("speakers:write"))]
 
 
-Fresh = FreshHeartbeats
-
-
 def _one(session: DbSession, speaker: object) -> SpeakerRead:
     return service.speakers_read(session, [speaker])[0]  # type: ignore[list-item]
 
@@ -42,7 +39,7 @@ def create_speaker(data: SpeakerCreate, principal: Writer, session: DbSession) -
     return SpeakerCreated(**_one(session, speaker).model_dump(), token=token)
 
 
-@router.get("", response_model=Page[SpeakerRead], dependencies=[Fresh])
+@router.get("", response_model=Page[SpeakerRead], dependencies=[FreshHeartbeats])
 def list_speakers(
     principal: Reader,
     session: DbSession,
@@ -60,7 +57,7 @@ def list_speakers(
     return Page(items=service.speakers_read(session, rows), total=total)
 
 
-@router.get("/{speaker_id}", response_model=SpeakerRead, dependencies=[Fresh])
+@router.get("/{speaker_id}", response_model=SpeakerRead, dependencies=[FreshHeartbeats])
 def get_speaker(speaker_id: str, principal: Reader, session: DbSession) -> SpeakerRead:
     """One speaker with its derived status."""
     speaker = service.get_speaker_in_scope(session=session, principal=principal,
@@ -68,7 +65,7 @@ def get_speaker(speaker_id: str, principal: Reader, session: DbSession) -> Speak
     return _one(session, speaker)
 
 
-@router.patch("/{speaker_id}", response_model=SpeakerRead, dependencies=[Fresh])
+@router.patch("/{speaker_id}", response_model=SpeakerRead, dependencies=[FreshHeartbeats])
 def update_speaker(
     speaker_id: str, data: SpeakerUpdate, principal: Writer, session: DbSession
 ) -> SpeakerRead:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from app import __version__
 from app.announcements.router import router as announcements_router
+from app.apidocs import install_api_docs
 from app.announcements.worker import start_render_worker, stop_render_worker
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
@@ -132,6 +133,8 @@ def create_app() -> FastAPI:
         description="Village emergency-broadcast scheduling: announcements, schedules, "
         "urgent broadcasts, terminals and maintenance.",
         lifespan=_lifespan,
+        docs_url=None,  # served from the package by install_api_docs: no CDN
+        redoc_url=None,
     )
     install_error_handlers(app, page_errors=console_error_page)
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
@@ -143,4 +146,5 @@ def create_app() -> FastAPI:
         # about a third of the cost of a terminal's heartbeat or long-poll.
         app.router.routes.extend(router.routes)
     app.mount("/console/static", static_files, name="console-static")
+    install_api_docs(app)
     return app

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from app import __version__
 from app.announcements.router import router as announcements_router
-from app.apidocs import install_api_docs
 from app.announcements.worker import start_render_worker, stop_render_worker
+from app.apidocs import install_api_docs
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
@@ -27,6 +27,7 @@ from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.maintenance.history_router import router as history_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
@@ -50,7 +51,8 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            console_ops_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
-           terminal_router, playlog_router, broadcasts_router, maintenance_router]
+           terminal_router, playlog_router, broadcasts_router, maintenance_router,
+           history_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

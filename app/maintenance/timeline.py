@@ -89,7 +89,7 @@ def period_edges(start: datetime, end: datetime, step: Step, tz: ZoneInfo) -> li
     """
     local = start.astimezone(tz)
     if step == "day":
-        day, edges = local.date(), []
+        day, edges = local.date(), list[datetime]()
         while not edges or edges[-1] < end:
             edges.append(_midnight(day, tz).astimezone(UTC))
             day += timedelta(days=1)

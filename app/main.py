@@ -22,6 +22,7 @@ from app.auth.service import ensure_admin
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
+from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
@@ -53,7 +54,7 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router,
-           history_router, console_reports_router]
+           history_router, console_reports_router, console_map_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

@@ -36,6 +36,7 @@ class Scene:
     http: httpx.Client = field(init=False)
     headers: dict[str, str] = field(init=False)
     speakers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    crew: str | None = None  # the crew serving both towns, once formed
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.url, timeout=30)
@@ -62,6 +63,12 @@ class Scene:
             self.speakers[serial] = self.call("POST", "/api/v1/speakers", json={
                 "serial": serial, "village": village, "name": name, "lat": lat, "lon": lon})
         return self
+
+    def form_crew(self, member: str) -> str:
+        """One crew serving both towns, with ``member`` in it."""
+        self.crew = self.call("POST", "/api/v1/crews", json={
+            "name": "青山维修队", "towns": ["t1", "t2"], "members": [member]})["id"]
+        return self.crew
 
     def beat(self, serial: str, **body: Any) -> None:
         """A heartbeat from the speaker's terminal."""
@@ -112,6 +119,7 @@ class Scene:
                 ticket = Ticket(speaker_id=speaker["id"], village_code=village, town_code=town,
                                 area_path=f"d1/{town}/{village}", status="closed",
                                 priority="normal", cause=cause, opened_at=start,
+                                crew_id=self.crew,
                                 due_at=start + 3 * DAY, resolved_at=end, closed_at=end,
                                 resolution="修复")
                 session.add(ticket)
@@ -119,3 +127,28 @@ class Scene:
             session.add(Outage(speaker_id=speaker["id"], village_code=village, source="detected",
                                cause=cause, last_heard_at=start, opened_at=start,
                                closed_at=end, ticket_id=ticket.id if ticket else None))
+
+    def recovered_ticket(self, serial: str, cause: str, opened: datetime,
+                         back: datetime) -> str:
+        """An open ticket whose detected outage closed at ``back``, as the sweep leaves it."""
+        from app.db import session_scope
+        from app.maintenance.models import Outage, Ticket, TicketEvent
+
+        speaker = self.speakers[serial]
+        village = speaker["village"]
+        town = "t2" if village == "v21" else "t1"
+        with session_scope() as session:
+            ticket = Ticket(speaker_id=speaker["id"], village_code=village, town_code=town,
+                            area_path=f"d1/{town}/{village}", status="open", priority="high",
+                            cause=cause, opened_at=opened, due_at=opened + DAY,
+                            crew_id=self.crew)
+            session.add(ticket)
+            session.flush()
+            session.add(Outage(speaker_id=speaker["id"], village_code=village, source="detected",
+                               cause=cause, last_heard_at=opened, opened_at=opened,
+                               closed_at=back, ticket_id=ticket.id))
+            session.add_all([TicketEvent(ticket_id=ticket.id, kind="opened", at=opened,
+                                         actor="system:cunxiang"),
+                             TicketEvent(ticket_id=ticket.id, kind="recovered", at=back,
+                                         actor="system:cunxiang")])
+            return ticket.id

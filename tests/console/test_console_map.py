@@ -16,8 +16,7 @@ pytestmark = pytest.mark.browser
 def test_the_status_map_as_staff_on_a_desk_and_a_crew_member_on_a_phone(  # type: ignore[no-untyped-def]
         live_server, page_factory) -> None:
     scene = Scene(live_server.url).build(users=(("li", "staff", "d1"), ("zhang", "crew", None)))
-    scene.call("POST", "/api/v1/crews", json={"name": "东镇维修队", "towns": ["t1", "t2"],
-                                              "members": ["zhang"]})
+    scene.form_crew("zhang")
     scene.beat("SN-11A")
     scene.beat("SN-11B")
     scene.beat("SN-21A", status="fault", fault="功放无输出")  # heard, but not working

@@ -152,3 +152,27 @@ class Scene:
                              TicketEvent(ticket_id=ticket.id, kind="recovered", at=back,
                                          actor="system:cunxiang")])
             return ticket.id
+
+    def daily_schedule(self, name: str, targets: list[str], times: list[str]) -> str:
+        """An approved, rendered announcement in a playlist, scheduled daily at ``times``."""
+        import time
+
+        ann = self.call("POST", "/api/v1/announcements", json={
+            "title": name, "body": "各位村民：请注意防火，上山不带火种。", "area": "d1"})
+        self.call("POST", f"/api/v1/announcements/{ann['id']}/submit")
+        self.call("POST", "/api/v1/users", json={"username": "shen", "password": PASSWORD,
+                                                 "role": "reviewer", "area": "d1"})
+        token = self.call("POST", "/api/v1/auth/token", auth=False,
+                          json={"username": "shen", "password": PASSWORD})["access_token"]
+        approved = self.http.post(f"/api/v1/announcements/{ann['id']}/approve",
+                                  headers={"Authorization": f"Bearer {token}"})
+        assert approved.status_code == 200, approved.text
+        deadline = time.monotonic() + 60
+        while (self.call("GET", f"/api/v1/announcements/{ann['id']}")["audio"] or {}).get(
+                "status") != "ready":
+            assert time.monotonic() < deadline, "the announcement was not rendered in 60 s"
+            time.sleep(0.2)
+        playlist = self.call("POST", "/api/v1/playlists", json={
+            "name": name, "area": "d1", "items": [{"announcement": ann["id"]}]})
+        return str(self.call("POST", "/api/v1/schedules", json={
+            "name": name, "playlist": playlist["id"], "targets": targets, "times": times})["id"])

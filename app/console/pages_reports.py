@@ -25,7 +25,7 @@ from app.console.charts import (
     percent,
 )
 from app.console.deps import ConsoleUser, render, require_page
-from app.console.pages_content import area_choices, villages_named
+from app.console.pages_content import _page, area_choices, villages_named
 from app.console.pages_ops import CAUSES
 from app.db import DbSession, utcnow
 from app.errors import InvalidInput
@@ -122,12 +122,12 @@ def _playlog_filters(start: str | None, end: str | None, area: str | None,
 def playlog_view(request: Request, user: ConsoleUser, session: DbSession,
                  start: Annotated[str | None, Query(alias="from")] = None,
                  end: Annotated[str | None, Query(alias="to")] = None,
-                 area: str | None = None, result: str | None = None, offset: int = 0) -> Any:
+                 area: str | None = None, result: str | None = None) -> Any:
     """What the terminals played (and the orders nobody played), filtered, 50 to a page."""
     require_page(user, "playlog:read")
     request.state.principal = user
     filters = _playlog_filters(start, end, area, result)
-    offset = max(offset, 0)
+    offset = _page(request).offset
     entries, total = playlog_page(session=session, stmt=_playlog_statement(session, user, filters),
                                   limit=PAGE_SIZE, offset=offset)
     return render(request, "playlog.html", user, entries=entries, total=total, filters=filters,

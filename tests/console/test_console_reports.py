@@ -133,4 +133,5 @@ def test_report_pages_refuse_crews_and_visitors_and_export_for_their_area(  # ty
     assert [r["code"] for r in csv.DictReader(io.StringIO(download.text.lstrip("\ufeff")))] \
         == ["t2"]
     assert client.get("/console/playlog?area=t1").status_code == 403
+    assert client.get("/console/playlog?offset=x&from=nonsense&result=odd").status_code == 200
     assert client.get("/console/reports/nothing.csv").status_code == 422

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from app import __version__
 from app.announcements.router import router as announcements_router
 from app.announcements.worker import start_render_worker, stop_render_worker
+from app.apidocs import install_api_docs
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
@@ -21,11 +22,14 @@ from app.auth.service import ensure_admin
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
+from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
+from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.maintenance.history_router import router as history_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
@@ -49,7 +53,8 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            console_ops_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
-           terminal_router, playlog_router, broadcasts_router, maintenance_router]
+           terminal_router, playlog_router, broadcasts_router, maintenance_router,
+           history_router, console_reports_router, console_map_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [
@@ -132,6 +137,8 @@ def create_app() -> FastAPI:
         description="Village emergency-broadcast scheduling: announcements, schedules, "
         "urgent broadcasts, terminals and maintenance.",
         lifespan=_lifespan,
+        docs_url=None,  # served from the package by install_api_docs: no CDN
+        redoc_url=None,
     )
     install_error_handlers(app, page_errors=console_error_page)
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
@@ -143,4 +150,5 @@ def create_app() -> FastAPI:
         # about a third of the cost of a terminal's heartbeat or long-poll.
         app.router.routes.extend(router.routes)
     app.mount("/console/static", static_files, name="console-static")
+    install_api_docs(app)
     return app

@@ -14,6 +14,7 @@ from app.areas.service import get_area_in_scope, list_areas
 from app.auth.permissions import Principal
 from app.config import get_settings
 from app.console.deps import ConsoleUser, render, require_page
+from app.console.weekgrid import week_grid
 from app.db import DbSession, utcnow
 from app.pagination import PageParams, fetch_page
 from app.playlists import service as playlists
@@ -142,7 +143,8 @@ def village_week(code: str, request: Request, user: ConsoleUser, session: DbSess
         day = (start + timedelta(days=offset)).date()
         entries = [e for e in calendar.items if e.start_at.astimezone(tz).date() == day]
         days.append({"date": day, "label": list(DAY_LABELS.values())[offset], "entries": entries})
-    return render(request, "calendar.html", user, village=village, days=days,
+    grid = week_grid([(d["date"], d["entries"]) for d in days], utcnow(), tz)
+    return render(request, "calendar.html", user, village=village, days=days, grid=grid,
                   prev=(start - timedelta(days=7)).date().isoformat(),
                   next=(start + timedelta(days=7)).date().isoformat(),
                   villages=[a for a in area_choices(session, user, "village")])

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from app.announcements import service as announcements
 from app.areas.service import get_area_in_scope, villages_under
 from app.broadcasts import service as broadcasts
+from app.console.crew_tickets import back_online, ticket_speaker_context
 from app.console.deps import ConsoleUser, render, require_page
 from app.console.pages_content import area_choices
 from app.db import DbSession
@@ -164,7 +165,7 @@ def ticket_list(request: Request, user: ConsoleUser, session: DbSession,
     items = sorted(maintenance.tickets_read(session, rows),
                    key=lambda t: (_PRIORITY_ORDER.get(t.priority, 2), t.due_at))
     return render(request, "tickets.html", user, items=items, states=TICKET_STATES,
-                  causes=CAUSES, status=status)
+                  causes=CAUSES, status=status, back_online=back_online(session, items))
 
 
 @router.get("/tickets/{ticket_id}")
@@ -173,6 +174,7 @@ def ticket_detail(ticket_id: str, request: Request, user: ConsoleUser, session: 
     require_page(user, "tickets:read")
     request.state.principal = user
     ticket = maintenance.get_ticket_in_scope(session=session, principal=user, ticket_id=ticket_id)
-    return render(request, "ticket_detail.html", user,
-                  item=maintenance.ticket_read(session, ticket),
-                  states=TICKET_STATES, causes=CAUSES)
+    item = maintenance.ticket_read(session, ticket)
+    return render(request, "ticket_detail.html", user, item=item, states=TICKET_STATES,
+                  causes=CAUSES,
+                  **ticket_speaker_context(session=session, principal=user, ticket=item))

@@ -24,6 +24,8 @@ __all__ = [
     "TownCoverage",
     "CoverageReport",
     "MaintenanceReport",
+    "CoveragePeriod",
+    "CoverageHistory",
     "WebhookCreate",
     "WebhookRead",
     "DeliveryRead",
@@ -197,6 +199,36 @@ class MaintenanceReport(BaseModel):
     mttr_median_hours: float | None
     mttr_mean_hours: float | None
     open_overdue: int
+
+
+class CoveragePeriod(BaseModel):
+    """Coverage of one town over one hour or day: the snapshot's counts, averaged over time.
+
+    ``speakers`` and ``villages`` are the mean numbers registered during the period;
+    ``speakers_online`` and ``villages_silent`` the mean numbers online and silent;
+    ``online_rate`` the share of speaker time online and ``silent_rate`` the share of
+    village time with no speaker online (null when there was nothing to measure).
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    town: str
+    name: str
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+    villages: float
+    villages_silent: float
+    silent_rate: float | None
+    speakers: float
+    speakers_online: float
+    online_rate: float | None
+
+
+class CoverageHistory(BaseModel):
+    """Coverage per town and period, ordered by town then time."""
+
+    items: list[CoveragePeriod]
+    total: int
 
 
 class WebhookCreate(BaseModel):

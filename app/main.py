@@ -18,6 +18,7 @@ from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
+from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
@@ -49,7 +50,8 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            console_ops_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
-           terminal_router, playlog_router, broadcasts_router, maintenance_router]
+           terminal_router, playlog_router, broadcasts_router, maintenance_router,
+           broadcast_receipt_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

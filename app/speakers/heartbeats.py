@@ -27,7 +27,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.events import emit
 from app.metrics import terminals_online
-from app.speakers.health import FAULT, ONLINE, derive_status
+from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
 __all__ = [
@@ -193,7 +193,30 @@ def announce_health(
                                now=now, timeout_s=timeout)
         if status != health and _announce(session, speaker_id, health, status):
             changed.append((speaker_id, status))
+            if status == OFFLINE and not maintenance:
+                _keep_last_heartbeat(session, speaker_id)
     return changed
+
+
+def _keep_last_heartbeat(session: Session, speaker_id: str) -> None:
+    """Put a silent speaker's last heartbeat in the history (sampling may have skipped it), so
+    the history shows when the silence began, not up to 10 minutes before."""
+    last = session.execute(
+        select(Speaker.last_reported_at, Speaker.last_heard_at, Speaker.last_status,
+               Speaker.last_power, Speaker.last_fault, Speaker.last_volume, Speaker.last_playing)
+        .where(Speaker.id == speaker_id)).one_or_none()
+    if last is None or last.last_reported_at is None:
+        return
+    kept = session.scalar(select(SpeakerHeartbeat.id).where(
+        SpeakerHeartbeat.speaker_id == speaker_id,
+        SpeakerHeartbeat.at >= last.last_reported_at).limit(1))
+    if kept is None:
+        session.execute(insert(SpeakerHeartbeat), [{
+            "speaker_id": speaker_id, "at": last.last_reported_at,
+            "received_at": last.last_heard_at or last.last_reported_at,
+            "status": last.last_status or "ok", "power": last.last_power or "mains",
+            "fault": last.last_fault, "volume": last.last_volume,
+            "playing": last.last_playing}])
 
 
 def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:

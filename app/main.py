@@ -22,6 +22,7 @@ from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
+from app.console.pages_feeds import router as console_feeds_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
@@ -29,6 +30,7 @@ from app.console.router import router as console_router
 from app.daytypes.router import router as day_types_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.feeds.router import router as feeds_router
 from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
@@ -55,7 +57,7 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router,
            broadcast_receipt_router, day_types_router, power_cuts_router,
-           console_reports_router]
+           console_reports_router, feeds_router, console_feeds_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

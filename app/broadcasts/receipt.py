@@ -152,8 +152,9 @@ def _local(moment: datetime | None) -> str | None:
 
 def _area_codes(session: Session, codes: Iterable[str]) -> dict[str, tuple[str, str | None]]:
     """Village code → (name, official division code or None)."""
-    rows = session.execute(select(Area.code, Area.name).where(Area.code.in_(list(codes))))
-    return {code: (name, None) for code, name in rows}
+    rows = session.execute(select(Area.code, Area.name, Area.division_code)
+                           .where(Area.code.in_(list(codes))))
+    return {code: (name, division) for code, name, division in rows}
 
 
 def _village_item(village: VillageRead, read: BroadcastRead, started: bool,

@@ -104,6 +104,7 @@ class AreaEntry(_Strict):
     name: str
     level: Literal["district", "town", "village"]
     parent: str | None = None
+    division_code: str | None = None
 
 
 class AnnouncementEntry(_Strict):
@@ -233,14 +234,16 @@ def _apply_area(session: Session, entry: AreaEntry) -> str:
     existing = session.get(Area, entry.code)
     if existing is None:
         create_area(session=session, principal=SYSTEM, data=AreaCreate(
-            code=entry.code, name=entry.name, level=entry.level, parent=entry.parent))
+            code=entry.code, name=entry.name, level=entry.level, parent=entry.parent,
+            division_code=entry.division_code))
         return "created"
     if existing.level != entry.level:
         raise ApplyError(f"{entry.code!r} exists as a {existing.level}, not a {entry.level}")
-    if (existing.name, existing.parent_code) == (entry.name, entry.parent):
+    wanted = AreaUpdate(name=entry.name, parent=entry.parent, division_code=entry.division_code)
+    if (existing.name, existing.parent_code, existing.division_code) == (
+            wanted.name, wanted.parent, wanted.division_code):
         return "unchanged"
-    update_area(session=session, principal=SYSTEM, code=entry.code,
-                data=AreaUpdate(name=entry.name, parent=entry.parent))
+    update_area(session=session, principal=SYSTEM, code=entry.code, data=wanted)
     return "updated"
 
 
@@ -443,7 +446,8 @@ def apply_schedule_file(session: Session, document: ScheduleFile, base: Path,
 
 def _export_areas(session: Session) -> list[dict[str, Any]]:
     return [{"code": a.code, "name": a.name, "level": a.level,
-             **({"parent": a.parent_code} if a.parent_code else {})}
+             **({"parent": a.parent_code} if a.parent_code else {}),
+             **({"division_code": a.division_code} if a.division_code else {})}
             for a in session.scalars(select(Area).order_by(Area.path))]
 
 

@@ -193,30 +193,35 @@ def announce_health(
                                now=now, timeout_s=timeout)
         if status != health and _announce(session, speaker_id, health, status):
             changed.append((speaker_id, status))
-            if status == OFFLINE and not maintenance:
-                _keep_last_heartbeat(session, speaker_id)
+    _keep_last_heartbeats(session, [sid for sid, status in changed if status == OFFLINE])
     return changed
 
 
-def _keep_last_heartbeat(session: Session, speaker_id: str) -> None:
-    """Put a silent speaker's last heartbeat in the history (sampling may have skipped it), so
-    the history shows when the silence began, not up to 10 minutes before."""
-    last = session.execute(
-        select(Speaker.last_reported_at, Speaker.last_heard_at, Speaker.last_status,
-               Speaker.last_power, Speaker.last_fault, Speaker.last_volume, Speaker.last_playing)
-        .where(Speaker.id == speaker_id)).one_or_none()
-    if last is None or last.last_reported_at is None:
-        return
-    kept = session.scalar(select(SpeakerHeartbeat.id).where(
-        SpeakerHeartbeat.speaker_id == speaker_id,
-        SpeakerHeartbeat.at >= last.last_reported_at).limit(1))
-    if kept is None:
-        session.execute(insert(SpeakerHeartbeat), [{
-            "speaker_id": speaker_id, "at": last.last_reported_at,
-            "received_at": last.last_heard_at or last.last_reported_at,
-            "status": last.last_status or "ok", "power": last.last_power or "mains",
-            "fault": last.last_fault, "volume": last.last_volume,
-            "playing": last.last_playing}])
+def _keep_last_heartbeats(session: Session, speaker_ids: Sequence[str]) -> None:
+    """Put silent speakers' last heartbeats in the history (sampling may have skipped them),
+    so the history shows when a silence began, not up to 10 minutes before (a few bulk
+    queries, however many fell silent)."""
+    for start in range(0, len(speaker_ids), 500):
+        chunk = list(speaker_ids[start:start + 500])
+        kept = dict(session.execute(
+            select(SpeakerHeartbeat.speaker_id, func.max(SpeakerHeartbeat.at))
+            .where(SpeakerHeartbeat.speaker_id.in_(chunk))
+            .group_by(SpeakerHeartbeat.speaker_id)).all())
+        rows = [
+            {"speaker_id": row.id, "at": row.last_reported_at,
+             "received_at": row.last_heard_at or row.last_reported_at,
+             "status": row.last_status or "ok", "power": row.last_power or "mains",
+             "fault": row.last_fault, "volume": row.last_volume, "playing": row.last_playing}
+            for row in session.execute(
+                select(Speaker.id, Speaker.last_reported_at, Speaker.last_heard_at,
+                       Speaker.last_status, Speaker.last_power, Speaker.last_fault,
+                       Speaker.last_volume, Speaker.last_playing)
+                .where(Speaker.id.in_(chunk), Speaker.last_reported_at.is_not(None),
+                       Speaker.maintenance.is_(False)))
+            if kept.get(row.id) is None or kept[row.id] < row.last_reported_at
+        ]
+        if rows:
+            session.execute(insert(SpeakerHeartbeat), rows)
 
 
 def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:

@@ -86,6 +86,8 @@ def test_the_receipt_follows_a_broadcast_from_waiting_to_success(
 ) -> None:
     first, second = terminal("v11"), terminal("v12")
     first.heartbeat()
+    client.patch("/api/v1/areas/v11", headers=district.admin,
+                 json={"division_code": "130132100201"})
     created = client.post(BROADCASTS, headers=district.admin,
                           json=broadcast_body(media=stored.recording()["sha256"]))
     assert created.status_code == 201, created.text
@@ -95,8 +97,8 @@ def test_the_receipt_follows_a_broadcast_from_waiting_to_success(
     assert (fresh["EBMID"], fresh["BrdStateCode"], fresh["BrdStateDesc"]) == (broadcast, 0,
                                                                              "未处理")
     assert fresh["Coverage"] == {"CoverageRate": 0.0, "AreaCode": "", "ResBrdStat": "1,0,0,0"}
-    assert [(a["Village"], a["AreaName"], a["BrdStateCode"]) for a in fresh["Areas"]] == [
-        ("v11", "东一村", 0), ("v12", "东二村", 0)]
+    assert [(a["AreaCode"], a["AreaName"], a["BrdStateCode"]) for a in fresh["Areas"]] == [
+        ("130132100201", "东一村", 0), ("v12", "东二村", 0)]  # the official code when known
 
     [order] = first.urgent_orders()
     first.receipt(order["id"], "started")
@@ -114,7 +116,7 @@ def test_the_receipt_follows_a_broadcast_from_waiting_to_success(
     done = _receipt(client, district.admin, broadcast)
     rows = _terminal_rows(done)
     assert (done["BrdStateCode"], done["BrdStateDesc"]) == (3, "播发成功")
-    assert done["Coverage"] == {"CoverageRate": 1.0, "AreaCode": "v11,v12",
+    assert done["Coverage"] == {"CoverageRate": 1.0, "AreaCode": "130132100201,v12",
                                 "ResBrdStat": "1,0,0,2"}
     start, end = (datetime.fromisoformat(rows[first.serial][k]) for k in ("StartTime", "EndTime"))
     assert start <= end and start.utcoffset() == timedelta(hours=8)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import __version__
@@ -170,17 +171,20 @@ def _fetch(snapshot: _Snapshot) -> _Fetched:
 def _act(fetched: _Fetched, now: datetime) -> Counter[str]:
     """Decide on each new document, each in its own transaction."""
     outcomes: Counter[str] = Counter()
-    for entry, document in fetched.documents or ():
+    if not fetched.documents:
+        return outcomes
+    with session_scope() as session:
+        feed, area = _load(session, fetched.snapshot.id)
+        session.expunge_all()  # read once, used (unchanged) by every transaction below
+    for entry, document in fetched.documents:
         try:
             with session_scope() as session:
-                feed, area = _load(session, fetched.snapshot.id)
                 item = decide(session, feed, area, entry.key, document, now)
                 if item is not None:
                     session.add(item)
                 outcomes[item.state if item is not None else "duplicate"] += 1
         except AppError as exc:
             with session_scope() as session:
-                feed, _ = _load(session, fetched.snapshot.id)
                 record_failure(session, feed, entry.key, document, exc, now)
             outcomes["failed"] += 1
             log.warning("feed %s: relaying %s failed: %s", fetched.snapshot.name, entry.key,
@@ -232,8 +236,16 @@ def poll_feed(feed_id: str, *, now: datetime | None = None) -> PollRead:
 
 def _poll(snapshot: _Snapshot, now: datetime) -> PollRead:
     fetched = _fetch(snapshot)
-    outcomes = _act(fetched, now) if fetched.error is None else Counter()
-    _record_health(fetched, outcomes, now)
+    outcomes: Counter[str] = Counter()
+    try:
+        if fetched.error is None:
+            outcomes = _act(fetched, now)
+    except (AppError, SQLAlchemyError) as exc:  # deleted meanwhile, or the database away
+        fetched.error = f"recording its alerts failed: {exc}"[:500]
+    try:
+        _record_health(fetched, outcomes, now)
+    except SQLAlchemyError:
+        log.exception("feed %s: its health could not be recorded", snapshot.name)
     if fetched.error is not None:
         log.warning("feed %s: %s", snapshot.name, fetched.error)
     return PollRead(feed=snapshot.id, ok=fetched.error is None, not_modified=fetched.not_modified,

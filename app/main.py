@@ -19,17 +19,23 @@ from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
+from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
+from app.console.pages_feeds import router as console_feeds_router
 from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
+from app.console.pages_powercuts import router as console_power_cuts_router
 from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
+from app.daytypes.router import router as day_types_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.feeds.router import router as feeds_router
 from app.maintenance.history_router import router as history_router
+from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
@@ -54,7 +60,9 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router,
-           history_router, console_reports_router, console_map_router]
+           history_router, console_reports_router, console_map_router,
+           broadcast_receipt_router, day_types_router, power_cuts_router,
+           console_power_cuts_router, feeds_router, console_feeds_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

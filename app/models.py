@@ -5,7 +5,9 @@ from app.areas import models as areas_models  # noqa: F401
 from app.audit import models as audit_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.broadcasts import models as broadcasts_models  # noqa: F401
+from app.daytypes import models as daytypes_models  # noqa: F401
 from app.db import Base
+from app.feeds import models as feeds_models  # noqa: F401
 from app.maintenance import models as maintenance_models  # noqa: F401
 from app.media import models as media_models  # noqa: F401
 from app.playlists import models as playlists_models  # noqa: F401

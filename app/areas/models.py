@@ -27,6 +27,9 @@ class Area(Base):
         ForeignKey("areas.code", ondelete="RESTRICT"), index=True
     )
     path: Mapped[str] = mapped_column(String(400), index=True)
+    # The official administrative division code, 12 digits (GB/T 2260 + township + village):
+    # alerts from official feeds name areas by it.
+    division_code: Mapped[str | None] = mapped_column(String(12), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

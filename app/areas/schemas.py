@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.areas.divisions import normalise_division
 
 __all__ = ["AreaCreate", "AreaUpdate", "AreaRead", "ImportResult", "Level"]
 
 Level = Literal["district", "town", "village"]
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+def _division(value: str | None) -> str | None:
+    return normalise_division(value) if value is not None else None
+
+
+DivisionCode = Annotated[str | None, AfterValidator(_division), Field(
+    description="official administrative division code (行政区划代码): 12 digits, or 6/9 "
+    "(zeros are added below its level)", examples=["130132100201"])]
 
 
 class AreaCreate(BaseModel):
@@ -21,6 +32,7 @@ class AreaCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     level: Level
     parent: str | None = None
+    division_code: DivisionCode = None
 
 
 class AreaUpdate(BaseModel):
@@ -30,6 +42,7 @@ class AreaUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     parent: str | None = None
+    division_code: DivisionCode = None
 
 
 class AreaRead(BaseModel):
@@ -40,6 +53,7 @@ class AreaRead(BaseModel):
     level: Level
     parent: str | None
     path: str
+    division_code: str | None = None
 
 
 class ImportResult(BaseModel):

@@ -52,7 +52,7 @@ def to_read(area: Area) -> AreaRead:
     """The client view of an area."""
     return AreaRead(
         code=area.code, name=area.name, level=cast(Level, area.level),
-        parent=area.parent_code, path=area.path,
+        parent=area.parent_code, path=area.path, division_code=area.division_code,
     )
 
 
@@ -109,7 +109,7 @@ def create_area(*, session: Session, principal: Principal, data: AreaCreate) -> 
         raise Conflict(f"area {data.code!r} already exists")
     path = f"{parent.path}/{data.code}" if parent else data.code
     area = Area(code=data.code, name=data.name, level=data.level, parent_code=data.parent,
-                path=path)
+                path=path, division_code=data.division_code)
     session.add(area)
     session.flush()
     record(session=session, actor=principal.actor, action="create", entity="area",
@@ -134,6 +134,8 @@ def update_area(*, session: Session, principal: Principal, code: str, data: Area
     before = to_read(area).model_dump()
     if data.name is not None:
         area.name = data.name
+    if "division_code" in data.model_fields_set:
+        area.division_code = data.division_code
     if "parent" in data.model_fields_set and data.parent != area.parent_code:
         parent = _check_parent(session, area.level, data.parent)
         assert parent is not None  # a district has no parent to change to

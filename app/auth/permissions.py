@@ -19,6 +19,7 @@ _READ = {
     "reports:read",
     "playlog:read",
     "tickets:read",
+    "feeds:read",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -32,9 +33,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "broadcasts:write",
             "speakers:write",
             "outages:write",
+            "feeds:review",
         }
     ),
-    "reviewer": frozenset(_READ | {"content:review"}),
+    # Reviewers also decide on official alerts a feed holds for review (relay or dismiss).
+    "reviewer": frozenset(_READ | {"content:review", "feeds:review"}),
     "crew": frozenset(
         {"areas:read", "speakers:read", "tickets:read", "tickets:work", "outages:write"}
     ),

@@ -91,6 +91,8 @@ MODE_BY_STATUS = {"Actual": "actual", "Exercise": "exercise", "Test": "test"}
 ACTED_ON_MSG_TYPES = ("Alert", "Update", "Cancel")
 NEEDS_REFERENCES = ("Update", "Cancel", "Ack", "Error")
 AREA_CODE_VALUE_NAME = "areacode"
+# China's CAP profile (CMA, 12379): 12-digit GB/T 2260-based administrative division codes.
+DIVISION_CODE_VALUE_NAMES = ("cpeas geographic code",)
 
 # (least, most) occurrences of each child; None means unbounded.
 _Cardinality = dict[str, tuple[int, int | None]]
@@ -181,6 +183,7 @@ class CapAlert:
     expires: datetime | None = None
     area_descs: list[str] = field(default_factory=list)
     area_codes: list[str] = field(default_factory=list)
+    division_codes: list[str] = field(default_factory=list)
     polygons: list[Polygon] = field(default_factory=list)
     circles: list[Circle] = field(default_factory=list)
     audio: CapAudio | None = None
@@ -465,6 +468,7 @@ class _Area:
     polygons: list[Polygon]
     circles: list[Circle]
     area_codes: list[str]
+    division_codes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,16 +547,14 @@ def _parse_resource(resource: _Node) -> _Resource:
 def _parse_area(area: _Node) -> _Area:
     """An ``<area>``: description, polygons, circles and AreaCode geocodes."""
     _check_altitudes(area)
-    codes = [
-        value
-        for name, value in map(_value_pair, area.nodes("geocode", PAIR_CHILDREN))
-        if name.lower() == AREA_CODE_VALUE_NAME
-    ]
+    pairs = [_value_pair(node) for node in area.nodes("geocode", PAIR_CHILDREN)]
     return _Area(
         description=area.required("areaDesc"),
         polygons=[_parse_polygon(text, area.path) for text in area.texts("polygon")],
         circles=[_parse_circle(text, area.path) for text in area.texts("circle")],
-        area_codes=codes,
+        area_codes=[value for name, value in pairs if name.lower() == AREA_CODE_VALUE_NAME],
+        division_codes=[value for name, value in pairs
+                        if name.lower() in DIVISION_CODE_VALUE_NAMES],
     )
 
 
@@ -634,6 +636,7 @@ def _build_alert(header: _Header, info: _Info | None, *, max_audio_bytes: int) -
         expires=info.expires,
         area_descs=[area.description for area in info.areas],
         area_codes=_unique(code for area in info.areas for code in area.area_codes),
+        division_codes=_unique(code for area in info.areas for code in area.division_codes),
         polygons=[polygon for area in info.areas for polygon in area.polygons],
         circles=[circle for area in info.areas for circle in area.circles],
         audio=_inline_audio(info, max_audio_bytes=max_audio_bytes),
@@ -651,10 +654,10 @@ def _check_actionable(alert: CapAlert) -> None:
             "nothing to say: give a <headline>, <description> or <instruction>, "
             "or an audio <resource> inline in <derefUri>"
         )
-    if not (alert.area_codes or alert.polygons or alert.circles):
+    if not (alert.area_codes or alert.division_codes or alert.polygons or alert.circles):
         raise CapError(
-            "no target: give an <area> with a <geocode> whose valueName is AreaCode, "
-            "a <polygon> or a <circle>"
+            "no target: give an <area> with a <geocode> whose valueName is AreaCode (or "
+            "CPEAS Geographic Code), a <polygon> or a <circle>"
         )
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.announcements.models import Announcement
 from app.announcements.render_task import engine_options
 from app.announcements.service import last_approved_revision
+from app.areas.divisions import villages_in_divisions
 from app.areas.models import Area
 from app.areas.service import villages_under
 from app.auth.permissions import Principal
@@ -325,7 +326,8 @@ def read_cap(document: bytes) -> CapAlert:
 def _cap_villages(
     session: Session, principal: Principal, alert: CapAlert
 ) -> tuple[list[str], list[str], str]:
-    """(targets, villages, common path) from AreaCode geocodes and speakers inside the shapes."""
+    """(targets, villages, common path) from AreaCode geocodes, division codes (matched by
+    prefix, inside the caller's area) and speakers inside the shapes."""
     codes = alert.area_codes
     areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
     unknown = [c for c in codes if c not in areas]
@@ -339,6 +341,8 @@ def _cap_villages(
     if outside:
         raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
     villages = {v.code: v for v in villages_under(session, areas.values())}
+    for village in villages_in_divisions(session, alert.division_codes, principal.area_path):
+        villages.setdefault(village.code, village)  # official division codes (CMA, 12379)
     if alert.has_geometry:
         for village in _villages_in_shapes(session, principal, alert):
             villages.setdefault(village.code, village)

@@ -32,7 +32,8 @@ SPEAKER_STATES = {"online": "在线", "offline": "离线", "fault": "故障", "m
 TICKET_STATES = {"open": "待处理", "claimed": "处理中", "resolved": "已修复待确认",
                  "closed": "已关闭"}
 CAUSES = {"power_cut": "断电（含人为断电）", "hardware": "硬件故障", "amplifier": "功放故障",
-          "network": "网络故障", "vandalism": "人为破坏", "offline": "离线", "other": "其他"}
+          "network": "网络故障", "vandalism": "人为破坏", "offline": "离线", "other": "其他",
+          "power_cut_by_resident": "人为断电（居民拔电）"}
 STATE_COLOURS = {"online": "#2e7d32", "offline": "#b3261e", "fault": "#b26a00",
                  "maintenance": "#6b7280"}
 

@@ -13,13 +13,18 @@ __all__ = [
     "VANDALISM",
     "OFFLINE",
     "OTHER",
+    "POWER_CUT_BY_RESIDENT",
     "cause_of_silence",
     "cause_of_fault",
 ]
 
 POWER_CUT, HARDWARE, AMPLIFIER, NETWORK = "power_cut", "hardware", "amplifier", "network"
 VANDALISM, OFFLINE, OTHER = "vandalism", "offline", "other"
-CAUSES = (POWER_CUT, HARDWARE, AMPLIFIER, NETWORK, VANDALISM, OFFLINE, OTHER)
+# 人为断电: residents pulling the plug on a speaker too loud, too early or too often; the
+# power-cut report suspects it (app.maintenance.powercuts), a crew confirms it.
+POWER_CUT_BY_RESIDENT = "power_cut_by_resident"
+CAUSES = (POWER_CUT, HARDWARE, AMPLIFIER, NETWORK, VANDALISM, OFFLINE, OTHER,
+          POWER_CUT_BY_RESIDENT)
 
 # Words a terminal (or its installer's firmware) may put in its ``fault`` text. Checked in
 # this order: "amplifier power stage" is an amplifier fault, not a power cut.

@@ -106,7 +106,7 @@ class Outage(Base):
     speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"))
     village_code: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(10))  # detected | reported
-    cause: Mapped[str] = mapped_column(String(16))
+    cause: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(String(2000))
     reported_by: Mapped[str | None] = mapped_column(String(120))
     # For a detected outage: when the terminal was last heard (the silence began after it).
@@ -139,7 +139,7 @@ class Ticket(Base):
     )
     status: Mapped[str] = mapped_column(String(10), default="open")
     priority: Mapped[str] = mapped_column(String(8), default="normal")
-    cause: Mapped[str] = mapped_column(String(16))
+    cause: Mapped[str] = mapped_column(String(32))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -32,7 +32,8 @@ __all__ = [
     "WEBHOOK_EVENTS",
 ]
 
-Cause = Literal["power_cut", "hardware", "amplifier", "network", "vandalism", "offline", "other"]
+Cause = Literal["power_cut", "hardware", "amplifier", "network", "vandalism", "offline", "other",
+                "power_cut_by_resident"]
 assert set(Cause.__args__) == set(CAUSES)  # type: ignore[attr-defined]
 
 WEBHOOK_EVENTS = ("ticket.opened", "ticket.overdue", "ticket.closed", "broadcast.finished")

@@ -7,7 +7,9 @@ may repeat what the old one did:
 1. open a *detected* outage for every speaker that fell silent past
    ``CUNXIANG_HEARTBEAT_TIMEOUT`` (cause ``power_cut`` if it last said battery or off, else
    ``offline``) or that reports a fault (cause from its fault text); speakers in
-   maintenance and speakers never heard open none;
+   maintenance and speakers never heard open none, nor does silence outside a speaker's
+   operating hours (:mod:`app.speakers.operating`: such a speaker is looked at again when
+   its next window could make the silence an outage);
 2. close detected outages whose speaker is heard healthy again;
 3. give a ticket to every outage open for ``CUNXIANG_TICKET_GRACE`` (flap suppression);
 4. close resolved tickets whose speaker was heard healthy after the resolution, and reopen
@@ -63,8 +65,15 @@ from app.maintenance.service import (
 )
 from app.maintenance.webhooks import queue_events
 from app.metrics import tickets_open
+from app.playout.models import PlayOrder
 from app.schedules.scheduler import leader_job
 from app.speakers.models import Speaker
+from app.speakers.operating import (
+    FOLLOW_SCHEDULE,
+    daily_windows,
+    order_windows,
+    silence_verdict,
+)
 
 __all__ = [
     "SweepReport",
@@ -76,6 +85,8 @@ __all__ = [
     "verify_resolved_tickets",
     "mark_overdue_tickets",
     "escalate_silent_villages",
+    "expected_back",
+    "operating_windows",
     "count_tickets_in_progress",
     "SWEEP_EVERY_S",
 ]
@@ -84,6 +95,10 @@ log = logging.getLogger(__name__)
 
 # Detection must come within 10 s of the timeout; a sweep costs a few indexed queries.
 SWEEP_EVERY_S = 1.0
+# How far ahead operating windows are read when a silence is judged.
+_RECHECK_HORIZON = timedelta(days=2)
+# How often a speaker that follows its schedule is looked at for new orders while silent.
+_NEW_ORDERS_EVERY = timedelta(minutes=5)
 
 
 @dataclass
@@ -146,26 +161,68 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
     silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff)
     faulty = and_(Speaker.last_heard_at >= cutoff, Speaker.last_status == "fault")
     has_open = exists().where(Outage.speaker_id == Speaker.id, outage_open_detected())
+    excused = and_(Speaker.silence_expected_until.is_not(None),
+                   Speaker.silence_expected_until > now)
     found = session.execute(
         select(Speaker.id, Speaker.village_code, Speaker.last_heard_at, Speaker.last_status,
-               Speaker.last_power, Speaker.last_fault)
+               Speaker.last_power, Speaker.last_fault, Speaker.operating_hours)
         .where(Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
-               or_(silent, faulty), ~has_open)
+               or_(and_(silent, ~excused), faulty), ~has_open)
     ).all()
     if not found:
         return 0
     rows = []
-    for sid, village, heard, _status, power, fault in found:
+    for sid, village, heard, _status, power, fault, hours in found:
         silent_now = heard is not None and heard < cutoff
+        if silent_now and heard is not None and hours is not None and not expected_back(
+                session, speaker_id=sid, village=village, hours=hours, last_heard=heard,
+                now=now):
+            continue
         rows.append({
             "id": new_id("out"), "speaker_id": sid, "village_code": village,
             "source": DETECTED, "cause": _detected_cause(power, fault, silent_now),
             "note": None if silent_now else fault, "last_heard_at": heard, "opened_at": now,
         })
+    if not rows:
+        return 0  # every silent one is outside its operating hours
     # Another leader's sweep may have opened some meanwhile: the partial unique index wins.
     result = session.execute(insert_ignoring_duplicates(session, Outage), rows)
     count = result.rowcount  # type: ignore[attr-defined]
     return count if count is not None and count >= 0 else len(rows)
+
+
+def expected_back(session: Session, *, speaker_id: str, village: str, hours: Any,
+                  last_heard: datetime, now: datetime) -> bool:
+    """Whether a silent speaker with operating hours should have been heard by now; if not,
+    note when to look again (the sweep skips it until then)."""
+    timeout = timedelta(seconds=get_settings().heartbeat_timeout)
+    windows = operating_windows(session, village=village, hours=hours,
+                                start=last_heard, end=now + _RECHECK_HORIZON)
+    verdict = silence_verdict(last_heard, now, windows, timeout)
+    if verdict.outage:
+        return True
+    again = verdict.recheck_at or now + _RECHECK_HORIZON / 2
+    if hours == FOLLOW_SCHEDULE:
+        again = min(again, now + _NEW_ORDERS_EVERY)  # an urgent broadcast adds a window
+    session.execute(update(Speaker).where(Speaker.id == speaker_id)
+                    .values(silence_expected_until=again)
+                    .execution_options(synchronize_session=False))
+    return False
+
+
+def operating_windows(session: Session, *, village: str, hours: Any, start: datetime,
+                      end: datetime) -> list[tuple[datetime, datetime]]:
+    """The windows a speaker should be on between ``start`` and ``end``."""
+    if hours != FOLLOW_SCHEDULE:
+        return daily_windows(hours, start, end, get_settings().tz)
+    rows = session.execute(
+        select(PlayOrder.start_at, PlayOrder.loop, PlayOrder.duration_ms)
+        .where(PlayOrder.village_code == village, PlayOrder.start_at < end,
+               PlayOrder.not_after > start,
+               PlayOrder.state.not_in(("withdrawn", "cancelled")))
+    )
+    return order_windows((at, at + timedelta(milliseconds=loop * duration))
+                         for at, loop, duration in rows)
 
 
 # ---------------------------------------------------------------- 2. recover

@@ -1,15 +1,19 @@
 """Schedule files: ``cunxiang apply FILE.yaml`` creates or updates what a file describes, and
 ``cunxiang export`` writes the current state back out in the same format.
 
-A file has four optional lists, applied in this order, all in one transaction (any error:
+A file has five optional lists, applied in this order, all in one transaction (any error:
 nothing changes)::
 
     areas:          [{code, name, level, parent?}]
+    day_types:      [{name, description?, dates}]                # the shared village calendar
     announcements:  [{title, area, category?, body | file}]   # file: relative to the YAML
     playlists:      [{name, area, items, chime?, gap_ms?}]    # items: {announcement: TITLE}
                                                               #  | {media: SHA} | {silence_ms: N}
     schedules:      [{name, playlist: NAME, targets, times | every_minutes + window,
-                      days?, start_date?, end_date?, loop?, volume?, enabled?}]
+                      days?, start_date?, end_date?, loop?, volume?, enabled?,
+                      skip_dates?, extra_dates?, lunar_days?, day_types?, skip_day_types?}]
+                      # a time is "07:00" or {at: "07:00", volume: 40}; lunar_days may
+                      # be a phrase like 逢三六九
 
 Applying is idempotent: areas are matched by code, announcements by area and title,
 playlists by area and name, schedules by name; what already matches is left alone, so a second
@@ -51,13 +55,18 @@ from app.areas.models import LEVELS, Area
 from app.areas.schemas import AreaCreate, AreaUpdate
 from app.areas.service import create_area, update_area
 from app.auth.permissions import SYSTEM
+from app.daytypes import service as day_types
+from app.daytypes.models import DayType
+from app.daytypes.schemas import DayTypeCreate, DayTypeUpdate
 from app.errors import AppError, InvalidInput
 from app.playlists.models import Playlist
 from app.playlists.schemas import PlaylistCreate, PlaylistUpdate
 from app.playlists.service import create_playlist, update_playlist
 from app.schedules import service as schedules
+from app.schedules.calendar_days import split_times
+from app.schedules.lunar import parse_lunar_days
 from app.schedules.models import Schedule
-from app.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from app.schedules.schemas import ScheduleCreate, ScheduleUpdate, SlotTime
 
 __all__ = [
     "ScheduleFile",
@@ -95,6 +104,7 @@ class AreaEntry(_Strict):
     name: str
     level: Literal["district", "town", "village"]
     parent: str | None = None
+    division_code: str | None = None
 
 
 class AnnouncementEntry(_Strict):
@@ -129,7 +139,7 @@ class ScheduleEntry(_Strict):
     name: str
     playlist: str
     targets: list[str]
-    times: list[str] | None = None
+    times: list[str | SlotTime] | None = None
     every_minutes: int | None = None
     window: list[str] | None = None
     days: list[str] | None = None
@@ -138,12 +148,26 @@ class ScheduleEntry(_Strict):
     loop: int = 1
     volume: int | None = None
     enabled: bool = True
+    skip_dates: list[date] | None = None
+    extra_dates: list[date] | None = None
+    lunar_days: list[int] | str | None = None
+    day_types: list[str] | None = None
+    skip_day_types: list[str] | None = None
+
+
+class DayTypeEntry(_Strict):
+    """A day type and its dates."""
+
+    name: str
+    description: str | None = None
+    dates: list[date] = []
 
 
 class ScheduleFile(_Strict):
     """The whole file."""
 
     areas: list[AreaEntry] = []
+    day_types: list[DayTypeEntry] = []
     announcements: list[AnnouncementEntry] = []
     playlists: list[PlaylistEntry] = []
     schedules: list[ScheduleEntry] = []
@@ -151,8 +175,8 @@ class ScheduleFile(_Strict):
     @property
     def size(self) -> int:
         """How many entries the file holds."""
-        return (len(self.areas) + len(self.announcements) + len(self.playlists)
-                + len(self.schedules))
+        return (len(self.areas) + len(self.day_types) + len(self.announcements)
+                + len(self.playlists) + len(self.schedules))
 
 
 @dataclass
@@ -210,14 +234,16 @@ def _apply_area(session: Session, entry: AreaEntry) -> str:
     existing = session.get(Area, entry.code)
     if existing is None:
         create_area(session=session, principal=SYSTEM, data=AreaCreate(
-            code=entry.code, name=entry.name, level=entry.level, parent=entry.parent))
+            code=entry.code, name=entry.name, level=entry.level, parent=entry.parent,
+            division_code=entry.division_code))
         return "created"
     if existing.level != entry.level:
         raise ApplyError(f"{entry.code!r} exists as a {existing.level}, not a {entry.level}")
-    if (existing.name, existing.parent_code) == (entry.name, entry.parent):
+    wanted = AreaUpdate(name=entry.name, parent=entry.parent, division_code=entry.division_code)
+    if (existing.name, existing.parent_code, existing.division_code) == (
+            wanted.name, wanted.parent, wanted.division_code):
         return "unchanged"
-    update_area(session=session, principal=SYSTEM, code=entry.code,
-                data=AreaUpdate(name=entry.name, parent=entry.parent))
+    update_area(session=session, principal=SYSTEM, code=entry.code, data=wanted)
     return "updated"
 
 
@@ -321,7 +347,8 @@ def _playlist_by_name(session: Session, name: str) -> str:
 
 
 _SCHEDULE_FIELDS = ("times", "every_minutes", "window", "days", "start_date", "end_date",
-                    "loop", "volume", "enabled")
+                    "loop", "volume", "enabled", "slot_volumes", "skip_dates", "extra_dates",
+                    "lunar_days", "day_types", "skip_day_types")
 
 
 def _schedule_state(session: Session, schedule: Schedule) -> dict[str, Any]:
@@ -331,11 +358,22 @@ def _schedule_state(session: Session, schedule: Schedule) -> dict[str, Any]:
 
 
 def _wanted_state(entry: ScheduleEntry, playlist_id: str) -> dict[str, Any]:
-    return {"playlist": playlist_id, "targets": entry.targets, "times": entry.times,
+    times, volumes = split_times(entry.times)
+    try:
+        lunar = list(parse_lunar_days(entry.lunar_days)) if entry.lunar_days else []
+    except ValueError:
+        lunar = []  # applying it will say why
+    return {"playlist": playlist_id, "targets": entry.targets,
+            "times": [f"{int(t.split(':')[0]):02d}:{t.split(':')[1]}" for t in times]
+            if times else None,
             "every_minutes": entry.every_minutes, "window": entry.window,
             "days": entry.days or ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
             "start_date": entry.start_date, "end_date": entry.end_date, "loop": entry.loop,
-            "volume": entry.volume, "enabled": entry.enabled}
+            "volume": entry.volume, "enabled": entry.enabled, "slot_volumes": volumes,
+            "skip_dates": sorted(set(entry.skip_dates or ())),
+            "extra_dates": sorted(set(entry.extra_dates or ())), "lunar_days": lunar,
+            "day_types": list(dict.fromkeys(entry.day_types or ())),
+            "skip_day_types": list(dict.fromkeys(entry.skip_day_types or ()))}
 
 
 def _apply_schedule(session: Session, entry: ScheduleEntry) -> str:
@@ -353,6 +391,21 @@ def _apply_schedule(session: Session, entry: ScheduleEntry) -> str:
     return "updated"
 
 
+def _apply_day_type(session: Session, entry: DayTypeEntry) -> str:
+    existing = session.get(DayType, entry.name)
+    if existing is None:
+        day_types.create_day_type(session=session, principal=SYSTEM, data=DayTypeCreate(
+            name=entry.name, description=entry.description, dates=entry.dates))
+        return "created"
+    if (existing.description, {d.day for d in existing.dates}) == (entry.description,
+                                                                   set(entry.dates)):
+        return "unchanged"
+    day_types.update_day_type(session=session, principal=SYSTEM, name=entry.name,
+                              data=DayTypeUpdate(description=entry.description,
+                                                 dates=entry.dates))
+    return "updated"
+
+
 def _level_order(entry: AreaEntry) -> int:
     return LEVELS.index(entry.level)
 
@@ -364,6 +417,8 @@ def apply_schedule_file(session: Session, document: ScheduleFile, base: Path,
     steps: list[tuple[str, str, Callable[[], str]]] = []
     for area in sorted(document.areas, key=_level_order):
         steps.append(("areas", area.code, partial(_apply_area, session, area)))
+    for day_type in document.day_types:
+        steps.append(("day_types", day_type.name, partial(_apply_day_type, session, day_type)))
     for ann in document.announcements:
         steps.append(("announcements", ann.title,
                       partial(_apply_announcement, session, ann, base)))
@@ -391,7 +446,8 @@ def apply_schedule_file(session: Session, document: ScheduleFile, base: Path,
 
 def _export_areas(session: Session) -> list[dict[str, Any]]:
     return [{"code": a.code, "name": a.name, "level": a.level,
-             **({"parent": a.parent_code} if a.parent_code else {})}
+             **({"parent": a.parent_code} if a.parent_code else {}),
+             **({"division_code": a.division_code} if a.division_code else {})}
             for a in session.scalars(select(Area).order_by(Area.path))]
 
 
@@ -434,7 +490,9 @@ def _export_schedules(session: Session) -> list[dict[str, Any]]:
                                  "playlist": names.get(schedule.playlist_id, schedule.playlist_id),
                                  "targets": schedule.target_codes}
         if schedule.every_minutes is None:
-            entry["times"] = list(schedule.times)
+            volumes = schedule.slot_volumes or {}
+            entry["times"] = [{"at": t, "volume": volumes[t]} if t in volumes else t
+                              for t in schedule.times]
         else:
             entry |= {"every_minutes": schedule.every_minutes,
                       "window": list(schedule.window or [])}
@@ -444,16 +502,27 @@ def _export_schedules(session: Session) -> list[dict[str, Any]]:
             if getattr(schedule, name) is not None:
                 entry[name] = getattr(schedule, name)
         entry["loop"] = schedule.loop
+        for name in ("skip_dates", "extra_dates", "lunar_days", "day_types", "skip_day_types"):
+            if getattr(schedule, name):
+                entry[name] = list(getattr(schedule, name))
         if not schedule.enabled:
             entry["enabled"] = False
         exported.append(entry)
     return exported
 
 
+def _export_day_types(session: Session) -> list[dict[str, Any]]:
+    return [{"name": d.name, **({"description": d.description} if d.description else {}),
+             "dates": [x.day for x in d.dates]}
+            for d in session.scalars(select(DayType).order_by(DayType.name))]
+
+
 def export_schedule_file(session: Session) -> dict[str, Any]:
-    """The current areas, approved announcements, playlists and schedules, as a file's data."""
+    """The current areas, day types, approved announcements, playlists and schedules."""
     announcements, titles = _export_announcements(session)
-    return {"areas": _export_areas(session), "announcements": announcements,
+    day_types = _export_day_types(session)
+    return {"areas": _export_areas(session), **({"day_types": day_types} if day_types else {}),
+            "announcements": announcements,
             "playlists": _export_playlists(session, titles),
             "schedules": _export_schedules(session)}
 

@@ -145,6 +145,9 @@ def _planned_entry(view: OrderView, schedule: Schedule, air: dict[str, list[AirT
         kind="routine", order=None, schedule=schedule.id, broadcast=None, title=schedule.name,
         level=None, mode="actual", start_at=view.start_at.astimezone(zone),
         end_at=_end_at(view).astimezone(zone), not_after=view.not_after.astimezone(zone),
-        loop=schedule.loop, volume=schedule.volume, state="planned",
+        loop=schedule.loop,
+        volume=(schedule.slot_volumes or {}).get(f"{view.start_at.astimezone(zone):%H:%M}",
+                                                 schedule.volume),
+        state="planned",
         expected=verdicts.get(view.id, "pending"), air=air.get(view.id, []),
     )

@@ -43,6 +43,7 @@ from app.metrics import orders_issued
 from app.playlists.service import PlayoutMedia, playout_media
 from app.playout.models import ROUTINE_PRIORITY, PlayOrder
 from app.playout.program import bump_program_versions
+from app.schedules.calendar_days import schedule_calendar
 from app.schedules.models import Schedule, ScheduleTarget
 from app.schedules.rules import Rule, occurrences
 
@@ -120,7 +121,7 @@ def rule_of(schedule: Schedule) -> Rule:
         times=tuple(schedule.times or ()), every_minutes=schedule.every_minutes,
         window=tuple(schedule.window) if schedule.window else None,  # type: ignore[arg-type]
         days=tuple(schedule.days), start_date=schedule.start_date, end_date=schedule.end_date,
-        tz=get_settings().timezone,
+        tz=get_settings().timezone, **schedule_calendar(schedule),
     )
 
 
@@ -135,12 +136,21 @@ class _Template:
     volume: int | None
     media: list[dict[str, Any]]
     duration_ms: int
+    slot_volumes: tuple[tuple[str, int], ...] = ()  # ("HH:MM", volume) of single slots
+
+    def volume_at(self, start_at: datetime) -> int | None:
+        """The slot's own volume (by its local time of day), else the schedule's."""
+        if not self.slot_volumes:
+            return self.volume
+        local = f"{start_at.astimezone(get_settings().tz):%H:%M}"
+        return dict(self.slot_volumes).get(local, self.volume)
 
     def fields(self, start_at: datetime) -> dict[str, Any]:
         """The columns an order at ``start_at`` must have (state aside)."""
         return {
             "playlist_id": self.playlist_id, "title": self.title, "loop": self.loop,
-            "volume": self.volume, "media": self.media, "duration_ms": self.duration_ms,
+            "volume": self.volume_at(start_at), "media": self.media,
+            "duration_ms": self.duration_ms,
             "not_after": order_not_after(start_at, self.loop, self.duration_ms),
         }
 
@@ -169,7 +179,8 @@ class _Template:
 def _template(schedule: Schedule, media: PlayoutMedia) -> _Template:
     items = [dict(item) for item in media.items]
     return _Template(schedule.id, schedule.playlist_id, schedule.name[:200], schedule.loop,
-                     schedule.volume, items, int(media.duration_ms))
+                     schedule.volume, items, int(media.duration_ms),
+                     tuple(sorted((schedule.slot_volumes or {}).items())))
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

@@ -37,6 +37,15 @@ class Schedule(Base):
     loop: Mapped[int] = mapped_column(Integer, default=1)
     volume: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The village calendar (None: not used): ISO dates to skip and to add, lunar days of the
+    # month (market days), day types to follow and to skip, and volumes of single slots
+    # ("HH:MM" → 0–100) that override ``volume``.
+    skip_dates: Mapped[list[str] | None] = mapped_column(JSONDoc)
+    extra_dates: Mapped[list[str] | None] = mapped_column(JSONDoc)
+    lunar_days: Mapped[list[int] | None] = mapped_column(JSONDoc)
+    day_types: Mapped[list[str] | None] = mapped_column(JSONDoc)
+    skip_day_types: Mapped[list[str] | None] = mapped_column(JSONDoc)
+    slot_volumes: Mapped[dict[str, int] | None] = mapped_column(JSONDoc)
     issued_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -26,6 +26,11 @@ Semantics, fixed here once for the whole service:
   outside). Equal ends (``"00:00-00:00"``) mean no quiet hours.
 - Slots are half-open intervals [start, start + duration): back to back is
   not an overlap.
+- The village calendar: ``skip_dates`` never play; ``extra_dates`` play whatever the
+  weekday, lunar day or day type (they must lie between the start and end dates);
+  otherwise a day plays when its weekday is listed, its lunar day of the month is in
+  ``lunar_days`` (when given: market days, 逢三六九) and it is one of ``day_type_dates``
+  (when given: the dates of the day types the schedule follows).
 
 Occurrences are cached per (rule, local day), and triggers per rule, so
 re-computing a 24 h horizon for many schedules costs microseconds per rule.
@@ -44,6 +49,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from app.schedules.lunar import lunar_day
+
 __all__ = [
     "DAY_NAMES",
     "DEFAULT_TZ",
@@ -52,6 +59,7 @@ __all__ = [
     "QuietHours",
     "occurrences",
     "next_occurrences",
+    "plays_on",
     "cron_triggers",
     "parse_quiet_hours",
     "in_quiet_hours",
@@ -70,6 +78,9 @@ _QUIET = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
 _NO_QUIET = {"", "off", "none"}
 # Slots this late may cross midnight when a DST gap (at most a few hours) shifts them.
 _LATE_SLOT = 20 * 60
+# How far ahead next_occurrences looks for a rule whose days come from the calendar (market
+# days, day types, extra dates): a day type may be assigned only once a year.
+_CALENDAR_LOOKAHEAD = timedelta(days=400)
 
 Interval = tuple[datetime, datetime]
 
@@ -118,12 +129,17 @@ class Rule:
     start_date: date | None = None
     end_date: date | None = None
     tz: str = DEFAULT_TZ
+    skip_dates: frozenset[date] = frozenset()
+    extra_dates: frozenset[date] = frozenset()
+    lunar_days: tuple[int, ...] = ()
+    day_type_dates: frozenset[date] | None = None
 
     def __post_init__(self) -> None:
         self._normalise_times()
         self._check_window()
         self._normalise_days()
         self._check_dates()
+        self._normalise_calendar()
         _zone(self.tz)
 
     def _set(self, name: str, value: object) -> None:
@@ -182,6 +198,34 @@ class Rule:
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise RuleError(f"end_date {self.end_date} is before start_date {self.start_date}")
 
+    def _normalise_calendar(self) -> None:
+        for name in ("skip_dates", "extra_dates"):
+            values = getattr(self, name)
+            if isinstance(values, str) or any(
+                    isinstance(v, datetime) or not isinstance(v, date) for v in values):
+                raise RuleError(f"{name} must be a list of dates (YYYY-MM-DD)")
+            self._set(name, frozenset(values))
+        both = sorted(self.skip_dates & self.extra_dates)
+        if both:
+            raise RuleError(f"{both[0]} is both a skip date and an extra date")
+        outside = sorted(d for d in self.extra_dates
+                         if (self.start_date and d < self.start_date)
+                         or (self.end_date and d > self.end_date))
+        if outside:
+            raise RuleError(f"extra date {outside[0]} lies outside start_date … end_date")
+        days = tuple(self.lunar_days or ())
+        if any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 30 for d in days):
+            raise RuleError(f"lunar_days are lunar days of the month, 1 to 30, got {days!r}")
+        self._set("lunar_days", tuple(sorted(set(days))))
+        if self.day_type_dates is not None:
+            self._set("day_type_dates", frozenset(self.day_type_dates))
+
+    @property
+    def follows_calendar(self) -> bool:
+        """Whether some days come from the calendar (not only the weekly pattern)."""
+        return bool(self.skip_dates or self.extra_dates or self.lunar_days
+                    or self.day_type_dates is not None)
+
     @property
     def zone(self) -> ZoneInfo:
         """The rule's time zone."""
@@ -221,13 +265,26 @@ def _day_trigger(rule: Rule) -> CronTrigger:
     )
 
 
+def plays_on(rule: Rule, day: date) -> bool:
+    """Whether the rule plays on a local date: its weekdays and dates, then the calendar."""
+    if day in rule.skip_dates:
+        return False
+    if day in rule.extra_dates:
+        return True
+    noon = datetime.combine(day, time(12), rule.zone)
+    fire = _day_trigger(rule).get_next_fire_time(None, noon)
+    if fire is None or fire.date() != day:
+        return False
+    if rule.lunar_days and lunar_day(day).day not in rule.lunar_days:
+        return False
+    return rule.day_type_dates is None or day in rule.day_type_dates
+
+
 @lru_cache(maxsize=65536)
 def _day_occurrences(rule: Rule, day: date) -> tuple[datetime, ...]:
     """The rule's occurrences on one local day, as sorted UTC datetimes (empty if inactive)."""
     zone = rule.zone
-    noon = datetime.combine(day, time(12), zone)
-    fire = _day_trigger(rule).get_next_fire_time(None, noon)
-    if fire is None or fire.date() != day:
+    if not plays_on(rule, day):
         return ()
     # fold=0 (the default) gives APScheduler's choice in DST gaps and repeated hours.
     local = [datetime(day.year, day.month, day.day, m // 60, m % 60, tzinfo=zone)
@@ -281,7 +338,8 @@ def next_occurrences(rule: Rule, now: datetime, n: int = 3) -> list[datetime]:
     if rule.start_date:
         day = max(day, rule.start_date - timedelta(days=1))
     # Every active day has a slot, and every listed weekday comes within a week.
-    last = day + timedelta(days=7 * (n + 1) + 2)
+    last = day + (_CALENDAR_LOOKAHEAD if rule.follows_calendar
+                  else timedelta(days=7 * (n + 1) + 2))
     if rule.end_date:
         last = min(last, rule.end_date + timedelta(days=1))
     found: list[datetime] = []

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "SlotTime",
     "ScheduleCreate",
     "ScheduleUpdate",
     "ScheduleRead",
@@ -21,12 +22,24 @@ DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 TimeOfDay = Field(pattern=r"^\d{1,2}:\d{2}$", examples=["07:00"])
 
 
+class SlotTime(BaseModel):
+    """A time of day with its own volume: ``{"at": "06:30", "volume": 40}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: str = Field(pattern=r"^\d{1,2}:\d{2}$", examples=["06:30"])
+    volume: int | None = Field(default=None, ge=0, le=100,
+                               description="this slot's volume; null: the schedule's")
+
+
 class _ScheduleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    times: list[str] | None = Field(
-        default=None, max_length=288, description='local times of day, e.g. ["07:00", "18:30"]',
-        examples=[["07:00", "12:00", "18:30"]],
+    times: list[str | SlotTime] | None = Field(
+        default=None, max_length=288,
+        description='local times of day, e.g. ["07:00", "18:30"]; a time may carry its own '
+        'volume: {"at": "06:30", "volume": 40}',
+        examples=[["07:00", {"at": "12:00", "volume": 40}, "18:30"]],
     )
     every_minutes: int | None = Field(
         default=None, ge=1, le=1440, description="instead of times: play every N minutes in window"
@@ -44,6 +57,20 @@ class _ScheduleFields(BaseModel):
     volume: int | None = Field(default=None, ge=0, le=100,
                                description="0–100; null leaves the terminal's own volume")
     enabled: bool | None = None
+    skip_dates: list[date] | None = Field(
+        default=None, max_length=1000, description="local dates it never plays (holidays, 春节)")
+    extra_dates: list[date] | None = Field(
+        default=None, max_length=1000,
+        description="local dates it plays whatever the weekday, lunar day or day type "
+        "(between start_date and end_date)")
+    lunar_days: list[int] | str | None = Field(
+        default=None,
+        description="lunar days of the month it plays (农历 market days): [3, 6, 9, 13, …] or "
+        'a phrase, "逢三六九" or "逢五逢十"', examples=["逢三六九"])
+    day_types: list[str] | None = Field(
+        default=None, max_length=20, description="plays only on dates of these day types")
+    skip_day_types: list[str] | None = Field(
+        default=None, max_length=20, description="never plays on dates of these day types")
 
 
 class ScheduleCreate(_ScheduleFields):
@@ -81,6 +108,13 @@ class ScheduleRead(BaseModel):
     end_date: date | None
     loop: int
     volume: int | None
+    slot_volumes: dict[str, int] = Field(
+        description='volumes of single slots ("HH:MM" → 0–100), overriding `volume`')
+    skip_dates: list[date]
+    extra_dates: list[date]
+    lunar_days: list[int]
+    day_types: list[str]
+    skip_day_types: list[str]
     enabled: bool
     created_by: str
     created_at: datetime

@@ -7,7 +7,7 @@ Every change re-issues the schedule's future play orders in the same transaction
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -25,7 +25,9 @@ from app.events import emit
 from app.playlists.models import Playlist
 from app.playlists.service import PLAYLIST_USAGE_CHECKS, playout_media, unapproved_items
 from app.schedules import reactions  # noqa: F401  (subscribes to other parts' events)
+from app.schedules.calendar_days import calendar_fields, split_times
 from app.schedules.issuing import reissue_schedule, rule_of, withdraw_future_orders
+from app.schedules.lunar import parse_lunar_days
 from app.schedules.models import Schedule, ScheduleTarget
 from app.schedules.rules import (
     DAY_NAMES,
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 MAX_CONFLICTS_LISTED = 100
+_CALENDAR_COMPARISON_DAYS = 370
 _ALL_DAYS = list(DAY_NAMES)
 
 
@@ -80,14 +83,24 @@ class _Draft:
     loop: int
     volume: int | None
     enabled: bool
+    slot_volumes: dict[str, int] = field(default_factory=dict)
+    skip_dates: list[date] = field(default_factory=list)
+    extra_dates: list[date] = field(default_factory=list)
+    lunar_days: list[int] = field(default_factory=list)
+    day_types: list[str] = field(default_factory=list)
+    skip_day_types: list[str] = field(default_factory=list)
 
-    def rule(self) -> Rule:
+    def rule(self, session: Session) -> Rule:
         """The pure rule; 422 naming the problem when it is not a valid one."""
+        calendar = calendar_fields(session, skip_dates=self.skip_dates,
+                                   extra_dates=self.extra_dates, lunar_days=self.lunar_days,
+                                   day_types=self.day_types, skip_day_types=self.skip_day_types,
+                                   check=True)
         try:
             return Rule(times=tuple(self.times or ()), every_minutes=self.every_minutes,
                         window=tuple(self.window) if self.window is not None else None,  # type: ignore[arg-type]
                         days=tuple(self.days), start_date=self.start_date,
-                        end_date=self.end_date, tz=get_settings().timezone)
+                        end_date=self.end_date, tz=get_settings().timezone, **calendar)
         except RuleError as exc:
             raise InvalidInput(str(exc), code="invalid_rule") from None
 
@@ -199,6 +212,11 @@ def to_read(session: Session, schedule: Schedule, now: datetime | None = None) -
         window=list(schedule.window) if schedule.window else None,
         days=list(schedule.days), start_date=schedule.start_date, end_date=schedule.end_date,
         loop=schedule.loop, volume=schedule.volume, enabled=schedule.enabled,
+        slot_volumes=dict(schedule.slot_volumes or {}),
+        skip_dates=[date.fromisoformat(d) for d in schedule.skip_dates or ()],
+        extra_dates=[date.fromisoformat(d) for d in schedule.extra_dates or ()],
+        lunar_days=list(schedule.lunar_days or ()), day_types=list(schedule.day_types or ()),
+        skip_day_types=list(schedule.skip_day_types or ()),
         created_by=schedule.created_by, created_at=schedule.created_at,
         updated_at=schedule.updated_at, next_occurrences=[_local(t) for t in upcoming],
     )
@@ -261,10 +279,13 @@ def _check_self_overlap(rule: Rule, length: timedelta, now: datetime) -> None:
 
 
 def _comparison_window(a: Rule, b: Rule, now: datetime) -> tuple[datetime, datetime] | None:
-    """Eight days from when both rules are first active: rules repeat weekly after that."""
+    """Eight days from when both rules are first active: rules repeat weekly after that. A
+    rule that follows the calendar (lunar days, day types, dates) repeats over no week, so a
+    year ahead is compared then."""
     zone = get_settings().tz
     first = max([now.astimezone(zone).date(), *(d for d in (a.start_date, b.start_date) if d)])
-    last = first + timedelta(days=8)
+    calendar = a.follows_calendar or b.follows_calendar
+    last = first + timedelta(days=_CALENDAR_COMPARISON_DAYS if calendar else 8)
     ends = [d for d in (a.end_date, b.end_date) if d]
     if ends:
         last = min(last, min(ends) + timedelta(days=1))
@@ -340,7 +361,7 @@ def _check_conflicts(session: Session, draft: _Draft, rule: Rule, length: timede
 def _validate(session: Session, principal: Principal, draft: _Draft,
               exclude: str | None, now: datetime) -> tuple[Rule, list[Area]]:
     """Every check of SPEC §6, in the order a user fixes them: 422, 403, 409."""
-    rule = draft.rule()
+    rule = draft.rule(session)
     _check_quiet_hours(rule)
     areas = _check_targets(session, principal, draft.targets)
     _check_playlist(session, principal, draft.playlist)
@@ -372,6 +393,12 @@ def _store(schedule: Schedule, draft: _Draft, rule: Rule, areas: list[Area]) -> 
     schedule.days = list(rule.days)
     schedule.start_date, schedule.end_date = rule.start_date, rule.end_date
     schedule.loop, schedule.volume, schedule.enabled = draft.loop, draft.volume, draft.enabled
+    schedule.slot_volumes = dict(draft.slot_volumes) if rule.every_minutes is None else {}
+    schedule.skip_dates = sorted({d.isoformat() for d in draft.skip_dates})
+    schedule.extra_dates = sorted(d.isoformat() for d in rule.extra_dates)
+    schedule.lunar_days = list(rule.lunar_days)
+    schedule.day_types = list(dict.fromkeys(draft.day_types))
+    schedule.skip_day_types = list(dict.fromkeys(draft.skip_day_types))
     schedule.area_code = _common_area(areas)
     if schedule.target_codes != draft.targets:
         schedule.targets = [ScheduleTarget(area_code=code, position=i)
@@ -399,14 +426,25 @@ def _after_change(session: Session, principal: Principal, schedule: Schedule, ac
     emit(session, "schedule.changed", schedule_id=schedule.id)
 
 
+def _lunar_days(value: list[int] | str | None) -> list[int]:
+    try:
+        return list(parse_lunar_days(value)) if value is not None else []
+    except ValueError as exc:
+        raise InvalidInput(f"lunar_days: {exc}", code="invalid_rule") from None
+
+
 def create_schedule(*, session: Session, principal: Principal, data: ScheduleCreate) -> Schedule:
     """Validate and store a schedule, and issue its orders up to the horizon."""
     now = utcnow()
+    times, volumes = split_times(data.times)
     draft = _Draft(
-        name=data.name, playlist=data.playlist, targets=list(data.targets), times=data.times,
+        name=data.name, playlist=data.playlist, targets=list(data.targets), times=times,
         every_minutes=data.every_minutes, window=data.window, days=list(data.days or _ALL_DAYS),
         start_date=data.start_date, end_date=data.end_date, loop=data.loop or 1,
         volume=data.volume, enabled=True if data.enabled is None else data.enabled,
+        slot_volumes=volumes, skip_dates=list(data.skip_dates or ()),
+        extra_dates=list(data.extra_dates or ()), lunar_days=_lunar_days(data.lunar_days),
+        day_types=list(data.day_types or ()), skip_day_types=list(data.skip_day_types or ()),
     )
     rule, areas = _validate(session, principal, draft, None, now)
     _check_name_free(session, draft.name, None)
@@ -426,7 +464,15 @@ def _draft_of(schedule: Schedule) -> _Draft:
         window=list(schedule.window) if schedule.window else None, days=list(schedule.days),
         start_date=schedule.start_date, end_date=schedule.end_date, loop=schedule.loop,
         volume=schedule.volume, enabled=schedule.enabled,
+        slot_volumes=dict(schedule.slot_volumes or {}),
+        skip_dates=[date.fromisoformat(d) for d in schedule.skip_dates or ()],
+        extra_dates=[date.fromisoformat(d) for d in schedule.extra_dates or ()],
+        lunar_days=list(schedule.lunar_days or ()), day_types=list(schedule.day_types or ()),
+        skip_day_types=list(schedule.skip_day_types or ()),
     )
+
+
+_LISTS = ("skip_dates", "extra_dates", "day_types", "skip_day_types")
 
 
 def _apply_update(draft: _Draft, data: ScheduleUpdate) -> _Draft:
@@ -434,12 +480,19 @@ def _apply_update(draft: _Draft, data: ScheduleUpdate) -> _Draft:
     if "times" in given and data.times is not None:
         draft.every_minutes, draft.window = None, None  # switching to fixed times
     if "every_minutes" in given and data.every_minutes is not None:
-        draft.times = None
+        draft.times, draft.slot_volumes = None, {}
     for name in given:
         value = getattr(data, name)
         if name in ("days", "loop", "enabled", "name", "playlist", "targets") and value is None:
             continue  # null means "unchanged" for fields that cannot be empty
-        setattr(draft, name, list(value) if isinstance(value, list) else value)
+        if name == "times":
+            draft.times, draft.slot_volumes = split_times(value)
+        elif name == "lunar_days":
+            draft.lunar_days = _lunar_days(value)
+        elif name in _LISTS:
+            setattr(draft, name, list(value or ()))  # null empties the list
+        else:
+            setattr(draft, name, list(value) if isinstance(value, list) else value)
     return draft
 
 

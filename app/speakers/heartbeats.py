@@ -27,7 +27,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.events import emit
 from app.metrics import terminals_online
-from app.speakers.health import FAULT, ONLINE, derive_status
+from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
 __all__ = [
@@ -193,7 +193,35 @@ def announce_health(
                                now=now, timeout_s=timeout)
         if status != health and _announce(session, speaker_id, health, status):
             changed.append((speaker_id, status))
+    _keep_last_heartbeats(session, [sid for sid, status in changed if status == OFFLINE])
     return changed
+
+
+def _keep_last_heartbeats(session: Session, speaker_ids: Sequence[str]) -> None:
+    """Put silent speakers' last heartbeats in the history (sampling may have skipped them),
+    so the history shows when a silence began, not up to 10 minutes before (a few bulk
+    queries, however many fell silent)."""
+    for start in range(0, len(speaker_ids), 500):
+        chunk = list(speaker_ids[start:start + 500])
+        kept = dict(session.execute(
+            select(SpeakerHeartbeat.speaker_id, func.max(SpeakerHeartbeat.at))
+            .where(SpeakerHeartbeat.speaker_id.in_(chunk))
+            .group_by(SpeakerHeartbeat.speaker_id)).all())
+        rows = [
+            {"speaker_id": row.id, "at": row.last_reported_at,
+             "received_at": row.last_heard_at or row.last_reported_at,
+             "status": row.last_status or "ok", "power": row.last_power or "mains",
+             "fault": row.last_fault, "volume": row.last_volume, "playing": row.last_playing}
+            for row in session.execute(
+                select(Speaker.id, Speaker.last_reported_at, Speaker.last_heard_at,
+                       Speaker.last_status, Speaker.last_power, Speaker.last_fault,
+                       Speaker.last_volume, Speaker.last_playing)
+                .where(Speaker.id.in_(chunk), Speaker.last_reported_at.is_not(None),
+                       Speaker.maintenance.is_(False)))
+            if kept.get(row.id) is None or kept[row.id] < row.last_reported_at
+        ]
+        if rows:
+            session.execute(insert(SpeakerHeartbeat), rows)
 
 
 def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, JSONDoc, UTCDateTime, utcnow
 from app.ids import new_id
 
 __all__ = ["Speaker", "SpeakerHeartbeat", "POWER_STATES", "REPORTED_STATES"]
@@ -49,6 +49,11 @@ class Speaker(Base):
     last_playing: Mapped[str | None] = mapped_column(String(64))
     # The health last announced with a speaker.health event (transitions are found against it).
     health: Mapped[str] = mapped_column(String(12), default="offline")
+    # When it is powered by design: [["06:30", "08:00"], …] local windows, or "schedule" (its
+    # village's play orders); None: always. Silence outside is no outage.
+    operating_hours: Mapped[list[list[str]] | str | None] = mapped_column(JSONDoc)
+    # Until when the sweep need not look at its silence again (outside its operating hours).
+    silence_expected_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SpeakerHeartbeat(Base):

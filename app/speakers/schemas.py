@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.speakers.operating import parse_operating_hours
 
 __all__ = [
     "SpeakerCreate",
@@ -22,6 +24,12 @@ Status = Literal["online", "offline", "fault", "maintenance"]
 Serial = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
 Lat = Field(default=None, ge=-90, le=90)
 Lon = Field(default=None, ge=-180, le=180)
+OperatingHours = Annotated[
+    list[list[str]] | Literal["schedule"] | None, AfterValidator(parse_operating_hours),
+    Field(description='when it is powered by design: local windows [["06:30", "08:00"], …] '
+          'or "schedule" (around its village\'s play orders); null: always. Silence outside '
+          "is no outage", examples=[[["06:30", "08:00"], ["11:30", "13:00"]]]),
+]
 
 
 class SpeakerCreate(BaseModel):
@@ -34,6 +42,7 @@ class SpeakerCreate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     lat: float | None = Lat
     lon: float | None = Lon
+    operating_hours: OperatingHours = None
 
 
 class SpeakerUpdate(BaseModel):
@@ -46,6 +55,7 @@ class SpeakerUpdate(BaseModel):
     lat: float | None = Lat
     lon: float | None = Lon
     maintenance: bool | None = None
+    operating_hours: OperatingHours = None
 
 
 class SpeakerRead(BaseModel):
@@ -67,6 +77,7 @@ class SpeakerRead(BaseModel):
     playing: str | None
     token_prefix: str | None
     created_at: datetime
+    operating_hours: list[list[str]] | str | None = None
 
 
 class SpeakerCreated(SpeakerRead):

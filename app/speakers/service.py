@@ -63,7 +63,7 @@ def speaker_read(speaker: Speaker, town: str | None, now: datetime | None = None
         maintenance=speaker.maintenance, last_heard_at=speaker.last_heard_at,
         power=speaker.last_power, fault=speaker.last_fault, volume=speaker.last_volume,
         playing=speaker.last_playing, token_prefix=speaker.token_prefix,
-        created_at=speaker.created_at,
+        created_at=speaker.created_at, operating_hours=speaker.operating_hours,
     )
 
 
@@ -151,6 +151,7 @@ def _reset(speaker: Speaker, data: SpeakerCreate) -> None:
     speaker.last_heard_at = speaker.last_reported_at = None
     speaker.last_status = speaker.last_power = speaker.last_fault = speaker.last_playing = None
     speaker.last_volume = None
+    speaker.operating_hours, speaker.silence_expected_until = data.operating_hours, None
 
 
 def status_clause(status: str, now: datetime | None = None) -> ColumnElement[bool]:
@@ -196,8 +197,11 @@ def update_speaker(
     for name in ("name", "lat", "lon"):
         if name in fields:
             setattr(speaker, name, getattr(data, name))
+    if "operating_hours" in fields and data.operating_hours != speaker.operating_hours:
+        speaker.operating_hours, speaker.silence_expected_until = data.operating_hours, None
     if data.village is not None and data.village != speaker.village_code:
         village = _move(session, principal, speaker, data.village)
+        speaker.silence_expected_until = None  # its village's orders may set its hours
     if data.maintenance is not None and data.maintenance != speaker.maintenance:
         speaker.maintenance = data.maintenance
         _announce_now(session, speaker)

@@ -9,7 +9,7 @@ def test_tree_paths_and_level_rules(district: District) -> None:
     client, admin = district.client, district.admin
     village = client.get("/api/v1/areas/v11", headers=admin).json()
     assert village == {"code": "v11", "name": "东一村", "level": "village", "parent": "t1",
-                       "path": "d1/t1/v11"}
+                       "path": "d1/t1/v11", "division_code": None}
     wrong_parent = client.post("/api/v1/areas", headers=admin,
                                json={"code": "v9", "name": "村", "level": "village",
                                      "parent": "d1"})

@@ -56,6 +56,7 @@ class Terminal:
         lon: float | None = None,
     ) -> None:
         self.client, self.admin, self.village = client, admin, village
+        self.serial = serial
         body: dict[str, Any] = {"serial": serial, "village": village}
         if lat is not None and lon is not None:
             body.update(lat=lat, lon=lon)

@@ -128,7 +128,8 @@ def test_maintenance_report_counts_causes_and_times_to_repair(
     report = response.json()
     assert (report["opened"], report["closed"], report["open_overdue"]) == (4, 3, 1)
     assert report["by_cause"] == {"power_cut": 2, "hardware": 0, "amplifier": 1, "network": 0,
-                                  "vandalism": 1, "offline": 0, "other": 0}
+                                  "vandalism": 1, "offline": 0, "other": 0,
+                                  "power_cut_by_resident": 0}
     assert report["mttr_median_hours"] == statistics.median(repairs) == 5.0
     assert report["mttr_mean_hours"] == round(statistics.fmean(repairs), 3)
 

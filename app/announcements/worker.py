@@ -37,9 +37,10 @@ RENEW_EVERY_S = queue.LEASE.total_seconds() / 3
 
 def _process_context() -> Any:
     # forkserver: children fork from a clean process, not from this one with its threads,
-    # sockets and database connections; the rendering modules are imported there once.
+    # sockets and database connections; the rendering modules are imported there once, and
+    # the phrasebook loaded once (app.rendering.warm), so every render process shares it.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.announcements.render_task"])
+    context.set_forkserver_preload(["app.announcements.render_task", "app.rendering.warm"])
     return context
 
 

@@ -36,6 +36,7 @@ from app.playout.fastpath import TerminalFastPath
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
+from app.pronunciations.router import router as pronunciations_router
 from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
 from app.schedules.router import router as schedules_router
 from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
@@ -50,6 +51,7 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router]
+ROUTERS.append(pronunciations_router)
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

@@ -354,5 +354,5 @@ def split_segments(text: str) -> list[Segment]:
 
 
 def _has_speech(words: str) -> bool:
-    """True if there is a character to say (a Han character, a letter or a digit)."""
-    return any(ch.isalnum() for ch in words)
+    """True if there is a character to say (Han, a letter, a digit, a syllable the lexicon set)."""
+    return any(ch.isalnum() or "\ue000" <= ch <= "\uf8ff" for ch in words)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from app.rendering.lexicon import Lexicon, apply_pronunciations, is_spoken_mark, syllable_of
 from app.rendering.normalize import normalize_text
 from app.rendering.polyphones import read_han
 
@@ -49,7 +50,9 @@ LETTER_NAMES: dict[str, str] = {
 _LATIN_WORDS = {"WIFI": "wai4 fai1"}
 
 _PUNCTUATION = {"，": ",", "、": ",", "；": ";", "：": ":", "。": ".", "！": "!", "？": "?"}
-_TOKENS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|[，、；：。！？]")
+_TOKENS = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\ue000-\uf8ff]+|[A-Za-z]+|[，、；：。！？]"
+)
 
 def _han_syllables(run: str) -> list[str]:
     """Pinyin of a run of Han characters, neutral tone as 5, ü as v (lv4, nv3)."""
@@ -70,6 +73,8 @@ def _tokens(text: str) -> list[str]:
     for token in _TOKENS.findall(text):
         if token in _PUNCTUATION:
             out.append(_PUNCTUATION[token])
+        elif is_spoken_mark(token[0]):  # decided by the lexicon or an inline hint
+            out.extend(filter(None, (syllable_of(mark) for mark in token)))
         elif token.isascii():
             out.extend(_latin_syllables(token))
         else:
@@ -93,11 +98,15 @@ def _join(tokens: list[str]) -> str:
     return text
 
 
-def to_pinyin(text: str) -> str:
-    """Normalise one line of script and give the pinyin the ``espeak`` engine speaks."""
-    return _join(_tokens(normalize_text(text).replace("\n", "。")))
+def to_pinyin(text: str, lexicon: Lexicon = ()) -> str:
+    """Normalise one line of script and give the pinyin the ``espeak`` engine speaks.
+
+    Inline hints (``重[chong2]庆``) and the ``lexicon``'s words are read as they say.
+    """
+    spoken = apply_pronunciations(text, lexicon).text
+    return _join(_tokens(normalize_text(spoken).replace("\n", "。")))
 
 
-def to_pinyin_lines(text: str) -> list[str]:
+def to_pinyin_lines(text: str, lexicon: Lexicon = ()) -> list[str]:
     """One pinyin line per input line (blank in, blank out): what ``render --pinyin`` prints."""
-    return [to_pinyin(line) for line in text.splitlines()]
+    return [to_pinyin(line, lexicon) for line in text.splitlines()]

@@ -22,6 +22,7 @@ from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
 from app.console.pages_ops import router as console_ops_router
+from app.console.pages_pronunciations import router as console_pronunciations_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.db import get_engine, session_scope
@@ -52,6 +53,7 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router]
 ROUTERS.append(pronunciations_router)
+ROUTERS.append(console_pronunciations_router)
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

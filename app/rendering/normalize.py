@@ -230,7 +230,7 @@ def _integer(match: re.Match[str]) -> str:
     if len(digits) > 16 or (len(digits) > 1 and digits[0] == "0"):
         return read_digits(digits)
     counted = _COUNTED.match(match.string, match.end())
-    if digits == "2" and before not in ("第", ".", "到") and counted:
+    if digits == "2" and before not in ("第", ".") and counted:
         return "两"
     return read_integer(int(digits))
 

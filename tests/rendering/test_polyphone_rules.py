@@ -49,17 +49,26 @@ def test_the_phrasebook_holds_every_word_and_the_readings_that_differ() -> None:
 
 
 def test_the_phrasebook_file_is_built_once_and_loaded_after(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.rendering import phrasebook as module
+
+    builds: list[int] = []
+    small = Phrasebook(phrases={"银行": "yin2 hang2"}, chars={"行": "xing2"})
+
+    def counted_build() -> Phrasebook:
+        builds.append(1)
+        return small
+
     monkeypatch.setenv("CUNXIANG_PHRASE_CACHE", str(tmp_path))
+    monkeypatch.setattr(module, "build", counted_build)
     phrasebook.cache_clear()
     try:
-        first = phrasebook()
+        assert phrasebook() == small and len(builds) == 1
         files = list(tmp_path.glob("phrasebook-*.marshal"))
         assert len(files) == 1 and not list(tmp_path.glob(".incoming-*"))
         phrasebook.cache_clear()
-        assert phrasebook() == first
+        assert phrasebook() == small and len(builds) == 1  # loaded, not built
         files[0].write_bytes(b"torn")  # a torn file is rebuilt, not trusted
         phrasebook.cache_clear()
-        assert phrasebook() == first
+        assert phrasebook() == small and len(builds) == 2
     finally:
-        monkeypatch.delenv("CUNXIANG_PHRASE_CACHE")
         phrasebook.cache_clear()

@@ -220,6 +220,9 @@ def _fraction(match: re.Match[str]) -> str:
 _COUNTED = re.compile(rf"(?:到\d+(?:\.\d+)?)?(?:[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])")
 
 
+_ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
+
+
 def _integer(match: re.Match[str]) -> str:
     """A plain number; a lone 2 that counts something is 两; long or 0-led strings are codes.
 
@@ -230,7 +233,8 @@ def _integer(match: re.Match[str]) -> str:
     if len(digits) > 16 or (len(digits) > 1 and digits[0] == "0"):
         return read_digits(digits)
     counted = _COUNTED.match(match.string, match.end())
-    if digits == "2" and before not in ("第", ".") and counted:
+    ordinal_list = _ORDINAL_LIST.search(match.string, 0, match.start())  # 第1、2批: 二
+    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list:
         return "两"
     return read_integer(int(digits))
 
@@ -293,6 +297,9 @@ _RULES: tuple[Callable[[str], str], ...] = (
          _temperature_range),
     _sub(rf"(?<![\d.])({_NUM})\s*(%?)\s*[{_SEPARATORS}]\s*({_NUM})\s*(%?)", _range),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*%", lambda m: _percent(m)),
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*‰",
+         lambda m: ("负" if m.group(1) else "") + "千分之" + read_number(m.group(2))),
+    _sub(r"(?<=\d)\s*×\s*(?=\d)", lambda m: "乘"),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*(°C|℃|℉)", _temperature),
     _sub(rf"(?<![\dA-Za-z.])([-−]?)({_NUM})\s*({_UNIT_PATTERN})(?![A-Za-z0-9²³/])", _unit),
     _sub(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", _fraction),

@@ -1,7 +1,7 @@
 """Polyphones in context: segment with the phrasebook, then the project's context rules.
 
-A run of Han characters is cut into dictionary words (fewest words, longer first words on
-a tie); a word reads as the phrasebook says, a character standing alone as its default.
+A run of Han characters is cut into dictionary words (fewest words, then fewest rare ones,
+then the longest); a word reads as the phrasebook says, a character standing alone as its default.
 Then the rules of ``data/polyphone_rules.tsv`` look at the context: each is a regular
 expression with the polyphone marked ``【X】``, the reading it gets there, and its scope
 (``alone``: only where no dictionary word holds the character; ``any``: also inside one).

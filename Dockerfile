@@ -11,6 +11,9 @@ COPY app ./app
 COPY audio/chimes ./audio/chimes
 COPY schedules ./schedules
 RUN pip install --no-cache-dir .
+# The pinyin phrasebook is built from the installed packages once, here, not at each start.
+ENV CUNXIANG_PHRASE_CACHE=/srv/cunxiang/phrasebook
+RUN python -c "from app.rendering.phrasebook import phrasebook; phrasebook()"
 
 ENV CUNXIANG_HOST=0.0.0.0 \
     CUNXIANG_PORT=8000 \

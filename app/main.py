@@ -28,6 +28,7 @@ from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.pages_powercuts import router as console_power_cuts_router
 from app.console.pages_reports import router as console_reports_router
+from app.console.pages_pronunciations import router as console_pronunciations_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.daytypes.router import router as day_types_router
@@ -46,6 +47,7 @@ from app.playout.fastpath import TerminalFastPath
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
+from app.pronunciations.router import router as pronunciations_router
 from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
 from app.schedules.router import router as schedules_router
 from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
@@ -62,7 +64,8 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            terminal_router, playlog_router, broadcasts_router, maintenance_router,
            history_router, console_reports_router, console_map_router,
            broadcast_receipt_router, day_types_router, power_cuts_router,
-           console_power_cuts_router, feeds_router, console_feeds_router]
+           console_power_cuts_router, feeds_router, console_feeds_router,
+           pronunciations_router, console_pronunciations_router]
 
 # Background services started and stopped with the app: (name, start(app), stop(app)).
 LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [

@@ -13,6 +13,7 @@ from app.media import models as media_models  # noqa: F401
 from app.playlists import models as playlists_models  # noqa: F401
 from app.playout import models as playout_models  # noqa: F401
 from app.playout import receipts_models  # noqa: F401
+from app.pronunciations import models as pronunciations_models  # noqa: F401
 from app.schedules import models as schedules_models  # noqa: F401
 from app.speakers import models as speakers_models  # noqa: F401
 

@@ -4,8 +4,9 @@ Run from the project root: ``.venv/bin/python bench/render.py [SCRIPT.txt]``. Th
 feeds the same pinyin to ``espeak-ng -v cmn-latn-pinyin -w x.wav`` and encodes it with
 ``ffmpeg`` using the pipeline's MP3 settings; the pipeline adds normalisation, pinyin,
 chimes, pauses, loudness measurement, limiting and storage. Goals: ≤ 1.5× the baseline,
-cached re-render under 20 ms. Wall time depends on what else the machine runs, so CPU
-time (this process and its children) is printed beside it.
+cached re-render under 20 ms. It also times ``cunxiang render --pinyin`` start-up (goal
+≤ 3 s), which loads the phrasebook, and the first run that builds it. Wall time depends on
+what else the machine runs, so CPU time (this process and its children) is printed beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,39 @@ from app.rendering.render import render_script  # noqa: E402
 
 SCRIPT = ROOT / "bench" / "notice_1000.txt"
 ROUNDS = 3
+CLI = Path(sys.executable).parent / "cunxiang"
+STARTUP_GOAL_S = 3.0
+_RSS = (
+    "import resource; from app.rendering.pinyin import to_pinyin; to_pinyin('大家得提前。'); "
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+)
+
+
+def pinyin_startup(line_file: Path, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one ``cunxiang render --pinyin`` of a one-line file."""
+    started = time.perf_counter()
+    subprocess.run([str(CLI), "render", "--pinyin", str(line_file)], check=True,
+                   capture_output=True, env=env)
+    return time.perf_counter() - started
+
+
+def startup_figures() -> None:
+    """``render --pinyin`` start-up with the phrasebook built, and the first run that builds it."""
+    with tempfile.TemporaryDirectory() as workdir:
+        line = Path(workdir) / "line.txt"
+        line.write_text("大家得提前到卫生院接种第2针。\n", "utf-8")
+        pinyin_startup(line)  # the installed phrasebook exists from here on
+        warm = statistics.median(pinyin_startup(line) for _ in range(ROUNDS))
+        cold_env = {**os.environ, "CUNXIANG_PHRASE_CACHE": str(Path(workdir) / "phrases")}
+        cold = pinyin_startup(line, cold_env)
+        bare = statistics.median(
+            timed(lambda: subprocess.run([sys.executable, "-c", "import pypinyin"], check=True))[0]
+            for _ in range(ROUNDS))
+    rss = subprocess.run([sys.executable, "-c", _RSS], check=True, capture_output=True,
+                         text=True, cwd=ROOT).stdout.strip()
+    print(f"cunxiang render --pinyin start-up: {warm:.2f} s (goal <= {STARTUP_GOAL_S:.0f} s; "
+          f"python + import pypinyin alone: {bare:.2f} s); first run, building the "
+          f"phrasebook: {cold:.2f} s; a process holding it: {rss} MB peak RSS")
 
 
 def _cpu() -> float:
@@ -85,6 +119,7 @@ def main() -> None:
         f"{cpu['cold'] / cpu['direct']:.2f}x CPU (goal <= 1.5x)"
     )
     print(f"cached re-render: {wall['cached'] * 1000:.2f} ms (goal < 20 ms)")
+    startup_figures()
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.announcements.models import RenderJob, Revision
+from app.announcements.models import Announcement, RenderJob, Revision
 from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
 from app.config import get_settings
 from app.db import on_commit, utcnow
 from app.events import emit
 from app.media.service import record_media
+from app.pronunciations.lookup import lexicon_for_area
 
 __all__ = [
     "ClaimedJob",
@@ -82,18 +83,24 @@ class ClaimedJob:
     spec: RenderSpec
 
 
-def _open_job(session: Session, revision_id: str) -> RenderJob | None:
+def _open_job(session: Session, revision_id: str,
+              states: tuple[str, ...] = ("queued", "running")) -> RenderJob | None:
     return session.scalar(
-        select(RenderJob).where(
-            RenderJob.revision_id == revision_id, RenderJob.state.in_(("queued", "running"))
-        )
+        select(RenderJob).where(RenderJob.revision_id == revision_id, RenderJob.state.in_(states))
+        .order_by(RenderJob.created_at.desc()).limit(1)
     )
 
 
-def enqueue_render(session: Session, revision: Revision) -> RenderJob:
-    """Queue a render of ``revision`` (once: a queued or running job is reused)."""
-    revision.audio_status, revision.audio_error = "pending", None
-    job = _open_job(session, revision.id)
+def enqueue_render(session: Session, revision: Revision, *, keep_audio: bool = False) -> RenderJob:
+    """Queue a render of ``revision`` (once: a queued or running job is reused).
+
+    ``keep_audio``: the revision's ready audio stays in use until the new one is ready (a
+    re-render after a pronunciation changed).
+    """
+    if not (keep_audio and revision.audio_status == "ready"):
+        revision.audio_status, revision.audio_error = "pending", None
+    # A running job may have read the old pronunciations: a re-render waits behind it.
+    job = _open_job(session, revision.id, ("queued",) if keep_audio else ("queued", "running"))
     if job is None:
         job = RenderJob(revision_id=revision.id)
         session.add(job)
@@ -145,15 +152,17 @@ def claim_next_job(
         return None
     revision = session.get(Revision, job.revision_id)
     assert revision is not None  # jobs are deleted with their revision
-    return ClaimedJob(job.id, revision.id, _spec(revision))
+    return ClaimedJob(job.id, revision.id, _spec(session, revision))
 
 
-def _spec(revision: Revision) -> RenderSpec:
+def _spec(session: Session, revision: Revision) -> RenderSpec:
     settings = get_settings()
     options = engine_options(settings.tts_engine, voice=settings.tts_voice,
                              command=settings.tts_command)
+    announcement = session.get(Announcement, revision.announcement_id)
+    lexicon = lexicon_for_area(session, announcement.area_code) if announcement else ()
     return RenderSpec(text=revision.body, media_dir=str(settings.media_dir),
-                      engine=settings.tts_engine, options=options)
+                      engine=settings.tts_engine, options=options, lexicon=lexicon)
 
 
 def renew_lease(session: Session, *, job_id: str, worker_id: str) -> bool:

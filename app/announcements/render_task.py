@@ -19,12 +19,17 @@ __all__ = ["RenderSpec", "RenderedAudio", "render_revision", "engine_options"]
 
 @dataclass(frozen=True)
 class RenderSpec:
-    """One render: the script, the engine by name with its options, and where to store it."""
+    """One render: the script, the engine by name with its options, and where to store it.
+
+    ``lexicon``: the staff pronunciations that apply in the announcement's area, farthest
+    area first (the nearest wins).
+    """
 
     text: str
     media_dir: str
     engine: str
     options: dict[str, Any] = field(default_factory=dict)
+    lexicon: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ def render_revision(spec: RenderSpec) -> RenderedAudio:
     """Render a script to a loudness-normalised mono MP3 in the store (cached by text)."""
     store = MediaStore(spec.media_dir)
     result = render_script(
-        spec.text, engine=make_engine(spec.engine, **spec.options), media_store=store, chime=False
+        spec.text, engine=make_engine(spec.engine, **spec.options), media_store=store, chime=False,
+        lexicon=spec.lexicon,
     )
     return RenderedAudio(
         sha256=result.sha256,

@@ -109,6 +109,10 @@ class AnnouncementRead(BaseModel):
     id: str
     title: str
     body: str
+    display_body: str = Field(
+        description="the body as shown to listeners and readers: inline pronunciation hints "
+        "such as 重[chong2]庆 removed"
+    )
     area: str
     category: str | None
     status: RevisionStatus

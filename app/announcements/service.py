@@ -32,6 +32,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import media_url
+from app.rendering.lexicon import strip_hints
 
 __all__ = [
     "get_announcement",
@@ -141,7 +142,8 @@ def to_read(session: Session, announcement: Announcement,
                 else getattr(last_approved_revision(session, announcement.id), "number", None))
     return AnnouncementRead(
         id=announcement.id, title=revision.title, body=revision.body,
-        area=announcement.area_code, category=revision.category,
+        display_body=strip_hints(revision.body), area=announcement.area_code,
+        category=revision.category,
         status=revision.status,  # type: ignore[arg-type]
         revision=revision.number, audio=audio_read(session, revision),
         recording=_recording_read(session, revision), approved_revision=approved,

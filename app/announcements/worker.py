@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,7 @@ from app.config import get_settings
 from app.db import session_scope
 from app.metrics import render_seconds
 from app.rendering.errors import RenderingError
+from app.rendering.phrasebook import phrasebook
 
 __all__ = ["RenderWorker", "start_render_worker", "stop_render_worker", "POLL_S"]
 
@@ -37,9 +39,10 @@ RENEW_EVERY_S = queue.LEASE.total_seconds() / 3
 
 def _process_context() -> Any:
     # forkserver: children fork from a clean process, not from this one with its threads,
-    # sockets and database connections; the rendering modules are imported there once.
+    # sockets and database connections; the rendering modules are imported there once, and
+    # the phrasebook loaded once (app.rendering.warm), so every render process shares it.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.announcements.render_task"])
+    context.set_forkserver_preload(["app.announcements.render_task", "app.rendering.warm"])
     return context
 
 
@@ -177,7 +180,12 @@ class RenderWorker:
 
 
 async def start_render_worker(app: FastAPI) -> None:
-    """Lifespan start: a render worker for this process, kept on ``app.state``."""
+    """Lifespan start: a render worker for this process, kept on ``app.state``.
+
+    The pinyin phrasebook is loaded (or built, the first time) in the background, so the
+    first urgent text or preview does not wait for it.
+    """
+    threading.Thread(target=phrasebook, name="phrasebook-load", daemon=True).start()
     worker = RenderWorker(concurrency=get_settings().render_workers)
     await worker.start()
     app.state.render_worker = worker

@@ -43,6 +43,7 @@ from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from app.media.models import MediaFile
 from app.media.service import get_media, media_store, media_url, record_media
+from app.pronunciations.lookup import lexicon_for_path
 from app.rendering import RenderingError, make_engine, render_script, transcode_recording
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
 from app.speakers.models import Speaker
@@ -127,7 +128,8 @@ def _bounded(work: Callable[[], T], what: str) -> T:
         pool.shutdown(wait=False)
 
 
-def _speak(text: str, *, drill: bool = False, chime: bool = True) -> RenderResult:
+def _speak(text: str, *, drill: bool = False, chime: bool = True,
+           lexicon: tuple[tuple[str, str], ...] = ()) -> RenderResult:
     settings = get_settings()
     engine = make_engine(
         settings.tts_engine,
@@ -135,7 +137,8 @@ def _speak(text: str, *, drill: bool = False, chime: bool = True) -> RenderResul
             settings.tts_engine, voice=settings.tts_voice, command=settings.tts_command
         ),
     )
-    return render_script(text, engine=engine, media_store=media_store(), chime=chime, drill=drill)
+    return render_script(text, engine=engine, media_store=media_store(), chime=chime, drill=drill,
+                         lexicon=lexicon)
 
 
 def _item(session: Session, result: RenderResult, *, kind: str, title: str) -> dict[str, Any]:
@@ -179,8 +182,12 @@ def _framed(session: Session, body: list[dict[str, Any]], *, drill: bool) -> lis
 # ---------------------------------------------------------------- content
 
 
-def _text_content(session: Session, text: str, title: str, mode: str) -> _Content:
-    result = _bounded(lambda: _speak(text, drill=mode == "exercise"), "synthesising the text")
+def _text_content(session: Session, text: str, title: str, mode: str,
+                  area_path: str | None = None) -> _Content:
+    # The staff pronunciations of the area that holds every target apply.
+    lexicon = lexicon_for_path(session, area_path)
+    result = _bounded(lambda: _speak(text, drill=mode == "exercise", lexicon=lexicon),
+                      "synthesising the text")
     return _Content("text", [_item(session, result, kind="speech", title=title)], text=text)
 
 
@@ -223,9 +230,10 @@ def _media_content(session: Session, sha256: str, mode: str) -> _Content:
     return _Content("media", _framed(session, [_media_item(media)], drill=mode == "exercise"))
 
 
-def _request_content(session: Session, principal: Principal, data: BroadcastCreate) -> _Content:
+def _request_content(session: Session, principal: Principal, data: BroadcastCreate,
+                     area_path: str | None = None) -> _Content:
     if data.text is not None:
-        return _text_content(session, data.text, data.title, data.mode)
+        return _text_content(session, data.text, data.title, data.mode, area_path)
     if data.announcement is not None:
         return _announcement_content(session, principal, data.announcement, data.mode)
     assert data.media is not None  # the schema demands exactly one
@@ -283,7 +291,7 @@ def create_broadcast(
         session=session, principal=principal, codes=data.targets
     )
     expires_at = _expiry(data.expires_at, now)
-    content = _request_content(session, principal, data)
+    content = _request_content(session, principal, data, area_path)
     new = NewBroadcast(
         title=data.title,
         level=data.level,
@@ -398,7 +406,7 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
     )
 
 
-def _cap_content(session: Session, alert: CapAlert) -> _Content:
+def _cap_content(session: Session, alert: CapAlert, area_path: str | None = None) -> _Content:
     if alert.audio is not None:
         return _cap_audio_content(session, alert)
     if len(alert.text) > MAX_TEXT_CHARS:
@@ -409,7 +417,8 @@ def _cap_content(session: Session, alert: CapAlert) -> _Content:
             code="text_too_long",
         )
     return _text_content(
-        session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual"
+        session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual",
+        area_path,
     )
 
 
@@ -453,7 +462,7 @@ def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> 
             code="already_expired",
         )
     targets, villages, area_path = _cap_villages(session, principal, alert)
-    content = _cap_content(session, alert)
+    content = _cap_content(session, alert, area_path)
     assert alert.level is not None and alert.mode is not None  # parse_cap checked both
     return NewBroadcast(
         title=(alert.title or alert.event or "预警")[:200],

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Bump when the output of ``normalize_text`` changes, so cached renders are not reused.
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 PAUSE_PARAGRAPH_MS = 900
 PAUSE_SENTENCE_MS = 600
@@ -50,6 +50,12 @@ _PAUSES = {
 _MEASURES = (
     "个人位名户家口次天日周年月辆台件条张只头匹本部所间座栋层趟批份项种元角毛块米"
     "里亩斤吨克升度分秒小时岁倍场轮句声页"
+)
+# A lone 2 before these is 两 (两袋, 两万, 两点半); before 月, 日, 号, 楼, 级 it stays 二 (二月,
+# 三月二日, 二号, 二楼, 二级): those number things rather than count them.
+_LIANG_MEASURES = (
+    "个人位名户家口次天周年辆台件条张只头匹本部所间座栋趟批份项种元角毛块米里亩斤吨克升"
+    "分秒小时岁倍场轮句声页袋箱桶瓶包盒把根棵株双对套架艘处剂针支片粒遍成千万亿公届期组"
 )
 _NUM = r"\d+(?:\.\d+)?"
 _SEPARATORS = "-~～—–至"
@@ -86,6 +92,13 @@ _HOTLINES = (
 # After these a hotline-shaped number is a quantity: 12345元, 12345万, 12345多人.
 _NOT_DIALLED = _MEASURES + "公千万亿多余平立毫厘级"
 _CALL_WORDS = "报警|急救|火警|电话|热线|求助|指挥|交警|救护|消防"
+# After these a number is a code, read digit by digit (编号2024003 → 二零二四零零三)
+_CODE_WORDS = (
+    "编号|批号|代码|序号|工号|学号|房号|单号|账号|卡号|文号|车号|门牌号|订单号|验证码|"
+    "口令|密码|邮编|邮政编码|型号|证号|批次号"
+)
+_RATIO_AFTER = "的?(?:比例|配比|比率|稀释|兑水|兑|混合|配制|混配)"
+_RATIO_BEFORE = "比例|比分|之比|配比|比率"
 _DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真"
 
 _UNITS: tuple[tuple[str, str], ...] = (
@@ -204,33 +217,72 @@ def _fraction(match: re.Match[str]) -> str:
     return read_integer(int(match.group(2))) + "分之" + read_integer(int(match.group(1)))
 
 
+_COUNTED = re.compile(rf"(?:到\d+(?:\.\d+)?)?(?:[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])")
+
+
+_ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
+
+
 def _integer(match: re.Match[str]) -> str:
-    """A plain number; a lone 2 before a measure word is 两; long or 0-led strings are codes."""
+    """A plain number; a lone 2 that counts something is 两; long or 0-led strings are codes.
+
+    2袋, 2万, 2~3天 (两到三天), 凌晨2点, 2点半 → 两; 第2针, 3月2日, 2号, 2.5 → 二.
+    """
     digits = match.group(0)
     before = match.string[match.start() - 1 : match.start()]
-    after = match.string[match.end() : match.end() + 1]
     if len(digits) > 16 or (len(digits) > 1 and digits[0] == "0"):
         return read_digits(digits)
-    if digits == "2" and after and after in _MEASURES and before != "第":
+    counted = _COUNTED.match(match.string, match.end())
+    ordinal_list = _ORDINAL_LIST.search(match.string, 0, match.start())  # 第1、2批: 二
+    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list:
         return "两"
     return read_integer(int(digits))
+
+
+def _year_range(match: re.Match[str]) -> str:
+    """2021—2025年: both years digit by digit."""
+    return f"{read_digits(match.group(1))}到{read_digits(match.group(2))}"
+
+
+def _ratio(match: re.Match[str]) -> str:
+    """1:500 → 一比五百."""
+    first, second = (group for group in match.groups() if group is not None)
+    return f"{read_number(first)}比{read_number(second)}"
+
+
+def _temperature_range(match: re.Match[str]) -> str:
+    """-3~5℃ → 零下三到五摄氏度 (each end a temperature of its own)."""
+    low_sign, low, high_sign, high, unit = match.groups()
+    low_said = ("零下" if low_sign else "") + read_number(low)
+    high_said = ("零下" if high_sign else "") + read_number(high)
+    return f"{low_said}到{high_said}{_UNIT_WORDS[unit]}"
 
 
 _RULES: tuple[Callable[[str], str], ...] = (
     # 1,000,000 → 1000000 (only true thousands groups, so lists like 1,2,3 stay apart)
     _sub(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])", lambda m: m.group(0).replace(",", "")),
+    # ¥300 → 300元
+    _sub(r"[¥￥]\s*(\d+(?:\.\d+)?)", lambda m: m.group(1) + "元"),
     # dates before anything reads their dashes as ranges or minus signs
     _sub(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", _iso_date),
+    _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*年)", _year_range),
+    _sub(r"(?<!\d)(\d{2})(?=年(?:底|初|末|度|上半年|下半年))", _year),
+    # ratios: 1:500, 按2:1的比例 (before the clock reads 1:10 as a time)
+    _sub(rf"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?=\s*{_RATIO_AFTER})"
+         rf"|(?<={_RATIO_BEFORE})[为是]?(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)", _ratio),
     _sub(r"(?<!\d)(\d{4})(?=年)", _year),
     _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
     _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
     # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到
     _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十])", lambda m: "到"),
+    # what is left of the form N:M is a ratio or a score (1:500, 3:2)
+    _sub(r"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?![\d:])", _ratio),
     # dialled numbers: mobiles, landlines with area codes, 400 numbers, hotlines
     _sub(r"(?<!\d)1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?!\d)", _dialled),
     _sub(r"(?<!\d)0\d{2,3}[\-—–\s]\d{7,8}(?!\d)", _dialled),
     _sub(r"(?<!\d)[48]00[\-\s]?\d{3}[\-\s]?\d{4}(?!\d)", _dialled),
-    _sub(rf"(?<=(?:{_DIAL_WORDS}))[：:\s是为]*(\d[\d\s\-]{{2,}}\d)(?!\d)", _dialled),
+    _sub(rf"(?<=(?:{_DIAL_WORDS}))[：:\s是为]*(\d[\d\s\-]{{1,}}\d)(?![\d.])(?![{_NOT_DIALLED}])",
+         _dialled),
     _sub(rf"(?<![\d.])(?:{_HOTLINES})(?![\d.%A-Za-z])(?![{_NOT_DIALLED}])", _dialled),
     _sub(rf"(?:(?<=[打叫])|(?<=报警|急救|火警))(?:{_EMERGENCY})(?!\d)", _dialled),
     _sub(rf"(?<![\d.])(?:{_EMERGENCY})(?={_CALL_WORDS})", _dialled),
@@ -238,10 +290,16 @@ _RULES: tuple[Callable[[str], str], ...] = (
     _sub(rf"(?<=[幺零九二])(?:(?:[、和]|或者?)(?:{_EMERGENCY})(?!\d))+", _dialled_list),
     # names and codes read digit by digit
     _sub(r"(?<![\d.])(\d+)(消毒液|国道|省道|县道|次列车|航班|室)", _named),
-    _sub(r"(?<=[A-Za-z])(\d{3,})(?![\d.])()", _named),
+    _sub(r"(?<![Pp][Mm])(?<=[A-Za-z])(\d{2,})(?![\d.])()", _named),
+    _sub(rf"((?:{_CODE_WORDS})[：:\s是为]*)(\d+)(?![\d.])", lambda m: m[1] + read_digits(m[2])),
     # ranges, then signs, percentages and units
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*[{_SEPARATORS}]\s*([-−]?)({_NUM})\s*(°C|℃|℉)",
+         _temperature_range),
     _sub(rf"(?<![\d.])({_NUM})\s*(%?)\s*[{_SEPARATORS}]\s*({_NUM})\s*(%?)", _range),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*%", lambda m: _percent(m)),
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*‰",
+         lambda m: ("负" if m.group(1) else "") + "千分之" + read_number(m.group(2))),
+    _sub(r"(?<=\d)\s*×\s*(?=\d)", lambda m: "乘"),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*(°C|℃|℉)", _temperature),
     _sub(rf"(?<![\dA-Za-z.])([-−]?)({_NUM})\s*({_UNIT_PATTERN})(?![A-Za-z0-9²³/])", _unit),
     _sub(r"(?<![\d/])(\d+)/(\d+)(?![\d/])", _fraction),
@@ -303,5 +361,5 @@ def split_segments(text: str) -> list[Segment]:
 
 
 def _has_speech(words: str) -> bool:
-    """True if there is a character to say (a Han character, a letter or a digit)."""
-    return any(ch.isalnum() for ch in words)
+    """True if there is a character to say (Han, a letter, a digit, a syllable the lexicon set)."""
+    return any(ch.isalnum() or "\ue000" <= ch <= "\uf8ff" for ch in words)

@@ -1,39 +1,20 @@
 """Tone-numbered pinyin for the ``espeak`` engine, phrase-aware so polyphones are read right.
 
-pypinyin segments the text with its phrase dictionary (银行 yin2 hang2, 行动 xing2 dong4);
-the few phrases it gets wrong are corrected by ``PROJECT_PHRASES``. Latin letters are
-spelled the way Chinese speakers name them (CT → xi1 ti4).
+Han characters go through ``polyphones.read_han``: dictionary words (pypinyin's phrases,
+pypinyin-dict's, the project's ``data/phrases.tsv``), then context rules (大家得提前 dei3,
+更好地 de5, 排成一行 hang2). Latin letters are spelled the way Chinese speakers name them
+(CT → xi1 ti4).
 """
 
 from __future__ import annotations
 
 import re
 
-from pypinyin import Style, lazy_pinyin, load_phrases_dict
-
+from app.rendering.lexicon import Lexicon, apply_pronunciations, is_spoken_mark, syllable_of
 from app.rendering.normalize import normalize_text
+from app.rendering.polyphones import read_han
 
-__all__ = ["syllables", "to_pinyin", "to_pinyin_lines", "PROJECT_PHRASES", "LETTER_NAMES"]
-
-#: Phrases pypinyin reads wrongly in announcements, in pypinyin's tone-mark notation.
-PROJECT_PHRASES: dict[str, list[list[str]]] = {
-    "流血": [["liú"], ["xuè"]],
-    "献血": [["xiàn"], ["xuè"]],
-    "出血": [["chū"], ["xuè"]],
-    "止血": [["zhǐ"], ["xuè"]],
-    "冲着": [["chòng"], ["zhe"]],
-    "慢慢地": [["màn"], ["màn"], ["de"]],
-    "认真地": [["rèn"], ["zhēn"], ["de"]],
-    "积极地": [["jī"], ["jí"], ["de"]],
-    "主动地": [["zhǔ"], ["dòng"], ["de"]],
-    "及时地": [["jí"], ["shí"], ["de"]],
-    "有序地": [["yǒu"], ["xù"], ["de"]],
-    "安全地": [["ān"], ["quán"], ["de"]],
-    "变质": [["biàn"], ["zhì"]],
-    "朋友们": [["péng"], ["you"], ["men"]],
-    "村村响": [["cūn"], ["cūn"], ["xiǎng"]],
-    "大喇叭": [["dà"], ["lǎ"], ["ba"]],
-}
+__all__ = ["syllables", "to_pinyin", "to_pinyin_lines", "LETTER_NAMES"]
 
 #: Letter names as Chinese speakers say them, in pinyin espeak's Mandarin voice can read.
 LETTER_NAMES: dict[str, str] = {
@@ -69,14 +50,13 @@ LETTER_NAMES: dict[str, str] = {
 _LATIN_WORDS = {"WIFI": "wai4 fai1"}
 
 _PUNCTUATION = {"，": ",", "、": ",", "；": ";", "：": ":", "。": ".", "！": "!", "？": "?"}
-_TOKENS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|[，、；：。！？]")
-
-load_phrases_dict(PROJECT_PHRASES)
-
+_TOKENS = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[\ue000-\uf8ff]+|[A-Za-z]+|[，、；：。！？]"
+)
 
 def _han_syllables(run: str) -> list[str]:
     """Pinyin of a run of Han characters, neutral tone as 5, ü as v (lv4, nv3)."""
-    return lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True, errors="ignore")
+    return read_han(run)
 
 
 def _latin_syllables(word: str) -> list[str]:
@@ -93,6 +73,8 @@ def _tokens(text: str) -> list[str]:
     for token in _TOKENS.findall(text):
         if token in _PUNCTUATION:
             out.append(_PUNCTUATION[token])
+        elif is_spoken_mark(token[0]):  # decided by the lexicon or an inline hint
+            out.extend(filter(None, (syllable_of(mark) for mark in token)))
         elif token.isascii():
             out.extend(_latin_syllables(token))
         else:
@@ -116,11 +98,15 @@ def _join(tokens: list[str]) -> str:
     return text
 
 
-def to_pinyin(text: str) -> str:
-    """Normalise one line of script and give the pinyin the ``espeak`` engine speaks."""
-    return _join(_tokens(normalize_text(text).replace("\n", "。")))
+def to_pinyin(text: str, lexicon: Lexicon = ()) -> str:
+    """Normalise one line of script and give the pinyin the ``espeak`` engine speaks.
+
+    Inline hints (``重[chong2]庆``) and the ``lexicon``'s words are read as they say.
+    """
+    spoken = apply_pronunciations(text, lexicon).text
+    return _join(_tokens(normalize_text(spoken).replace("\n", "。")))
 
 
-def to_pinyin_lines(text: str) -> list[str]:
+def to_pinyin_lines(text: str, lexicon: Lexicon = ()) -> list[str]:
     """One pinyin line per input line (blank in, blank out): what ``render --pinyin`` prints."""
-    return [to_pinyin(line) for line in text.splitlines()]
+    return [to_pinyin(line, lexicon) for line in text.splitlines()]

@@ -15,6 +15,7 @@ from app.rendering.cache import RenderCache, cache_key
 from app.rendering.chimes import load_chime
 from app.rendering.engines import Engine, engine_identity, make_engine
 from app.rendering.errors import EmptyScript
+from app.rendering.lexicon import Applied, Lexicon, apply_pronunciations
 from app.rendering.normalize import NORMALIZER_VERSION, normalize_text, split_segments
 from app.rendering.pcm import apply_gain, rms_dbfs, silence
 from app.rendering.pipeline import TARGET_LUFS, Mastered, master_to_mp3
@@ -23,6 +24,7 @@ from app.rendering.speech import speak_segments
 __all__ = [
     "RenderResult",
     "render_script",
+    "master_script",
     "default_cache_dir",
     "cached_result",
     "store_mastered",
@@ -76,7 +78,7 @@ def with_chimes(body: bytes, chime_dir: str | os.PathLike[str] | None = None) ->
     return b"".join((apply_gain(opening, gain), gap, body, gap, apply_gain(closing, gain)))
 
 
-def _render_key(text: str, engine: Engine, *, chime: bool, drill: bool) -> str:
+def _render_key(applied: Applied, engine: Engine, *, chime: bool, drill: bool) -> str:
     return cache_key(
         "script",
         f"v{RENDER_VERSION}.{NORMALIZER_VERSION}",
@@ -84,7 +86,8 @@ def _render_key(text: str, engine: Engine, *, chime: bool, drill: bool) -> str:
         f"chime={chime}",
         f"drill={drill}",
         f"target={TARGET_LUFS}",
-        text,
+        f"lexicon={applied.version}",
+        applied.text,
     )
 
 
@@ -126,22 +129,43 @@ def render_script(
     drill: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     chime_dir: str | os.PathLike[str] | None = None,
+    lexicon: Lexicon = (),
 ) -> RenderResult:
     """Render a script to a loudness-normalised mono MP3 in ``media_store``.
 
-    ``drill=True`` opens and closes with the spoken drill notice. The same script with
-    the same engine and options is a file lookup the second time.
+    ``drill=True`` opens and closes with the spoken drill notice; ``lexicon`` holds staff
+    pronunciations (inline hints in the script always apply). The same script with the same
+    engine, options and applicable pronunciations is a file lookup the second time.
     """
     speaker = resolve_engine(engine)
     cache = RenderCache(cache_dir if cache_dir is not None else default_cache_dir(media_store))
-    key = _render_key(text, speaker, chime=chime, drill=drill)
+    applied = apply_pronunciations(text, lexicon)
+    key = _render_key(applied, speaker, chime=chime, drill=drill)
     found = cached_result(cache, key, media_store)
     if found is not None:
         return found
-    script = f"{DRILL_OPENING}\n{text}\n{DRILL_CLOSING}" if drill else text
+    mastered = master_script(applied.text, engine=speaker, cache=cache, chime=chime, drill=drill,
+                             chime_dir=chime_dir)
+    return store_mastered(mastered, media_store=media_store, cache=cache, key=key)
+
+
+def master_script(
+    spoken: str,
+    *,
+    engine: Engine,
+    cache: RenderCache,
+    chime: bool = False,
+    drill: bool = False,
+    chime_dir: str | os.PathLike[str] | None = None,
+) -> Mastered:
+    """Speech (cached per unit), chimes and mastering of a script whose pronunciations are set.
+
+    Nothing is stored: ``render_script`` stores the result, a preview keeps it for a while.
+    """
+    script = f"{DRILL_OPENING}\n{spoken}\n{DRILL_CLOSING}" if drill else spoken
     segments = split_segments(normalize_text(script))
     if not segments:
         raise EmptyScript("the script has nothing to read aloud")
-    speech = speak_segments(segments, engine=speaker, cache=cache)
+    speech = speak_segments(segments, engine=engine, cache=cache)
     program = with_chimes(speech, chime_dir) if chime else speech
-    return store_mastered(master_to_mp3(program), media_store=media_store, cache=cache, key=key)
+    return master_to_mp3(program)

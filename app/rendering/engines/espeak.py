@@ -15,6 +15,7 @@ from app.rendering.engines import register_engine
 from app.rendering.errors import SynthesisFailed
 from app.rendering.normalize import Segment
 from app.rendering.pinyin import syllables
+from app.rendering.polyphones import reading_version
 
 __all__ = ["EspeakEngine", "passage_markup"]
 
@@ -46,7 +47,8 @@ class EspeakEngine:
     @property
     def identity(self) -> str:
         """Engine, voice and settings: what the speech cache is keyed by."""
-        return f"{self.name}|{self.voice}|rate={self.rate}|pitch={self.pitch}"
+        return (f"{self.name}|{self.voice}|rate={self.rate}|pitch={self.pitch}"
+                f"|pinyin={reading_version()}")
 
     def synthesize(self, text: str) -> bytes:
         """WAV of normalised text."""

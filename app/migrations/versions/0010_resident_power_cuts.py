@@ -1,7 +1,7 @@
 """outage and ticket causes up to 32 characters (power_cut_by_resident)
 
-Revision ID: 0009_h17_2
-Revises: 0009_h17 (depends on 0007 maintenance)
+Revision ID: 0010
+Revises: 0009 (depends on 0007 maintenance)
 Create Date: 2026-12-03 11:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_h17_2'
-down_revision = '0009_h17'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = '0007'
 

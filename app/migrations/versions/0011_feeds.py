@@ -1,7 +1,7 @@
 """feeds: official warning feeds and the alerts seen in them; areas' official division codes
 
-Revision ID: 0009_h17_3
-Revises: 0009_h17_2
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.db
 
-revision = '0009_h17_3'
-down_revision = '0009_h17_2'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

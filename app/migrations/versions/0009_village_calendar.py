@@ -1,7 +1,7 @@
 """village calendar: schedules' skip/extra dates, lunar days, day types and slot volumes;
 day types and their dates; speakers' operating hours
 
-Revision ID: 0009_h17
+Revision ID: 0009
 Revises: 0008 (depends on 0004 schedules and 0005 speakers)
 Create Date: 2026-12-03 10:00:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import app.db
 
-revision = '0009_h17'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = ('0004', '0005')

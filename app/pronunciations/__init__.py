@@ -1,0 +1,1 @@
+"""Staff pronunciations (a lexicon per area) and listening previews of scripts."""

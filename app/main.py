@@ -27,8 +27,8 @@ from app.console.pages_feeds import router as console_feeds_router
 from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.pages_powercuts import router as console_power_cuts_router
-from app.console.pages_reports import router as console_reports_router
 from app.console.pages_pronunciations import router as console_pronunciations_router
+from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.daytypes.router import router as day_types_router

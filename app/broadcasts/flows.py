@@ -6,6 +6,10 @@ synthesised while the caller waits — the only synchronous render — in a sepa
 with a time limit; a CAP recording is probed and transcoded the same way), then
 ``service.issue_broadcast`` writes everything at once.
 
+A CAP document is first *located* (``locate_cap``): parsed, and its polygons and circles
+matched against every positioned speaker at once (``shapes.AlertArea``), before any database
+write and outside the executor that issues broadcasts.
+
 A synthesised text opens and closes with the attention chime (its sender has no other way
 to add one); audio the sender chose (an announcement's, a stored file, a CAP recording)
 plays as it is. An exercise opens and closes with the spoken drill notice; a test carries
@@ -16,12 +20,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,10 +38,11 @@ from app.areas.models import Area
 from app.areas.service import villages_under
 from app.auth.permissions import Principal
 from app.broadcasts import service
-from app.broadcasts.cap import CapAlert, CapError, area_contains, parse_cap
+from app.broadcasts.cap import CapAlert, CapError, parse_cap
 from app.broadcasts.models import Broadcast
 from app.broadcasts.schemas import MAX_TEXT_CHARS, BroadcastCreate
 from app.broadcasts.service import IdempotencyClaim, NewBroadcast
+from app.broadcasts.shapes import AlertArea, FloatArray
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
@@ -56,6 +62,11 @@ __all__ = [
     "create_broadcast",
     "apply_cap",
     "read_cap",
+    "locate_cap",
+    "LocatedCap",
+    "SpeakerPositions",
+    "speaker_positions",
+    "villages_in_shapes",
 ]
 
 RENDER_TIMEOUT_S = 60.0  # 2,000 characters take ~12 s on a small machine
@@ -322,10 +333,62 @@ def read_cap(document: bytes) -> CapAlert:
         raise BadRequest(str(exc), code="invalid_cap") from None
 
 
+@dataclass(frozen=True)
+class SpeakerPositions:
+    """Where the positioned speakers are, as columns: one village code, latitude, longitude each."""
+
+    villages: list[str]
+    lats: FloatArray
+    lons: FloatArray
+
+
+@dataclass(frozen=True)
+class LocatedCap:
+    """A checked alert and the villages with a speaker inside its shapes (None: it has none)."""
+
+    alert: CapAlert
+    shape_villages: frozenset[str] | None
+
+
+def speaker_positions(session: Session) -> SpeakerPositions:
+    """Every working speaker with a position (one column query, no objects)."""
+    rows = session.execute(
+        select(Speaker.village_code, Speaker.lat, Speaker.lon).where(
+            Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None)
+        )
+    ).all()
+    return SpeakerPositions(
+        villages=[row[0] for row in rows],
+        lats=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
+        lons=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
+    )
+
+
+def villages_in_shapes(alert: CapAlert, positions: SpeakerPositions) -> frozenset[str]:
+    """Villages with at least one speaker inside the alert's polygons or circles."""
+    area = AlertArea(alert.polygons, alert.circles)
+    inside = area.covers(positions.lats, positions.lons)
+    return frozenset(positions.villages[index] for index in np.flatnonzero(inside))
+
+
+def locate_cap(document: bytes, *, positions: Callable[[], SpeakerPositions]) -> LocatedCap:
+    """Parse the document and match its shapes against the speakers: the CPU-heavy part.
+
+    Runs before (and apart from) any database write, so no lock and no write transaction is
+    held while a large polygon is tested; ``positions`` reads them in a short session.
+    """
+    alert = read_cap(document)
+    acts = alert.broadcast and alert.msg_type in ("Alert", "Update")
+    if not (acts and alert.has_geometry):
+        return LocatedCap(alert, None)
+    return LocatedCap(alert, villages_in_shapes(alert, positions()))
+
+
 def _cap_villages(
-    session: Session, principal: Principal, alert: CapAlert
+    session: Session, principal: Principal, located: LocatedCap
 ) -> tuple[list[str], list[str], str]:
     """(targets, villages, common path) from AreaCode geocodes and speakers inside the shapes."""
+    alert = located.alert
     codes = alert.area_codes
     areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
     unknown = [c for c in codes if c not in areas]
@@ -339,9 +402,8 @@ def _cap_villages(
     if outside:
         raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
     villages = {v.code: v for v in villages_under(session, areas.values())}
-    if alert.has_geometry:
-        for village in _villages_in_shapes(session, principal, alert):
-            villages.setdefault(village.code, village)
+    for village in _villages_in_scope(session, principal, located.shape_villages or ()):
+        villages.setdefault(village.code, village)
     if not villages:
         raise InvalidInput(
             "no village with a loudspeaker lies in the alert's area", code="no_villages"
@@ -351,20 +413,14 @@ def _cap_villages(
     return targets, sorted(villages), service.common_path(paths)
 
 
-def _villages_in_shapes(session: Session, principal: Principal, alert: CapAlert) -> list[Area]:
-    """Villages (inside the caller's area) with a positioned speaker in a polygon or circle."""
-    stmt = (
-        select(Speaker.lat, Speaker.lon, Area)
-        .join(Area, Area.code == Speaker.village_code)
-        .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None))
-    )
-    found: dict[str, Area] = {}
-    for lat, lon, village in session.execute(stmt):
-        if lat is None or lon is None:  # (the query already left them out)
-            continue
-        if principal.covers(village.path) and area_contains(alert, lat, lon):
-            found[village.code] = village
-    return list(found.values())
+def _villages_in_scope(session: Session, principal: Principal, codes: Iterable[str]) -> list[Area]:
+    """The villages among ``codes`` that lie inside the caller's area."""
+    found: list[Area] = []
+    wanted = sorted(codes)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found += session.scalars(select(Area).where(Area.code.in_(chunk)))
+    return [village for village in found if principal.covers(village.path)]
 
 
 def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
@@ -440,15 +496,15 @@ def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> Ca
     )
 
 
-def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> NewBroadcast:
-    now = utcnow()
+def _new_from_alert(session: Session, principal: Principal, located: LocatedCap) -> NewBroadcast:
+    alert, now = located.alert, utcnow()
     expires_at = alert.expires or now + service.DEFAULT_LIFETIME
     if expires_at <= now:
         raise InvalidInput(
             f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
             code="already_expired",
         )
-    targets, villages, area_path = _cap_villages(session, principal, alert)
+    targets, villages, area_path = _cap_villages(session, principal, located)
     content = _cap_content(session, alert)
     assert alert.level is not None and alert.mode is not None  # parse_cap checked both
     return NewBroadcast(
@@ -477,9 +533,10 @@ def _replayed(alert: CapAlert, broadcast: Broadcast) -> CapResult:
     )
 
 
-def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
+def _issue_alert(session: Session, principal: Principal, located: LocatedCap) -> CapResult:
+    alert = located.alert
     replaced = _referenced_in_scope(session, principal, alert) if alert.msg_type == "Update" else []
-    new = _new_from_alert(session, principal, alert)
+    new = _new_from_alert(session, principal, located)
     try:
         broadcast = service.issue_broadcast(session=session, principal=principal, new=new)
     except IntegrityError:
@@ -496,9 +553,9 @@ def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> Cap
     return CapResult("created", alert, [broadcast], detail)
 
 
-def apply_cap(*, session: Session, principal: Principal, document: bytes) -> CapResult:
-    """Act on a CAP 1.2 message: Alert creates, Update replaces, Cancel cancels."""
-    alert = read_cap(document)
+def apply_cap(*, session: Session, principal: Principal, located: LocatedCap) -> CapResult:
+    """Act on a located CAP 1.2 message: Alert creates, Update replaces, Cancel cancels."""
+    alert = located.alert
     if not alert.broadcast:
         reason = alert.note or f"status {alert.status}, msgType {alert.msg_type}"
         return CapResult(
@@ -513,4 +570,4 @@ def apply_cap(*, session: Session, principal: Principal, document: bytes) -> Cap
     earlier = service.find_by_cap(session, alert.sender, alert.identifier, alert.sent)
     if earlier is not None:
         return _replayed(alert, earlier)
-    return _issue_alert(session, principal, alert)
+    return _issue_alert(session, principal, located)

@@ -4,11 +4,13 @@ The routes that issue or cancel run their database work in the event loop's own 
 not in the request threadpool: the moment a broadcast commits, every woken terminal
 long-poll queues its program there, and the originator's answer must not wait behind a
 thousand of them. They open their own session and commit before composing the answer.
+A CAP document is parsed and its shapes matched in a pool of its own first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -34,6 +36,10 @@ T = TypeVar("T")
 
 router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"])
 Reader = Annotated[Principal, Depends(require("broadcasts:read"))]
+
+
+# CAP documents are parsed and their shapes matched here (CPU work, a second at worst).
+_CAP_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="cap-locate")
 
 
 async def _off_loop(work: Callable[..., T], *args: Any) -> T:
@@ -165,9 +171,18 @@ def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
     )
 
 
-def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
+def _positions() -> flows.SpeakerPositions:
     with session_scope() as session:
-        outcome = flows.apply_cap(session=session, principal=principal, document=document)
+        return flows.speaker_positions(session)
+
+
+def _locate(document: bytes) -> flows.LocatedCap:
+    return flows.locate_cap(document, positions=_positions)
+
+
+def _apply_cap(principal: Principal, located: flows.LocatedCap) -> JSONResponse:
+    with session_scope() as session:
+        outcome = flows.apply_cap(session=session, principal=principal, located=located)
         session.commit()
         return _cap_answer(session, outcome)
 
@@ -197,7 +212,10 @@ async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, flows.MAX_CAP_BYTES)
-    return await _off_loop(_apply_cap, principal, document)
+    # Parsing and geometry wait in their own small pool, never in the executor that issues
+    # broadcasts: a queue of huge polygons cannot hold up a level-I broadcast.
+    located = await asyncio.get_running_loop().run_in_executor(_CAP_POOL, _locate, document)
+    return await _off_loop(_apply_cap, principal, located)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastRead, dependencies=[FreshHeartbeats])

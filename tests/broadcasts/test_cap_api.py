@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.broadcasts import flows
 from tests.conftest import District
 
 from .cap_factory import build_cap_xml, cap_time
@@ -283,6 +287,42 @@ def test_shapes_only_reach_speakers_inside_the_callers_area(
     assert outside.status_code == 422 and outside.json()["error"] == "no_villages"
     assert by_code.status_code == 403
     assert empty.status_code == 422
+
+
+def test_matching_shapes_never_holds_the_workers_that_issue_broadcasts(
+    client: TestClient,
+    district: District,
+    positioned: dict[str, Terminal],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # More alerts stuck in their geometry than the executor that issues broadcasts has threads.
+    stuck = min(32, (os.cpu_count() or 1) + 4) + 1
+    release, entered = threading.Event(), threading.Semaphore(0)
+    real = flows.villages_in_shapes
+
+    def slow(*args: Any) -> Any:
+        entered.release()
+        release.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(flows, "villages_in_shapes", slow)
+    shaped = [alert(f"BIG-{n}", area_codes=(), polygons=[SQUARE_AROUND_V11]) for n in range(stuck)]
+    with concurrent.futures.ThreadPoolExecutor(stuck) as senders:
+        pending = [senders.submit(send, client, district.admin, doc) for doc in shaped]
+        try:
+            assert entered.acquire(timeout=30), "no alert reached its geometry"
+            urgent = client.post(
+                "/api/v1/broadcasts",
+                json={"title": "一级", "level": 1, "targets": ["v21"], "text": "立即撤离。"},
+                headers=district.admin,
+            )
+            assert urgent.status_code == 201, urgent.text
+            assert not any(f.done() for f in pending)  # they were still matching shapes
+        finally:
+            release.set()
+        answers = [f.result(timeout=60) for f in pending]
+    assert [a.status_code for a in answers] == [201] * stuck
+    assert {v["code"] for a in answers for v in a.json()["villages"]} == {"v11"}
 
 
 # --- audio -----------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 A JSON request or a CAP alert becomes a ``NewBroadcast`` here: the targets resolved and
 checked against the caller's area, the content turned into playable media (a text is
 synthesised while the caller waits — the only synchronous render — in a separate thread
-with a time limit; a CAP recording is probed and transcoded the same way), then
-``service.issue_broadcast`` writes everything at once.
+with a time limit; a CAP recording is transcoded in a bounded worker process, waited for
+the same way), then ``service.issue_broadcast`` writes everything at once.
 
 A CAP document is first *located* (``locate_cap``): parsed, and its polygons and circles
 matched against every positioned speaker at once (``shapes.AlertArea``), before any database
@@ -48,7 +48,7 @@ from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from app.media.models import MediaFile
 from app.media.service import get_media, media_store, media_url, record_media
-from app.rendering import RenderingError, make_engine, render_script, transcode_recording
+from app.rendering import RenderingError, make_engine, render_script, transcode_isolated
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
 from app.speakers.models import Speaker
 
@@ -431,8 +431,13 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
         with tempfile.TemporaryDirectory(prefix="cunxiang-cap-") as workdir:
             path = Path(workdir) / ("alert" + _AUDIO_SUFFIX.get(audio.mime_type, ".bin"))
             path.write_bytes(audio.data)
-            return transcode_recording(
-                path, media_store=media_store(), max_duration_ms=MAX_CAP_AUDIO_MS
+            settings = get_settings()
+            return transcode_isolated(
+                path,
+                media_store=media_store(),
+                max_duration_ms=min(MAX_CAP_AUDIO_MS, settings.max_recording_ms),
+                slots=settings.render_workers,
+                time_limit_s=RENDER_TIMEOUT_S,
             )
 
     try:

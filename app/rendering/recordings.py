@@ -31,6 +31,7 @@ from app.rendering.render import (
 __all__ = [
     "AudioInfo",
     "probe_audio",
+    "header_duration_ms",
     "decode_recording",
     "transcode_recording",
     "MAX_RECORDING_MS",
@@ -66,6 +67,7 @@ ACCEPTED_CODECS = frozenset(
     }
 )
 _MIN_DECODED_MS = 100
+_PROBE_S = 30.0  # reading a header takes milliseconds; a file that stalls ffprobe is refused
 
 
 class AudioInfo(NamedTuple):
@@ -93,7 +95,10 @@ def _ffprobe(path: Path) -> dict[str, Any]:
         "json",
         _input(path),
     ]
-    result = subprocess.run(command, capture_output=True, check=False)
+    try:
+        result = subprocess.run(command, capture_output=True, check=False, timeout=_PROBE_S)
+    except subprocess.TimeoutExpired:
+        raise UnreadableAudio("the recording could not be read (probing took too long)") from None
     if result.returncode != 0:
         raise UnsupportedMedia("the file is not audio in a supported format")
     try:
@@ -129,16 +134,30 @@ def _seconds(*values: object) -> float | None:
     return None
 
 
+def _probe(source: Path) -> tuple[dict[str, Any], float | None]:
+    """The first audio stream and the length its header states (seconds, or None)."""
+    if not source.is_file() or source.stat().st_size == 0:
+        raise UnreadableAudio("the recording is empty")
+    info = _ffprobe(source)
+    stream = _audio_stream(info)
+    return stream, _seconds(stream.get("duration"), (info.get("format") or {}).get("duration"))
+
+
+def header_duration_ms(path: str | os.PathLike[str]) -> int | None:
+    """The length the file's header states, in ms (None if it states none); nothing decoded.
+
+    Refuses what is not audio in a supported format, as ``probe_audio`` does.
+    """
+    _stream, seconds = _probe(Path(path))
+    return None if seconds is None else int(seconds * 1000)
+
+
 def probe_audio(
     path: str | os.PathLike[str], *, max_duration_ms: int = MAX_RECORDING_MS
 ) -> AudioInfo:
     """Length and codec of an uploaded recording; raises if it is not acceptable audio."""
     source = Path(path)
-    if not source.is_file() or source.stat().st_size == 0:
-        raise UnreadableAudio("the recording is empty")
-    info = _ffprobe(source)
-    stream = _audio_stream(info)
-    seconds = _seconds(stream.get("duration"), (info.get("format") or {}).get("duration"))
+    stream, seconds = _probe(source)
     if seconds is None:  # raw streams (amr, adts) may not state a length: count it
         seconds = duration_ms(decode_recording(source, max_duration_ms=max_duration_ms)) / 1000
     length = int(seconds * 1000)

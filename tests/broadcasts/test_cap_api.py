@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from app.broadcasts import flows
 from tests.conftest import District
+from tests.rendering.audio_samples import silence_flac
 
 from .cap_factory import build_cap_xml, cap_time
 from .conftest import Terminal, tone_wav
@@ -382,6 +383,21 @@ def test_inline_bytes_that_are_not_audio_are_400_and_store_nothing(
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_cap" and "audio" in response.json()["detail"]
+    assert everything(client, district.admin) == []
+    assert media_files(env["CUNXIANG_MEDIA_DIR"]) == before
+
+
+def test_inline_audio_longer_than_ten_minutes_is_refused_before_decoding(
+    client: TestClient, district: District, env: dict[str, str], tmp_path: Path
+) -> None:
+    bomb = silence_flac(tmp_path / "40min.flac", 40 * 60).read_bytes()  # ~0.4 MB
+    before = media_files(env["CUNXIANG_MEDIA_DIR"])
+
+    response = send(client, district.admin, alert(audio=bomb, audio_mime="audio/flac"))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_cap"
+    assert "40 min" in response.json()["detail"] and "10 min" in response.json()["detail"]
     assert everything(client, district.admin) == []
     assert media_files(env["CUNXIANG_MEDIA_DIR"]) == before
 

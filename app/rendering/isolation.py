@@ -36,7 +36,7 @@ from app.rendering.errors import (
     UnreadableAudio,
     UnsupportedMedia,
 )
-from app.rendering.recordings import header_duration_ms, transcode_recording
+from app.rendering.recordings import cached_recording, header_duration_ms, transcode_recording
 from app.rendering.render import RenderResult
 
 __all__ = [
@@ -44,7 +44,9 @@ __all__ = [
     "TIME_LIMIT_S",
     "QUEUE_WAIT_S",
     "check_length",
+    "process_context",
     "transcode_isolated",
+    "warm_process_context",
 ]
 
 # 30 minutes decode to ~80 MB of PCM, held twice at most while mastering: 1 GiB is ample.
@@ -52,6 +54,7 @@ MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
 # Mastering 30 minutes of speech takes about a minute on a small machine.
 TIME_LIMIT_S = 600.0
 QUEUE_WAIT_S = 120.0
+_PRELOAD = ("__main__", "app.rendering", "app.announcements.render_task")
 
 
 def check_length(path: str | os.PathLike[str], *, max_duration_ms: int) -> int | None:
@@ -61,10 +64,14 @@ def check_length(path: str | os.PathLike[str], *, max_duration_ms: int) -> int |
     """
     length = header_duration_ms(Path(path))
     if length is not None and length > max_duration_ms:
-        raise AudioTooLong(
-            f"the recording lasts {_minutes(length)}; the limit is {_minutes(max_duration_ms)}"
-        )
+        raise _too_long(length, max_duration_ms)
     return length
+
+
+def _too_long(length_ms: int, max_duration_ms: int) -> AudioTooLong:
+    return AudioTooLong(
+        f"the recording lasts {_minutes(length_ms)}; the limit is {_minutes(max_duration_ms)}"
+    )
 
 
 def _minutes(ms: int) -> str:
@@ -78,10 +85,25 @@ def _slots(count: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(count)
 
 
-def _context() -> Any:
-    # forkserver: the worker forks from a clean process (no threads, sockets or database
-    # connections of the server); the render worker preloads the rendering modules there.
-    return multiprocessing.get_context("forkserver")
+def process_context() -> Any:
+    """The multiprocessing context of every rendering worker process (recordings, renders).
+
+    forkserver: workers fork from a clean process (no threads, sockets or database
+    connections of the server). It imports the rendering modules and the program's main
+    module once, when it starts; a worker then starts in milliseconds instead of importing
+    them again. The render worker uses this context too: the preload list is shared.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(_PRELOAD))
+    return context
+
+
+def warm_process_context() -> None:
+    """Start the fork server (and its imports) ahead of the first worker; idempotent."""
+    from multiprocessing import forkserver
+
+    process_context()
+    forkserver.ensure_running()
 
 
 def transcode_isolated(
@@ -100,6 +122,11 @@ def transcode_isolated(
     (503) when the worker runs past ``time_limit_s`` (it is killed), ``UnreadableAudio``
     (422) when it dies (out of memory, say).
     """
+    earlier = cached_recording(path, media_store=media_store)  # the same bytes, done before
+    if earlier is not None:
+        if earlier.duration_ms > max_duration_ms:
+            raise _too_long(earlier.duration_ms, max_duration_ms)
+        return earlier
     check_length(path, max_duration_ms=max_duration_ms)
     gate = _slots(max(1, slots))
     if not gate.acquire(timeout=queue_wait_s):
@@ -113,7 +140,7 @@ def transcode_isolated(
 def _run(
     path: Path, store: MediaStore, max_duration_ms: int, memory_limit: int, time_limit_s: float
 ) -> RenderResult:
-    context = _context()
+    context = process_context()
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
         target=_work,
@@ -137,8 +164,9 @@ def _run(
         )
     if isinstance(answer, UnsupportedMedia):
         # The header was read fine here a moment ago: in the worker only its limits differ.
-        raise UnreadableAudio(f"the recording could not be processed within the worker's limits "
-                              f"({answer.message})")
+        raise UnreadableAudio(
+            f"the recording could not be processed within the worker's limits ({answer.message})"
+        )
     if isinstance(answer, BaseException):
         raise answer
     if not isinstance(answer, RenderResult):

@@ -32,6 +32,7 @@ __all__ = [
     "AudioInfo",
     "probe_audio",
     "header_duration_ms",
+    "cached_recording",
     "decode_recording",
     "transcode_recording",
     "MAX_RECORDING_MS",
@@ -212,6 +213,24 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _recording_key(source: Path, chime: bool) -> str:
+    return cache_key(
+        "recording",
+        f"v{RENDER_VERSION}",
+        f"chime={chime}",
+        f"target={TARGET_LUFS}",
+        _file_sha256(source),
+    )
+
+
+def cached_recording(
+    path: str | os.PathLike[str], *, media_store: MediaStore, chime: bool = False
+) -> RenderResult | None:
+    """The stored result of an earlier transcode of the same bytes, if there is one."""
+    cache = RenderCache(default_cache_dir(media_store))
+    return cached_result(cache, _recording_key(Path(path), chime), media_store)
+
+
 def transcode_recording(
     path: str | os.PathLike[str],
     *,
@@ -229,13 +248,7 @@ def transcode_recording(
     source = Path(path)
     probe_audio(source, max_duration_ms=max_duration_ms)
     cache = RenderCache(cache_dir if cache_dir is not None else default_cache_dir(media_store))
-    key = cache_key(
-        "recording",
-        f"v{RENDER_VERSION}",
-        f"chime={chime}",
-        f"target={TARGET_LUFS}",
-        _file_sha256(source),
-    )
+    key = _recording_key(source, chime)
     found = cached_result(cache, key, media_store)
     if found is not None:
         return found

@@ -126,3 +126,17 @@ def test_when_every_slot_stays_taken_the_caller_is_told_to_retry(
             gate.release()
 
     assert (busy.value.status, busy.value.code) == (503, "busy")
+
+
+def test_a_recording_done_before_is_answered_from_the_cache_under_todays_limit(
+    bombs: dict[str, Path], store: MediaStore
+) -> None:
+    first = transcode_isolated(bombs["90s"], media_store=store, max_duration_ms=2 * MINUTE_MS,
+                               slots=1)  # fmt: skip
+    # No worker is started for it: with this time limit one would be stopped at once.
+    again = transcode_isolated(bombs["90s"], media_store=store, max_duration_ms=2 * MINUTE_MS,
+                               slots=1, time_limit_s=0.001)  # fmt: skip
+
+    assert (again.sha256, again.cached) == (first.sha256, True)
+    with pytest.raises(AudioTooLong):
+        transcode_isolated(bombs["90s"], media_store=store, max_duration_ms=MINUTE_MS, slots=1)

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,14 +33,13 @@ from app.announcements.models import Announcement
 from app.announcements.render_task import engine_options
 from app.announcements.service import last_approved_revision
 from app.areas.models import Area
-from app.areas.service import villages_under
 from app.auth.permissions import Principal
-from app.broadcasts import service
-from app.broadcasts.cap import CapAlert, CapError, parse_cap
+from app.broadcasts import cap_targets, service
+from app.broadcasts.cap import CapAlert, CapError, fitted_text, parse_cap
+from app.broadcasts.cap_targets import LocatedCap, SpeakerPositions
 from app.broadcasts.models import Broadcast
 from app.broadcasts.schemas import MAX_TEXT_CHARS, BroadcastCreate
 from app.broadcasts.service import IdempotencyClaim, NewBroadcast
-from app.broadcasts.shapes import AlertArea, FloatArray
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
@@ -50,7 +47,6 @@ from app.media.models import MediaFile
 from app.media.service import get_media, media_store, media_url, record_media
 from app.rendering import RenderingError, make_engine, render_script, transcode_isolated
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
-from app.speakers.models import Speaker
 
 __all__ = [
     "Issued",
@@ -63,10 +59,6 @@ __all__ = [
     "apply_cap",
     "read_cap",
     "locate_cap",
-    "LocatedCap",
-    "SpeakerPositions",
-    "speaker_positions",
-    "villages_in_shapes",
 ]
 
 RENDER_TIMEOUT_S = 60.0  # 2,000 characters take ~12 s on a small machine
@@ -84,6 +76,7 @@ _AUDIO_SUFFIX = {
     "audio/aac": ".aac",
     "audio/mp4": ".m4a",
     "audio/flac": ".flac",
+    "audio/x-ipaws-audio-mp3": ".mp3",  # IPAWS's name for MP3
 }
 
 T = TypeVar("T")
@@ -333,94 +326,13 @@ def read_cap(document: bytes) -> CapAlert:
         raise BadRequest(str(exc), code="invalid_cap") from None
 
 
-@dataclass(frozen=True)
-class SpeakerPositions:
-    """Where the positioned speakers are, as columns: one village code, latitude, longitude each."""
-
-    villages: list[str]
-    lats: FloatArray
-    lons: FloatArray
-
-
-@dataclass(frozen=True)
-class LocatedCap:
-    """A checked alert and the villages with a speaker inside its shapes (None: it has none)."""
-
-    alert: CapAlert
-    shape_villages: frozenset[str] | None
-
-
-def speaker_positions(session: Session) -> SpeakerPositions:
-    """Every working speaker with a position (one column query, no objects)."""
-    rows = session.execute(
-        select(Speaker.village_code, Speaker.lat, Speaker.lon).where(
-            Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None)
-        )
-    ).all()
-    return SpeakerPositions(
-        villages=[row[0] for row in rows],
-        lats=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
-        lons=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
-    )
-
-
-def villages_in_shapes(alert: CapAlert, positions: SpeakerPositions) -> frozenset[str]:
-    """Villages with at least one speaker inside the alert's polygons or circles."""
-    area = AlertArea(alert.polygons, alert.circles)
-    inside = area.covers(positions.lats, positions.lons)
-    return frozenset(positions.villages[index] for index in np.flatnonzero(inside))
-
-
 def locate_cap(document: bytes, *, positions: Callable[[], SpeakerPositions]) -> LocatedCap:
     """Parse the document and match its shapes against the speakers: the CPU-heavy part.
 
     Runs before (and apart from) any database write, so no lock and no write transaction is
     held while a large polygon is tested; ``positions`` reads them in a short session.
     """
-    alert = read_cap(document)
-    acts = alert.broadcast and alert.msg_type in ("Alert", "Update")
-    if not (acts and alert.has_geometry):
-        return LocatedCap(alert, None)
-    return LocatedCap(alert, villages_in_shapes(alert, positions()))
-
-
-def _cap_villages(
-    session: Session, principal: Principal, located: LocatedCap
-) -> tuple[list[str], list[str], str]:
-    """(targets, villages, common path) from AreaCode geocodes and speakers inside the shapes."""
-    alert = located.alert
-    codes = alert.area_codes
-    areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
-    unknown = [c for c in codes if c not in areas]
-    if unknown:
-        raise InvalidInput(
-            f"unknown AreaCode value(s): {', '.join(unknown[:20])}",
-            code="unknown_area",
-            areas=unknown,
-        )
-    outside = [c for c in codes if not principal.covers(areas[c].path)]
-    if outside:
-        raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
-    villages = {v.code: v for v in villages_under(session, areas.values())}
-    for village in _villages_in_scope(session, principal, located.shape_villages or ()):
-        villages.setdefault(village.code, village)
-    if not villages:
-        raise InvalidInput(
-            "no village with a loudspeaker lies in the alert's area", code="no_villages"
-        )
-    targets = list(dict.fromkeys([*codes, *(c for c in sorted(villages) if c not in areas)]))
-    paths = [areas[c].path for c in codes] + [v.path for v in villages.values()]
-    return targets, sorted(villages), service.common_path(paths)
-
-
-def _villages_in_scope(session: Session, principal: Principal, codes: Iterable[str]) -> list[Area]:
-    """The villages among ``codes`` that lie inside the caller's area."""
-    found: list[Area] = []
-    wanted = sorted(codes)
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found += session.scalars(select(Area).where(Area.code.in_(chunk)))
-    return [village for village in found if principal.covers(village.path)]
+    return cap_targets.locate(read_cap(document), positions)
 
 
 def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
@@ -455,18 +367,14 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
     )
 
 
-def _cap_content(session: Session, alert: CapAlert) -> _Content:
+def _cap_content(session: Session, alert: CapAlert, warnings: list[str]) -> _Content:
     if alert.audio is not None:
         return _cap_audio_content(session, alert)
-    if len(alert.text) > MAX_TEXT_CHARS:
-        raise InvalidInput(
-            f"the alert's headline, description and instruction make "
-            f"{len(alert.text):,} characters; at most {MAX_TEXT_CHARS:,} are "
-            "synthesised",
-            code="text_too_long",
-        )
+    text, shortened = fitted_text(alert, MAX_TEXT_CHARS)  # a long alert is cut, not refused
+    if shortened:
+        warnings.append(shortened)
     return _text_content(
-        session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual"
+        session, text, alert.title or alert.event or "预警", alert.mode or "actual"
     )
 
 
@@ -501,27 +409,42 @@ def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> Ca
     )
 
 
-def _new_from_alert(session: Session, principal: Principal, located: LocatedCap) -> NewBroadcast:
+def _expiry_of(alert: CapAlert, now: datetime) -> datetime:
+    """When the broadcast of an alert ends: its ``expires`` (at most a week), else in an hour."""
+    return min(alert.expires or now + service.DEFAULT_LIFETIME, now + MAX_LIFETIME)
+
+
+def _already_expired(alert: CapAlert) -> InvalidInput:
+    assert alert.expires is not None
+    return InvalidInput(
+        f"the alert expired at {alert.expires.isoformat()}; nothing was broadcast",
+        code="already_expired",
+    )
+
+
+def _new_from_alert(
+    session: Session, principal: Principal, located: LocatedCap, warnings: list[str]
+) -> NewBroadcast:
     alert, now = located.alert, utcnow()
-    expires_at = alert.expires or now + service.DEFAULT_LIFETIME
-    if expires_at <= now:
+    if alert.level is None or alert.mode is None:
         raise InvalidInput(
-            f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
-            code="already_expired",
+            f"the {alert.msg_type} has no <info> block: nothing to say and nowhere to say it",
+            code="nothing_to_broadcast",
         )
-    targets, villages, area_path = _cap_villages(session, principal, located)
-    content = _cap_content(session, alert)
-    assert alert.level is not None and alert.mode is not None  # parse_cap checked both
+    if alert.expires is not None and alert.expires <= now:
+        raise _already_expired(alert)
+    where = cap_targets.resolve_targets(session=session, principal=principal, located=located)
+    content = _cap_content(session, alert, warnings)
     return NewBroadcast(
         title=(alert.title or alert.event or "预警")[:200],
         level=alert.level,
         mode=alert.mode,
-        targets=targets,
-        villages=villages,
-        area_path=area_path,
+        targets=where.targets,
+        villages=where.villages,
+        area_path=where.area_path,
         content_kind=content.kind,
         media=content.media,
-        expires_at=min(expires_at, now + MAX_LIFETIME),
+        expires_at=_expiry_of(alert, now),
         text=content.text,
         cap={
             "cap_sender": alert.sender,
@@ -529,6 +452,7 @@ def _new_from_alert(session: Session, principal: Principal, located: LocatedCap)
             "cap_sent": alert.sent,
             "cap_msg_type": alert.msg_type,
         },
+        warnings=warnings,
     )
 
 
@@ -538,10 +462,44 @@ def _replayed(alert: CapAlert, broadcast: Broadcast) -> CapResult:
     )
 
 
+def _reference_warnings(alert: CapAlert, replaced: list[Broadcast]) -> list[str]:
+    """An Update naming alerts never broadcast here is broadcast as new, and says so."""
+    known = {(b.cap_sender, b.cap_identifier) for b in replaced}
+    unknown = [r for r in alert.references if (r.sender, r.identifier) not in known]
+    if alert.msg_type != "Update" or not unknown:
+        return []
+    return [
+        f"{len(unknown)} of the {len(alert.references)} alert(s) in <references> were never "
+        f"broadcast here (first: {unknown[0].sender},{unknown[0].identifier}): "
+        + ("nothing was replaced" if not replaced else f"{len(replaced)} broadcast(s) replaced")
+    ]
+
+
+def _stopped_on_arrival(
+    session: Session, principal: Principal, alert: CapAlert, replaced: list[Broadcast]
+) -> CapResult:
+    """An Update that had expired when it arrived: what it replaces stops, nothing new starts."""
+    if not replaced:
+        raise _already_expired(alert)
+    for old in replaced:
+        service.cancel_broadcast(session=session, principal=principal, broadcast=old)
+    assert alert.expires is not None
+    return CapResult(
+        "cancelled",
+        alert,
+        replaced,
+        f"the update had expired when it arrived ({alert.expires.isoformat()}): the "
+        f"{len(replaced)} broadcast(s) it replaces were stopped, nothing new was broadcast",
+    )
+
+
 def _issue_alert(session: Session, principal: Principal, located: LocatedCap) -> CapResult:
     alert = located.alert
     replaced = _referenced_in_scope(session, principal, alert) if alert.msg_type == "Update" else []
-    new = _new_from_alert(session, principal, located)
+    if alert.expires is not None and alert.expires <= utcnow() and replaced:
+        return _stopped_on_arrival(session, principal, alert, replaced)
+    warnings = [*alert.warnings, *_reference_warnings(alert, replaced)]
+    new = _new_from_alert(session, principal, located, warnings)
     try:
         broadcast = service.issue_broadcast(session=session, principal=principal, new=new)
     except IntegrityError:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import BearerToken, require
 from app.auth.permissions import Principal
 from app.auth.service import resolve_token
-from app.broadcasts import flows, jobs, service  # noqa: F401  (jobs: registers the sweep)
+from app.broadcasts import cap_targets, flows, jobs, service  # noqa: F401  (jobs: the sweep)
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.db import DbSession, session_scope
 from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
@@ -171,16 +171,16 @@ def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
     )
 
 
-def _positions() -> flows.SpeakerPositions:
+def _positions() -> cap_targets.SpeakerPositions:
     with session_scope() as session:
-        return flows.speaker_positions(session)
+        return cap_targets.speaker_positions(session)
 
 
-def _locate(document: bytes) -> flows.LocatedCap:
+def _locate(document: bytes) -> cap_targets.LocatedCap:
     return flows.locate_cap(document, positions=_positions)
 
 
-def _apply_cap(principal: Principal, located: flows.LocatedCap) -> JSONResponse:
+def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONResponse:
     with session_scope() as session:
         outcome = flows.apply_cap(session=session, principal=principal, located=located)
         session.commit()
@@ -192,11 +192,19 @@ def _apply_cap(principal: Principal, located: flows.LocatedCap) -> JSONResponse:
     status_code=201,
     response_model=BroadcastRead,
     responses={
-        200: {"description": "a Cancel (CapOutcome), or an alert received before"},
+        200: {
+            "description": "a Cancel, or an Update that expired on arrival (CapOutcome); "
+            "an alert received before (BroadcastRead)"
+        },
         202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
-        400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
+        400: {"description": "malformed XML, hostile, or not CAP 1.2 (`invalid_cap`)"},
+        404: {"description": "a Cancel of alerts never broadcast here (`unknown_reference`)"},
         415: {"description": "not application/cap+xml or application/xml"},
-        422: {"description": "unknown AreaCode values, or nothing to target"},
+        422: {
+            "description": "valid CAP that cannot be broadcast: unknown AreaCode values "
+            "(`unknown_area`), no village in its area (`no_villages`), no <info> "
+            "(`nothing_to_broadcast`), already expired (`already_expired`)"
+        },
     },
     openapi_extra={
         "requestBody": {

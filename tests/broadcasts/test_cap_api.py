@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.broadcasts import flows
+from app.broadcasts import cap_targets
 from tests.conftest import District
 from tests.rendering.audio_samples import silence_flac
 
@@ -299,14 +299,14 @@ def test_matching_shapes_never_holds_the_workers_that_issue_broadcasts(
     # More alerts stuck in their geometry than the executor that issues broadcasts has threads.
     stuck = min(32, (os.cpu_count() or 1) + 4) + 1
     release, entered = threading.Event(), threading.Semaphore(0)
-    real = flows.villages_in_shapes
+    real = cap_targets.villages_in_shapes
 
     def slow(*args: Any) -> Any:
         entered.release()
         release.wait(60)
         return real(*args)
 
-    monkeypatch.setattr(flows, "villages_in_shapes", slow)
+    monkeypatch.setattr(cap_targets, "villages_in_shapes", slow)
     shaped = [alert(f"BIG-{n}", area_codes=(), polygons=[SQUARE_AROUND_V11]) for n in range(stuck)]
     with concurrent.futures.ThreadPoolExecutor(stuck) as senders:
         pending = [senders.submit(send, client, district.admin, doc) for doc in shaped]

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     token_ttl: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
     render_workers: int = Field(default=2, ge=1, le=64)
+    max_recording_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("timezone")
     @classmethod
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """Largest accepted recording in bytes."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_recording_ms(self) -> int:
+        """Longest accepted recording in milliseconds."""
+        return self.max_recording_minutes * 60 * 1000
 
     @property
     def is_sqlite(self) -> bool:

@@ -166,7 +166,9 @@ def render(announcement_id: str, principal: Renderer, session: DbSession) -> Ann
              openapi_extra=_UPLOAD_BODY,
              responses={413: {"description": "larger than CUNXIANG_MAX_UPLOAD_MB"},
                         415: {"description": "not audio in a supported format"},
-                        422: {"description": "unreadable, or longer than allowed"}})
+                        422: {"description": "unreadable, or longer than "
+                                              "CUNXIANG_MAX_RECORDING_MINUTES (from its header)"},
+                        503: {"description": "the recording workers are busy or timed out"}})
 async def upload_recording(announcement_id: str, request: Request, principal: Writer,
                            session: DbSession) -> AnnouncementRead:
     """Attach a recorded voice (multipart field ``file``): a new draft revision that plays it.

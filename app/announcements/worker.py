@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from app.config import get_settings
 from app.db import session_scope
 from app.metrics import render_seconds
 from app.rendering.errors import RenderingError
+from app.rendering.isolation import process_context, warm_process_context
 from app.rendering.phrasebook import phrasebook
 
 __all__ = ["RenderWorker", "start_render_worker", "stop_render_worker", "POLL_S"]
@@ -39,11 +39,9 @@ RENEW_EVERY_S = queue.LEASE.total_seconds() / 3
 
 def _process_context() -> Any:
     # forkserver: children fork from a clean process, not from this one with its threads,
-    # sockets and database connections; the rendering modules are imported there once, and
-    # the phrasebook loaded once (app.rendering.warm), so every render process shares it.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.announcements.render_task", "app.rendering.warm"])
-    return context
+    # sockets and database connections; the rendering modules are imported there once
+    # (the same context and preload list as the recording workers).
+    return process_context()
 
 
 class RenderWorker:
@@ -65,6 +63,9 @@ class RenderWorker:
         self._pool = self._new_pool()
         queue.register_waker(self.wake)
         self._main = asyncio.create_task(self._run(), name="render-worker")
+        # Start the fork server now, in the background: the first urgent recording after a
+        # restart then waits for a fork, not for the rendering modules to be imported.
+        self._loop.run_in_executor(None, warm_process_context)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.concurrency, mp_context=_process_context())

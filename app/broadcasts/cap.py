@@ -23,13 +23,28 @@ Decisions the standard leaves to us:
   gentlest level, so the alert is still heard (it waits out quiet hours).
 - status Actual/Exercise/Test → mode actual/exercise/test; System and Draft are
   accepted but never broadcast. msgType Ack and Error are never broadcast either.
-- of several ``<info>`` blocks, the first whose language starts with ``zh`` is
-  used, else the first one; all of them are validated.
-- a document to be broadcast as an Alert or Update must have an ``<info>``,
-  something to say (text or inline audio) and a target (an ``AreaCode``
-  geocode, a polygon or a circle).
-- audio is only taken inline (``derefUri``); a ``uri`` is never fetched. When a
-  ``digest`` is given it must match the decoded audio (SHA-1, hex or base64).
+- of several ``<info>`` blocks, one language is played: the first whose language
+  starts with ``zh``, else the first block's. Further blocks of that language that say
+  the same thing (they differ only in their areas or geocode scheme) add their areas;
+  blocks of that language that say something else are not played, and a warning says
+  so (one alert makes one broadcast). Translations are never played. All are validated.
+- the spoken text is ``headline`` + ``description`` + ``instruction``; without any of
+  them (and no audio), the ``event`` is spoken.
+- whether the document can be acted on (an ``<info>`` to play, a target among our
+  villages) is not the parser's business: it is valid CAP either way, and the caller
+  answers 422, not 400 (``app.broadcasts.flows``).
+- audio is only taken inline (``derefUri``); a ``uri`` is never fetched. A ``digest``
+  (SHA-1, hex or base64) or ``size`` that does not match the decoded audio is a
+  *warning*, not a refusal: IPAWS re-encodes audio and leaves both as they were.
+- what CAP 1.2 allows is accepted: an empty ``<value/>`` in a parameter, eventCode or
+  geocode, misordered elements. Stray text between elements (an XSD error, harmless)
+  is ignored with a warning. Elements in the CAP namespace that CAP does not define are
+  refused: they are usually misspelt CAP elements (``<Polygon>``), and ignoring one
+  could silently drop the alert's target.
+- CAP 1.0 and 1.1 documents are refused (400) with a clear "unsupported version".
+- at most ``MAX_POLYGON_POINTS`` (200,000) polygon points and ``MAX_SHAPES`` (1,000)
+  polygons and circles in a document: the largest real alert known has one polygon of
+  41,009 points, and matching speakers against the shapes must stay cheap.
 - a document declaring a character set expat lacks (GB2312, GBK, GB18030, Big5)
   is decoded by Python first, so Chinese senders need not switch to UTF-8.
 """
@@ -57,19 +72,30 @@ __all__ = [
     "CAP_NAMESPACE",
     "DEFAULT_MAX_AUDIO_BYTES",
     "DEFAULT_MAX_CAP_BYTES",
+    "MAX_POLYGON_POINTS",
+    "MAX_SHAPES",
     "CapAlert",
     "CapAudio",
     "CapError",
     "CapReference",
     "area_contains",
+    "fitted_text",
     "parse_cap",
     "parse_cap_datetime",
     "spoken_text",
 ]
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
+OLDER_CAP_NAMESPACES = {
+    "urn:oasis:names:tc:emergency:cap:1.1": "CAP 1.1",
+    "http://www.incident.com/cap/1.0": "CAP 1.0",
+}
+MAX_WARNINGS = 20
 DEFAULT_MAX_CAP_BYTES = 1024 * 1024
 DEFAULT_MAX_AUDIO_BYTES = 1024 * 1024
+# A real alert's polygons hold up to ~41,000 points (Burkina Faso's national outline).
+MAX_POLYGON_POINTS = 200_000
+MAX_SHAPES = 1_000
 
 STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
@@ -126,7 +152,9 @@ _FORBIDDEN_IN_ID = re.compile(r"[\s,<&]")
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _EXPAT_ENCODINGS = ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "latin-1", "iso8859-1")
 _SENTENCE_END = "。！？；：!?;:.…」』”’）)"
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；…])")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_POLYGON_CHARACTERS = re.compile(r"[0-9+\-.,\s]*")
 
 
 class CapError(ValueError):
@@ -187,6 +215,12 @@ class CapAlert:
     polygons: list[Polygon] = field(default_factory=list)
     circles: list[Circle] = field(default_factory=list)
     audio: CapAudio | None = None
+    headline: str | None = None
+    description: str | None = None
+    instruction: str | None = None
+    # (valueName, value) of every other geocode (SAME, UGC, …): matched against area codes.
+    geocodes: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reference(self) -> CapReference:
@@ -197,6 +231,11 @@ class CapAlert:
     def has_geometry(self) -> bool:
         """Whether the alert targets by polygon or circle (not only by area code)."""
         return bool(self.polygons or self.circles)
+
+    @property
+    def has_target(self) -> bool:
+        """Whether the alert names its area in a machine-readable way (not only in words)."""
+        return bool(self.area_codes or self.geocodes or self.has_geometry)
 
 
 def parse_cap(
@@ -209,9 +248,11 @@ def parse_cap(
     alert = _alert_node(_parse_xml(document, max_bytes=max_bytes))
     header = _parse_header(alert)
     infos = [_parse_info(node) for node in alert.nodes("info", INFO_CHILDREN)]
-    result = _build_alert(header, _choose_info(infos), max_audio_bytes=max_audio_bytes)
-    _check_actionable(result)
-    return result
+    _check_geometry_size(infos)
+    played, skipped = _choose_infos(infos)
+    return _build_alert(
+        header, played, skipped, warnings=alert.warnings, max_audio_bytes=max_audio_bytes
+    )
 
 
 def area_contains(alert: CapAlert, lat: float, lon: float) -> bool:
@@ -291,12 +332,19 @@ def _split_tag(tag: str) -> tuple[str, str]:
 def _alert_node(root: Element) -> _Node:
     """The root ``<alert>`` in the CAP 1.2 namespace, its children checked."""
     namespace, local = _split_tag(root.tag)
+    if namespace in OLDER_CAP_NAMESPACES:
+        version = OLDER_CAP_NAMESPACES[namespace]
+        raise CapError(
+            f"not a CAP 1.2 document: this is {version} ({namespace}), an unsupported "
+            f"version; send it as CAP 1.2 ({CAP_NAMESPACE})"
+        )
     if namespace != CAP_NAMESPACE:
         found = f"namespace {namespace!r}" if namespace else "no namespace"
         raise CapError(f"not a CAP 1.2 document: <{local}> has {found}, not {CAP_NAMESPACE!r}")
     if local != "alert":
         raise CapError(f"the root element is <{local}>; a CAP document starts with <alert>")
-    return _Node("alert", _children(root, "alert", ALERT_CHILDREN))
+    warnings: list[str] = []
+    return _Node("alert", _children(root, "alert", ALERT_CHILDREN, warnings), warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +353,7 @@ class _Node:
 
     path: str
     children: dict[str, list[Element]]
+    warnings: list[str]  # shared by every node of the document
 
     def text(self, name: str) -> str | None:
         """The stripped text of the single child ``name``, or None when absent or empty."""
@@ -327,13 +376,17 @@ class _Node:
         nodes = []
         for index, element in enumerate(self.children.get(name, []), start=1):
             path = f"{self.path}/{name}[{index}]"
-            nodes.append(_Node(path, _children(element, path, allowed)))
+            children = _children(element, path, allowed, self.warnings)
+            nodes.append(_Node(path, children, self.warnings))
         return nodes
 
 
-def _children(element: Element, path: str, allowed: _Cardinality) -> dict[str, list[Element]]:
-    """Index CAP children by name; refuse unknown ones and wrong counts."""
+def _children(
+    element: Element, path: str, allowed: _Cardinality, warnings: list[str]
+) -> dict[str, list[Element]]:
+    """Index CAP children by name; refuse unknown ones and wrong counts; note stray text."""
     children: dict[str, list[Element]] = {}
+    _note_stray_text(element, path, warnings)
     for child in element:
         namespace, local = _split_tag(child.tag)
         if namespace and namespace != CAP_NAMESPACE:
@@ -350,6 +403,20 @@ def _children(element: Element, path: str, allowed: _Cardinality) -> dict[str, l
         if most is not None and count > most:
             raise CapError(f"{path} has {count} <{name}> elements; at most {most} allowed")
     return children
+
+
+def _note_stray_text(element: Element, path: str, warnings: list[str]) -> None:
+    """Text between the elements of an element-only container: ignored, with a warning."""
+    stray = [element.text or ""] + [child.tail or "" for child in element]
+    found = " ".join(part.strip() for part in stray if part.strip())
+    if found:
+        _warn(warnings, f"text {found[:40]!r} between the elements of {path} was ignored")
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    """Add a warning (at most ``MAX_WARNINGS``, each once)."""
+    if message not in warnings and len(warnings) < MAX_WARNINGS:
+        warnings.append(message)
 
 
 def _element_text(element: Element, name: str, path: str) -> str:
@@ -458,6 +525,7 @@ class _Resource:
     mime_type: str
     deref_uri: str | None
     digest: str | None
+    size: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,13 +536,14 @@ class _Area:
     polygons: list[Polygon]
     circles: list[Circle]
     area_codes: list[str]
-    division_codes: list[str] = field(default_factory=list)
+    geocodes: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Info:
     """A checked ``<info>`` block."""
 
+    path: str
     language: str
     event: str
     urgency: str
@@ -499,6 +568,7 @@ def _parse_info(info: _Node) -> _Info:
     for pair in info.nodes("eventCode", PAIR_CHILDREN) + info.nodes("parameter", PAIR_CHILDREN):
         _value_pair(pair)
     return _Info(
+        path=info.path,
         language=info.text("language") or "en-US",  # the CAP default
         event=info.required("event"),
         urgency=_enumerated(info, "urgency", URGENCIES),
@@ -515,17 +585,48 @@ def _parse_info(info: _Node) -> _Info:
     )
 
 
-def _choose_info(infos: list[_Info]) -> _Info | None:
-    """The Chinese ``<info>`` when there is one, else the first."""
-    for info in infos:
-        if info.language.lower().startswith("zh"):
-            return info
-    return infos[0] if infos else None
+def _check_geometry_size(infos: list[_Info]) -> None:
+    """Refuse more polygon points or shapes than any real alert needs (bounded matching cost)."""
+    areas = [area for info in infos for area in info.areas]
+    points = sum(len(polygon) for area in areas for polygon in area.polygons)
+    if points > MAX_POLYGON_POINTS:
+        raise CapError(
+            f"the polygons hold {points:,} points in all; at most {MAX_POLYGON_POINTS:,} are "
+            "accepted (simplify them)"
+        )
+    shapes = sum(len(area.polygons) + len(area.circles) for area in areas)
+    if shapes > MAX_SHAPES:
+        raise CapError(
+            f"the alert has {shapes:,} polygons and circles; at most {MAX_SHAPES:,} are accepted"
+        )
+
+
+def _choose_infos(infos: list[_Info]) -> tuple[list[_Info], list[_Info]]:
+    """(played, skipped): the blocks of one language that say one thing, and the rest of it.
+
+    The language is the first Chinese one, else the first block's. Its blocks saying what
+    the first of them says (in other areas, or with another geocode scheme) are played
+    together; its blocks saying something else are skipped. Other languages are
+    translations: neither played nor skipped.
+    """
+    if not infos:
+        return [], []
+    lead = next((i for i in infos if i.language.lower().startswith("zh")), infos[0])
+    same = [i for i in infos if i.language.lower() == lead.language.lower()]
+    played = [i for i in same if _message(i) == _message(lead)]
+    return played, [i for i in same if i not in played]
+
+
+def _message(info: _Info) -> tuple[object, ...]:
+    """What an ``<info>`` says, apart from where: blocks equal in this are one message."""
+    audio = [(r.mime_type, r.deref_uri) for r in info.resources if r.mime_type.startswith("audio/")]
+    return (info.event, info.severity, info.urgency, info.certainty, info.headline,
+            info.description, info.instruction, info.expires, audio)  # fmt: skip
 
 
 def _value_pair(pair: _Node) -> tuple[str, str]:
-    """A geocode, eventCode or parameter: ``valueName`` and ``value``, both non-empty."""
-    return pair.required("valueName"), pair.required("value")
+    """A geocode, eventCode or parameter: ``valueName`` and ``value`` (CAP lets both be empty)."""
+    return pair.text("valueName") or "", pair.text("value") or ""
 
 
 def _parse_resource(resource: _Node) -> _Resource:
@@ -541,20 +642,20 @@ def _parse_resource(resource: _Node) -> _Resource:
         mime_type=mime_type,
         deref_uri=resource.text("derefUri"),
         digest=resource.text("digest"),
+        size=None if size is None else int(size),
     )
 
 
 def _parse_area(area: _Node) -> _Area:
     """An ``<area>``: description, polygons, circles and AreaCode geocodes."""
     _check_altitudes(area)
-    pairs = [_value_pair(node) for node in area.nodes("geocode", PAIR_CHILDREN)]
+    pairs = [p for p in map(_value_pair, area.nodes("geocode", PAIR_CHILDREN)) if p[1]]
     return _Area(
         description=area.required("areaDesc"),
         polygons=[_parse_polygon(text, area.path) for text in area.texts("polygon")],
         circles=[_parse_circle(text, area.path) for text in area.texts("circle")],
         area_codes=[value for name, value in pairs if name.lower() == AREA_CODE_VALUE_NAME],
-        division_codes=[value for name, value in pairs
-                        if name.lower() in DIVISION_CODE_VALUE_NAMES],
+        geocodes=[(name, value) for name, value in pairs if name.lower() != AREA_CODE_VALUE_NAME],
     )
 
 
@@ -581,12 +682,35 @@ def _parse_point(text: str, path: str, element: str) -> tuple[float, float]:
 
 def _parse_polygon(text: str, path: str) -> Polygon:
     """At least four ``lat,lon`` pairs, the first repeated as the last."""
-    points = [_parse_point(pair, path, "polygon") for pair in text.split()]
+    points = _fast_points(text) or [_parse_point(pair, path, "polygon") for pair in text.split()]
+    if any(not (-90 <= lat <= 90 and -180 <= lon <= 180) for lat, lon in points):
+        outside = next(p for p in points if not (-90 <= p[0] <= 90 and -180 <= p[1] <= 180))
+        raise CapError(
+            f"<polygon> in {path}: '{outside[0]:g},{outside[1]:g}' is outside latitude ±90, "
+            "longitude ±180"
+        )
     if len(points) < 4:
         raise CapError(f"<polygon> in {path} has {len(points)} points; at least 4 are required")
     if points[0] != points[-1]:
         raise CapError(f"<polygon> in {path} is not closed: its first and last points differ")
     return points
+
+
+def _fast_points(text: str) -> list[tuple[float, float]] | None:
+    """All pairs of a well-formed polygon at C speed (a 41,009-point one in milliseconds).
+
+    None when the text is not a clean list of pairs: the slow path then names the bad one.
+    """
+    if not _POLYGON_CHARACTERS.fullmatch(text):
+        return None
+    pairs = text.split()
+    if any(pair.count(",") != 1 for pair in pairs):
+        return None
+    try:  # the character class leaves out nan, inf and exponents; float() refuses "1-2"
+        numbers = [float(value) for value in text.replace(",", " ").split()]
+    except ValueError:
+        return None
+    return list(zip(numbers[0::2], numbers[1::2], strict=True))
 
 
 def _parse_circle(text: str, path: str) -> Circle:
@@ -604,8 +728,15 @@ def _parse_circle(text: str, path: str) -> Circle:
 # --- the result --------------------------------------------------------------
 
 
-def _build_alert(header: _Header, info: _Info | None, *, max_audio_bytes: int) -> CapAlert:
-    """Assemble the ``CapAlert`` from the header and the chosen ``<info>``."""
+def _build_alert(
+    header: _Header,
+    played: list[_Info],
+    skipped: list[_Info],
+    *,
+    warnings: list[str],
+    max_audio_bytes: int,
+) -> CapAlert:
+    """Assemble the ``CapAlert`` from the header and the ``<info>`` blocks to play."""
     mode = MODE_BY_STATUS.get(header.status)
     alert = CapAlert(
         identifier=header.identifier,
@@ -618,9 +749,15 @@ def _build_alert(header: _Header, info: _Info | None, *, max_audio_bytes: int) -
         broadcast=mode is not None and header.msg_type in ACTED_ON_MSG_TYPES,
         mode=mode,
         note=header.note,
+        warnings=warnings,
     )
-    if info is None:
+    if not played:
         return alert
+    info, areas = played[0], [area for info in played for area in info.areas]
+    for other in skipped:
+        _warn(warnings, _skipped_warning(other))
+    audio = _inline_audio(info, max_audio_bytes=max_audio_bytes, warnings=warnings)
+    text = spoken_text(info.headline, info.description, info.instruction)
     return replace(
         alert,
         level=LEVEL_BY_SEVERITY[info.severity],
@@ -630,35 +767,35 @@ def _build_alert(header: _Header, info: _Info | None, *, max_audio_bytes: int) -
         event=info.event,
         language=info.language,
         title=_collapse_spaces(info.headline or info.event),
-        text=spoken_text(info.headline, info.description, info.instruction),
+        text=text or ("" if audio else spoken_text(info.event)),
+        headline=info.headline,
+        description=info.description,
+        instruction=info.instruction,
         effective=info.effective,
         onset=info.onset,
         expires=info.expires,
-        area_descs=[area.description for area in info.areas],
-        area_codes=_unique(code for area in info.areas for code in area.area_codes),
-        division_codes=_unique(code for area in info.areas for code in area.division_codes),
-        polygons=[polygon for area in info.areas for polygon in area.polygons],
-        circles=[circle for area in info.areas for circle in area.circles],
-        audio=_inline_audio(info, max_audio_bytes=max_audio_bytes),
+        area_descs=[area.description for area in areas],
+        area_codes=_unique(code for area in areas for code in area.area_codes),
+        geocodes=list(dict.fromkeys(pair for area in areas for pair in area.geocodes)),
+        division_codes=_unique(
+            code for area in areas for name, value in area.geocodes
+            if name.lower() in DIVISION_CODE_VALUE_NAMES for code in value.split()
+        ),
+        polygons=[list(p) for p in dict.fromkeys(tuple(p) for a in areas for p in a.polygons)],
+        circles=list(dict.fromkeys(circle for area in areas for circle in area.circles)),
+        audio=audio,
+        warnings=warnings,
     )
 
 
-def _check_actionable(alert: CapAlert) -> None:
-    """An Alert or Update to be broadcast needs an ``<info>``, content and a target."""
-    if not alert.broadcast or alert.msg_type not in ("Alert", "Update"):
-        return
-    if alert.level is None:
-        raise CapError(f"a msgType {alert.msg_type} to broadcast needs an <info> block")
-    if not alert.text and alert.audio is None:
-        raise CapError(
-            "nothing to say: give a <headline>, <description> or <instruction>, "
-            "or an audio <resource> inline in <derefUri>"
-        )
-    if not (alert.area_codes or alert.division_codes or alert.polygons or alert.circles):
-        raise CapError(
-            "no target: give an <area> with a <geocode> whose valueName is AreaCode (or "
-            "CPEAS Geographic Code), a <polygon> or a <circle>"
-        )
+def _skipped_warning(info: _Info) -> str:
+    """Why an ``<info>`` of the played language was not played."""
+    what = _collapse_spaces(info.headline or info.event)[:80]
+    return (
+        f"{info.path} ({info.language}, {what!r}, severity {info.severity}, "
+        f"{len(info.areas)} area(s)) was not played: one alert makes one broadcast, "
+        "and it says something else than the first block"
+    )
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -666,12 +803,13 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _inline_audio(info: _Info, *, max_audio_bytes: int) -> CapAudio | None:
-    """The first audio ``<resource>`` carried inline, decoded and checked."""
+def _inline_audio(info: _Info, *, max_audio_bytes: int, warnings: list[str]) -> CapAudio | None:
+    """The first audio ``<resource>`` carried inline, decoded; a mismatch is a warning."""
     for resource in info.resources:
         if resource.mime_type.startswith("audio/") and resource.deref_uri:
             data = _decode_base64(resource.deref_uri, max_audio_bytes=max_audio_bytes)
-            _check_digest(data, resource.digest)
+            for warning in _integrity_warnings(data, resource):
+                _warn(warnings, warning)
             return CapAudio(resource.mime_type, data, resource.description)
     return None
 
@@ -692,14 +830,22 @@ def _decode_base64(encoded: str, *, max_audio_bytes: int) -> bytes:
     return data
 
 
-def _check_digest(data: bytes, digest: str | None) -> None:
-    """A given ``<digest>`` (SHA-1, in hex or base64) must match the decoded content."""
-    if digest is None:
-        return
-    actual = hashlib.sha1(data, usedforsecurity=False).digest()
-    if digest.lower() == actual.hex() or digest == base64.b64encode(actual).decode("ascii"):
-        return
-    raise CapError("<digest> does not match the SHA-1 of the inline audio")
+def _integrity_warnings(data: bytes, resource: _Resource) -> list[str]:
+    """``<digest>`` (SHA-1, hex or base64) and ``<size>`` against the decoded audio."""
+    warnings = []
+    if resource.digest is not None:
+        actual = hashlib.sha1(data, usedforsecurity=False).digest()
+        digest = resource.digest
+        if digest.lower() != actual.hex() and digest != base64.b64encode(actual).decode("ascii"):
+            warnings.append(
+                f"the <digest> of the inline audio ({digest}) does not match its SHA-1 "
+                f"({actual.hex()}); it was played all the same"
+            )
+    if resource.size is not None and resource.size != len(data):
+        warnings.append(
+            f"the <size> of the inline audio says {resource.size:,} bytes; it has {len(data):,}"
+        )
+    return warnings
 
 
 # --- spoken text -------------------------------------------------------------
@@ -717,6 +863,44 @@ def spoken_text(*parts: str | None) -> str:
     for sentence in sentences:
         text += sentence if not text or _is_wide(text[-1]) else " " + sentence
     return text
+
+
+def fitted_text(alert: CapAlert, limit: int) -> tuple[str, str | None]:
+    """The alert's spoken text in at most ``limit`` characters, and a warning if shortened.
+
+    The headline and the instruction are kept whole; the description is cut after its last
+    sentence that still fits. Only if the headline and instruction alone are too long is the
+    whole text cut, at the last sentence end within the limit.
+    """
+    if len(alert.text) <= limit:
+        return alert.text, None
+    sentences = [s for line in (alert.description or "").splitlines() for s in _sentences(line)]
+    kept: list[str] = []
+    text = spoken_text(alert.headline, None, alert.instruction)
+    for sentence in sentences:
+        longer = spoken_text(alert.headline, "\n".join([*kept, sentence]), alert.instruction)
+        if len(longer) > limit:
+            break
+        kept, text = [*kept, sentence], longer
+    if len(text) > limit:
+        text = _cut(alert.text, limit)
+    return text, (
+        f"the text was shortened to {len(text):,} of {len(alert.text):,} characters (at most "
+        f"{limit:,} are synthesised): {len(kept)} of {len(sentences)} sentences of the "
+        "description are spoken"
+    )
+
+
+def _sentences(line: str) -> list[str]:
+    """A line split after each sentence end (a Chinese one, or a Latin one before a space)."""
+    return [part for part in _SENTENCE_BREAK.split(line) if part.strip()]
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut at its last sentence end within ``limit`` characters (or at the limit)."""
+    head = text[:limit]
+    end = max(head.rfind(mark) for mark in _SENTENCE_END[:10])
+    return head[: end + 1] if end > 0 else head
 
 
 def _closed(sentence: str) -> str:

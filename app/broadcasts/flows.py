@@ -3,8 +3,12 @@
 A JSON request or a CAP alert becomes a ``NewBroadcast`` here: the targets resolved and
 checked against the caller's area, the content turned into playable media (a text is
 synthesised while the caller waits — the only synchronous render — in a separate thread
-with a time limit; a CAP recording is probed and transcoded the same way), then
-``service.issue_broadcast`` writes everything at once.
+with a time limit; a CAP recording is transcoded in a bounded worker process, waited for
+the same way), then ``service.issue_broadcast`` writes everything at once.
+
+A CAP document is first *located* (``locate_cap``): parsed, and its polygons and circles
+matched against every positioned speaker at once (``shapes.AlertArea``), before any database
+write and outside the executor that issues broadcasts.
 
 A synthesised text opens and closes with the attention chime (its sender has no other way
 to add one); audio the sender chose (an announcement's, a stored file, a CAP recording)
@@ -22,19 +26,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.announcements.models import Announcement
 from app.announcements.render_task import engine_options
 from app.announcements.service import last_approved_revision
-from app.areas.divisions import villages_in_divisions
 from app.areas.models import Area
-from app.areas.service import villages_under
 from app.auth.permissions import Principal
-from app.broadcasts import service
-from app.broadcasts.cap import CapAlert, CapError, area_contains, parse_cap
+from app.broadcasts import cap_targets, service
+from app.broadcasts.cap import CapAlert, CapError, fitted_text, parse_cap
+from app.broadcasts.cap_targets import LocatedCap, SpeakerPositions
 from app.broadcasts.models import Broadcast
 from app.broadcasts.schemas import MAX_TEXT_CHARS, BroadcastCreate
 from app.broadcasts.service import IdempotencyClaim, NewBroadcast
@@ -44,9 +46,8 @@ from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, 
 from app.media.models import MediaFile
 from app.media.service import get_media, media_store, media_url, record_media
 from app.pronunciations.lookup import lexicon_for_path
-from app.rendering import RenderingError, make_engine, render_script, transcode_recording
+from app.rendering import RenderingError, make_engine, render_script, transcode_isolated
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
-from app.speakers.models import Speaker
 
 __all__ = [
     "Issued",
@@ -58,6 +59,7 @@ __all__ = [
     "create_broadcast",
     "apply_cap",
     "read_cap",
+    "locate_cap",
 ]
 
 RENDER_TIMEOUT_S = 60.0  # 2,000 characters take ~12 s on a small machine
@@ -75,6 +77,7 @@ _AUDIO_SUFFIX = {
     "audio/aac": ".aac",
     "audio/mp4": ".m4a",
     "audio/flac": ".flac",
+    "audio/x-ipaws-audio-mp3": ".mp3",  # IPAWS's name for MP3
 }
 
 T = TypeVar("T")
@@ -331,52 +334,13 @@ def read_cap(document: bytes) -> CapAlert:
         raise BadRequest(str(exc), code="invalid_cap") from None
 
 
-def _cap_villages(
-    session: Session, principal: Principal, alert: CapAlert
-) -> tuple[list[str], list[str], str]:
-    """(targets, villages, common path) from AreaCode geocodes, division codes (matched by
-    prefix, inside the caller's area) and speakers inside the shapes."""
-    codes = alert.area_codes
-    areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
-    unknown = [c for c in codes if c not in areas]
-    if unknown:
-        raise InvalidInput(
-            f"unknown AreaCode value(s): {', '.join(unknown[:20])}",
-            code="unknown_area",
-            areas=unknown,
-        )
-    outside = [c for c in codes if not principal.covers(areas[c].path)]
-    if outside:
-        raise Forbidden(f"outside your area: {', '.join(outside[:20])}", areas=outside)
-    villages = {v.code: v for v in villages_under(session, areas.values())}
-    for village in villages_in_divisions(session, alert.division_codes, principal.area_path):
-        villages.setdefault(village.code, village)  # official division codes (CMA, 12379)
-    if alert.has_geometry:
-        for village in _villages_in_shapes(session, principal, alert):
-            villages.setdefault(village.code, village)
-    if not villages:
-        raise InvalidInput(
-            "no village with a loudspeaker lies in the alert's area", code="no_villages"
-        )
-    targets = list(dict.fromkeys([*codes, *(c for c in sorted(villages) if c not in areas)]))
-    paths = [areas[c].path for c in codes] + [v.path for v in villages.values()]
-    return targets, sorted(villages), service.common_path(paths)
+def locate_cap(document: bytes, *, positions: Callable[[], SpeakerPositions]) -> LocatedCap:
+    """Parse the document and match its shapes against the speakers: the CPU-heavy part.
 
-
-def _villages_in_shapes(session: Session, principal: Principal, alert: CapAlert) -> list[Area]:
-    """Villages (inside the caller's area) with a positioned speaker in a polygon or circle."""
-    stmt = (
-        select(Speaker.lat, Speaker.lon, Area)
-        .join(Area, Area.code == Speaker.village_code)
-        .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None), Speaker.lon.is_not(None))
-    )
-    found: dict[str, Area] = {}
-    for lat, lon, village in session.execute(stmt):
-        if lat is None or lon is None:  # (the query already left them out)
-            continue
-        if principal.covers(village.path) and area_contains(alert, lat, lon):
-            found[village.code] = village
-    return list(found.values())
+    Runs before (and apart from) any database write, so no lock and no write transaction is
+    held while a large polygon is tested; ``positions`` reads them in a short session.
+    """
+    return cap_targets.locate(read_cap(document), positions)
 
 
 def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
@@ -387,8 +351,13 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
         with tempfile.TemporaryDirectory(prefix="cunxiang-cap-") as workdir:
             path = Path(workdir) / ("alert" + _AUDIO_SUFFIX.get(audio.mime_type, ".bin"))
             path.write_bytes(audio.data)
-            return transcode_recording(
-                path, media_store=media_store(), max_duration_ms=MAX_CAP_AUDIO_MS
+            settings = get_settings()
+            return transcode_isolated(
+                path,
+                media_store=media_store(),
+                max_duration_ms=min(MAX_CAP_AUDIO_MS, settings.max_recording_ms),
+                slots=settings.render_workers,
+                time_limit_s=RENDER_TIMEOUT_S,
             )
 
     try:
@@ -406,19 +375,16 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
     )
 
 
-def _cap_content(session: Session, alert: CapAlert, area_path: str | None = None) -> _Content:
+def _cap_content(
+    session: Session, alert: CapAlert, warnings: list[str], area_path: str | None = None
+) -> _Content:
     if alert.audio is not None:
         return _cap_audio_content(session, alert)
-    if len(alert.text) > MAX_TEXT_CHARS:
-        raise InvalidInput(
-            f"the alert's headline, description and instruction make "
-            f"{len(alert.text):,} characters; at most {MAX_TEXT_CHARS:,} are "
-            "synthesised",
-            code="text_too_long",
-        )
+    text, shortened = fitted_text(alert, MAX_TEXT_CHARS)  # a long alert is cut, not refused
+    if shortened:
+        warnings.append(shortened)
     return _text_content(
-        session, alert.text, alert.title or alert.event or "预警", alert.mode or "actual",
-        area_path,
+        session, text, alert.title or alert.event or "预警", alert.mode or "actual", area_path
     )
 
 
@@ -453,27 +419,42 @@ def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> Ca
     )
 
 
-def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> NewBroadcast:
-    now = utcnow()
-    expires_at = alert.expires or now + service.DEFAULT_LIFETIME
-    if expires_at <= now:
+def _expiry_of(alert: CapAlert, now: datetime) -> datetime:
+    """When the broadcast of an alert ends: its ``expires`` (at most a week), else in an hour."""
+    return min(alert.expires or now + service.DEFAULT_LIFETIME, now + MAX_LIFETIME)
+
+
+def _already_expired(alert: CapAlert) -> InvalidInput:
+    assert alert.expires is not None
+    return InvalidInput(
+        f"the alert expired at {alert.expires.isoformat()}; nothing was broadcast",
+        code="already_expired",
+    )
+
+
+def _new_from_alert(
+    session: Session, principal: Principal, located: LocatedCap, warnings: list[str]
+) -> NewBroadcast:
+    alert, now = located.alert, utcnow()
+    if alert.level is None or alert.mode is None:
         raise InvalidInput(
-            f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
-            code="already_expired",
+            f"the {alert.msg_type} has no <info> block: nothing to say and nowhere to say it",
+            code="nothing_to_broadcast",
         )
-    targets, villages, area_path = _cap_villages(session, principal, alert)
-    content = _cap_content(session, alert, area_path)
-    assert alert.level is not None and alert.mode is not None  # parse_cap checked both
+    if alert.expires is not None and alert.expires <= now:
+        raise _already_expired(alert)
+    where = cap_targets.resolve_targets(session=session, principal=principal, located=located)
+    content = _cap_content(session, alert, warnings, where.area_path)
     return NewBroadcast(
         title=(alert.title or alert.event or "预警")[:200],
         level=alert.level,
         mode=alert.mode,
-        targets=targets,
-        villages=villages,
-        area_path=area_path,
+        targets=where.targets,
+        villages=where.villages,
+        area_path=where.area_path,
         content_kind=content.kind,
         media=content.media,
-        expires_at=min(expires_at, now + MAX_LIFETIME),
+        expires_at=_expiry_of(alert, now),
         text=content.text,
         cap={
             "cap_sender": alert.sender,
@@ -481,6 +462,7 @@ def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> 
             "cap_sent": alert.sent,
             "cap_msg_type": alert.msg_type,
         },
+        warnings=warnings,
     )
 
 
@@ -490,9 +472,44 @@ def _replayed(alert: CapAlert, broadcast: Broadcast) -> CapResult:
     )
 
 
-def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> CapResult:
+def _reference_warnings(alert: CapAlert, replaced: list[Broadcast]) -> list[str]:
+    """An Update naming alerts never broadcast here is broadcast as new, and says so."""
+    known = {(b.cap_sender, b.cap_identifier) for b in replaced}
+    unknown = [r for r in alert.references if (r.sender, r.identifier) not in known]
+    if alert.msg_type != "Update" or not unknown:
+        return []
+    return [
+        f"{len(unknown)} of the {len(alert.references)} alert(s) in <references> were never "
+        f"broadcast here (first: {unknown[0].sender},{unknown[0].identifier}): "
+        + ("nothing was replaced" if not replaced else f"{len(replaced)} broadcast(s) replaced")
+    ]
+
+
+def _stopped_on_arrival(
+    session: Session, principal: Principal, alert: CapAlert, replaced: list[Broadcast]
+) -> CapResult:
+    """An Update that had expired when it arrived: what it replaces stops, nothing new starts."""
+    if not replaced:
+        raise _already_expired(alert)
+    for old in replaced:
+        service.cancel_broadcast(session=session, principal=principal, broadcast=old)
+    assert alert.expires is not None
+    return CapResult(
+        "cancelled",
+        alert,
+        replaced,
+        f"the update had expired when it arrived ({alert.expires.isoformat()}): the "
+        f"{len(replaced)} broadcast(s) it replaces were stopped, nothing new was broadcast",
+    )
+
+
+def _issue_alert(session: Session, principal: Principal, located: LocatedCap) -> CapResult:
+    alert = located.alert
     replaced = _referenced_in_scope(session, principal, alert) if alert.msg_type == "Update" else []
-    new = _new_from_alert(session, principal, alert)
+    if alert.expires is not None and alert.expires <= utcnow() and replaced:
+        return _stopped_on_arrival(session, principal, alert, replaced)
+    warnings = [*alert.warnings, *_reference_warnings(alert, replaced)]
+    new = _new_from_alert(session, principal, located, warnings)
     try:
         broadcast = service.issue_broadcast(session=session, principal=principal, new=new)
     except IntegrityError:
@@ -509,9 +526,9 @@ def _issue_alert(session: Session, principal: Principal, alert: CapAlert) -> Cap
     return CapResult("created", alert, [broadcast], detail)
 
 
-def apply_cap(*, session: Session, principal: Principal, document: bytes) -> CapResult:
-    """Act on a CAP 1.2 message: Alert creates, Update replaces, Cancel cancels."""
-    alert = read_cap(document)
+def apply_cap(*, session: Session, principal: Principal, located: LocatedCap) -> CapResult:
+    """Act on a located CAP 1.2 message: Alert creates, Update replaces, Cancel cancels."""
+    alert = located.alert
     if not alert.broadcast:
         reason = alert.note or f"status {alert.status}, msgType {alert.msg_type}"
         return CapResult(
@@ -526,4 +543,4 @@ def apply_cap(*, session: Session, principal: Principal, document: bytes) -> Cap
     earlier = service.find_by_cap(session, alert.sender, alert.identifier, alert.sent)
     if earlier is not None:
         return _replayed(alert, earlier)
-    return _issue_alert(session, principal, alert)
+    return _issue_alert(session, principal, located)

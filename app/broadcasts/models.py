@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
@@ -58,6 +59,11 @@ class Broadcast(Base):
     cap_identifier: Mapped[str | None] = mapped_column(String(200))
     cap_sent: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cap_msg_type: Mapped[str | None] = mapped_column(String(10))
+    # What the service noticed and did not refuse the alert for (a digest that does not match
+    # the inline audio, a shortened text, an info left unplayed…), shown with the broadcast.
+    warnings: Mapped[list[str]] = mapped_column(
+        JSONDoc, default=list, server_default=sql_text("'[]'")
+    )
 
 
 class IdempotencyKey(Base):

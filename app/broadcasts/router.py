@@ -4,11 +4,13 @@ The routes that issue or cancel run their database work in the event loop's own 
 not in the request threadpool: the moment a broadcast commits, every woken terminal
 long-poll queues its program there, and the originator's answer must not wait behind a
 thousand of them. They open their own session and commit before composing the answer.
+A CAP document is parsed and its shapes matched in a pool of its own first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import BearerToken, require
 from app.auth.permissions import Principal
 from app.auth.service import resolve_token
-from app.broadcasts import flows, jobs, service  # noqa: F401  (jobs: registers the sweep)
+from app.broadcasts import cap_targets, flows, jobs, service  # noqa: F401  (jobs: the sweep)
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.db import DbSession, session_scope
 from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
@@ -34,6 +36,10 @@ T = TypeVar("T")
 
 router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"])
 Reader = Annotated[Principal, Depends(require("broadcasts:read"))]
+
+
+# CAP documents are parsed and their shapes matched here (CPU work, a second at worst).
+_CAP_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="cap-locate")
 
 
 async def _off_loop(work: Callable[..., T], *args: Any) -> T:
@@ -165,9 +171,18 @@ def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
     )
 
 
-def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
+def _positions() -> cap_targets.SpeakerPositions:
     with session_scope() as session:
-        outcome = flows.apply_cap(session=session, principal=principal, document=document)
+        return cap_targets.speaker_positions(session)
+
+
+def _locate(document: bytes) -> cap_targets.LocatedCap:
+    return flows.locate_cap(document, positions=_positions)
+
+
+def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONResponse:
+    with session_scope() as session:
+        outcome = flows.apply_cap(session=session, principal=principal, located=located)
         session.commit()
         return _cap_answer(session, outcome)
 
@@ -177,11 +192,19 @@ def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
     status_code=201,
     response_model=BroadcastRead,
     responses={
-        200: {"description": "a Cancel (CapOutcome), or an alert received before"},
+        200: {
+            "description": "a Cancel, or an Update that expired on arrival (CapOutcome); "
+            "an alert received before (BroadcastRead)"
+        },
         202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
-        400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
+        400: {"description": "malformed XML, hostile, or not CAP 1.2 (`invalid_cap`)"},
+        404: {"description": "a Cancel of alerts never broadcast here (`unknown_reference`)"},
         415: {"description": "not application/cap+xml or application/xml"},
-        422: {"description": "unknown AreaCode values, or nothing to target"},
+        422: {
+            "description": "valid CAP that cannot be broadcast: unknown AreaCode values "
+            "(`unknown_area`), no village in its area (`no_villages`), no <info> "
+            "(`nothing_to_broadcast`), already expired (`already_expired`)"
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -197,7 +220,10 @@ async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, flows.MAX_CAP_BYTES)
-    return await _off_loop(_apply_cap, principal, document)
+    # Parsing and geometry wait in their own small pool, never in the executor that issues
+    # broadcasts: a queue of huge polygons cannot hold up a level-I broadcast.
+    located = await asyncio.get_running_loop().run_in_executor(_CAP_POOL, _locate, document)
+    return await _off_loop(_apply_cap, principal, located)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastRead, dependencies=[FreshHeartbeats])

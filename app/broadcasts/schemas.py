@@ -144,6 +144,12 @@ class BroadcastRead(BaseModel):
     cancelled_by: str | None
     replaced_by: str | None
     cap: CapInfo | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the service noted about a CAP alert without refusing it: an inline "
+        "audio <digest> that does not match, a text shortened to 2,000 characters, an <info> "
+        "not played, <references> never broadcast here",
+    )
     villages: list[VillageRead]
 
 

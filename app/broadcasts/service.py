@@ -184,6 +184,7 @@ class NewBroadcast:
     text: str | None = None
     announcement_id: str | None = None
     cap: dict[str, Any] = field(default_factory=dict)  # cap_sender, cap_identifier, …
+    warnings: list[str] = field(default_factory=list)  # noted about a CAP alert, not refused
 
 
 def issue_broadcast(
@@ -221,6 +222,7 @@ def issue_broadcast(
         expires_at=new.expires_at.astimezone(UTC),
         created_at=now,
         created_by=principal.actor,
+        warnings=list(new.warnings),
         **cap,
     )
     session.add(broadcast)
@@ -305,6 +307,7 @@ def _audit_view(broadcast: Broadcast) -> dict[str, Any]:
         "start_at": broadcast.start_at,
         "expires_at": broadcast.expires_at,
         "cap_identifier": broadcast.cap_identifier,
+        "warnings": broadcast.warnings,
     }
 
 
@@ -663,6 +666,7 @@ def describe(session: Session, broadcasts: Sequence[Broadcast]) -> list[Broadcas
             cancelled_by=b.cancelled_by,
             replaced_by=b.replaced_by,
             cap=_cap_info(b),
+            warnings=list(b.warnings or []),
             villages=_village_reads(b, facts),
         )
         for b in broadcasts

@@ -21,9 +21,9 @@ from app.areas.paths import within
 from app.areas.service import villages_under
 from app.audit.service import record
 from app.auth.permissions import Principal
-from app.broadcasts import flows
+from app.broadcasts import cap_targets, flows
 from app.broadcasts import service as broadcasts
-from app.broadcasts.cap import CapAlert, CapError, area_contains, parse_cap
+from app.broadcasts.cap import CapAlert, CapError, parse_cap
 from app.broadcasts.models import Broadcast
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
@@ -36,7 +36,6 @@ from app.feeds.schemas import (
     FeedRead,
     FeedUpdate,
 )
-from app.speakers.models import Speaker
 
 __all__ = [
     "feed_principal",
@@ -220,14 +219,10 @@ def _villages(session: Session, area: Area, alert: CapAlert) -> list[str]:
     known = list(session.scalars(select(Area).where(Area.code.in_(alert.area_codes),
                                                     within(Area.path, area.path))))
     found |= {v.code for v in villages_under(session, known)}
-    if alert.has_geometry:
-        rows = session.execute(
-            select(Speaker.lat, Speaker.lon, Area.code)
-            .join(Area, Area.code == Speaker.village_code)
-            .where(Speaker.retired_at.is_(None), Speaker.lat.is_not(None),
-                   within(Area.path, area.path)))
-        found |= {code for lat, lon, code in rows
-                  if lat is not None and lon is not None and area_contains(alert, lat, lon)}
+    if alert.has_geometry:  # every speaker at once (cap_targets), then kept to the feed's area
+        inside = cap_targets.villages_in_shapes(alert, cap_targets.speaker_positions(session))
+        found |= set(session.scalars(select(Area.code).where(
+            Area.code.in_(sorted(inside)), within(Area.path, area.path))))
     return sorted(found)
 
 
@@ -271,12 +266,19 @@ def _supersede(references: list[FeedItem], alert: CapAlert, now: datetime) -> No
             old.document = None
 
 
+def _apply_cap(session: Session, principal: Principal, document: bytes) -> flows.CapResult:
+    """Relay a CAP document through the push route's flow (shapes matched in this thread)."""
+    located = flows.locate_cap(
+        document, positions=lambda: cap_targets.speaker_positions(session))
+    return flows.apply_cap(session=session, principal=principal, located=located)
+
+
 def _cancel(session: Session, feed: Feed, principal: Principal, key: str, alert: CapAlert,
             document: bytes, now: datetime) -> FeedItem:
     references = _referenced_items(session, alert)
     _supersede(references, alert, now)
     if _active_referenced(session, alert):
-        outcome = flows.apply_cap(session=session, principal=principal, document=document)
+        outcome = _apply_cap(session, principal, document)
         return _item(feed, key, alert, "relayed", outcome.detail, now)
     detail = ("cancels held alert(s)" if references
               else "names no alert this service relayed")
@@ -285,7 +287,7 @@ def _cancel(session: Session, feed: Feed, principal: Principal, key: str, alert:
 
 def _relay(session: Session, feed: Feed, principal: Principal, key: str, alert: CapAlert,
            document: bytes, villages: list[str], now: datetime) -> FeedItem:
-    outcome = flows.apply_cap(session=session, principal=principal, document=document)
+    outcome = _apply_cap(session, principal, document)
     broadcast = outcome.broadcasts[0].id if outcome.broadcasts else None
     return _item(feed, key, alert, "relayed", outcome.detail, now, villages=villages,
                  broadcast_id=broadcast)
@@ -370,8 +372,8 @@ def relay_item(*, session: Session, principal: Principal, item_id: str) -> FeedI
     area = _area(session, feed.area_code)
     if item.expires is not None and item.expires <= utcnow():
         raise Conflict(f"the alert expired at {item.expires.isoformat()}", code="already_expired")
-    outcome = flows.apply_cap(session=session, principal=feed_principal(feed, area),
-                              document=(item.document or "").encode("utf-8"))
+    outcome = _apply_cap(session, feed_principal(feed, area),
+                         (item.document or "").encode("utf-8"))
     item.state, item.detail = "relayed", f"relayed by {principal.actor}: {outcome.detail}"
     item.broadcast_id = outcome.broadcasts[0].id if outcome.broadcasts else None
     item.decided_at, item.decided_by = utcnow(), principal.actor

@@ -1,7 +1,8 @@
 """Text and recordings → announcement audio (pure: no database, no web framework).
 
 Entry points: ``render_script`` (a script → MP3 in the media store), ``transcode_recording``
-(an upload → MP3), ``probe_audio`` (is it audio we accept?), ``to_pinyin_lines`` (what
+(an upload → MP3; ``transcode_isolated`` runs it in a bounded worker process, as the server
+does), ``probe_audio`` (is it audio we accept?), ``to_pinyin_lines`` (what
 ``cunxiang render --pinyin`` prints) and ``make_engine`` (an engine by name).
 """
 
@@ -15,6 +16,7 @@ from app.rendering.errors import (
     UnreadableAudio,
     UnsupportedMedia,
 )
+from app.rendering.isolation import check_length, transcode_isolated
 from app.rendering.normalize import Segment, normalize_text, split_segments
 from app.rendering.pinyin import to_pinyin, to_pinyin_lines
 from app.rendering.recordings import AudioInfo, probe_audio, transcode_recording
@@ -40,6 +42,8 @@ __all__ = [
     "AudioInfo",
     "probe_audio",
     "transcode_recording",
+    "check_length",
+    "transcode_isolated",
     "RenderResult",
     "render_script",
 ]

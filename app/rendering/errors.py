@@ -11,6 +11,8 @@ __all__ = [
     "UnsupportedMedia",
     "UnreadableAudio",
     "AudioTooLong",
+    "RecordingBusy",
+    "RecordingTimeout",
     "EmptyScript",
     "SynthesisFailed",
     "UnknownEngine",
@@ -43,10 +45,24 @@ class UnreadableAudio(RenderingError):
 
 
 class AudioTooLong(RenderingError):
-    """The recording is longer than the configured limit."""
+    """The recording is longer than the configured limit (``CUNXIANG_MAX_RECORDING_MINUTES``)."""
 
     code = "audio_too_long"
     status = 422
+
+
+class RecordingBusy(RenderingError):
+    """Every recording worker slot stayed taken for too long: try again later."""
+
+    code = "busy"
+    status = 503
+
+
+class RecordingTimeout(RenderingError):
+    """The recording worker ran past its time limit and was stopped."""
+
+    code = "recording_timeout"
+    status = 503
 
 
 class EmptyScript(RenderingError):

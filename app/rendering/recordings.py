@@ -31,6 +31,8 @@ from app.rendering.render import (
 __all__ = [
     "AudioInfo",
     "probe_audio",
+    "header_duration_ms",
+    "cached_recording",
     "decode_recording",
     "transcode_recording",
     "MAX_RECORDING_MS",
@@ -66,6 +68,7 @@ ACCEPTED_CODECS = frozenset(
     }
 )
 _MIN_DECODED_MS = 100
+_PROBE_S = 30.0  # reading a header takes milliseconds; a file that stalls ffprobe is refused
 
 
 class AudioInfo(NamedTuple):
@@ -93,7 +96,10 @@ def _ffprobe(path: Path) -> dict[str, Any]:
         "json",
         _input(path),
     ]
-    result = subprocess.run(command, capture_output=True, check=False)
+    try:
+        result = subprocess.run(command, capture_output=True, check=False, timeout=_PROBE_S)
+    except subprocess.TimeoutExpired:
+        raise UnreadableAudio("the recording could not be read (probing took too long)") from None
     if result.returncode != 0:
         raise UnsupportedMedia("the file is not audio in a supported format")
     try:
@@ -129,16 +135,30 @@ def _seconds(*values: object) -> float | None:
     return None
 
 
+def _probe(source: Path) -> tuple[dict[str, Any], float | None]:
+    """The first audio stream and the length its header states (seconds, or None)."""
+    if not source.is_file() or source.stat().st_size == 0:
+        raise UnreadableAudio("the recording is empty")
+    info = _ffprobe(source)
+    stream = _audio_stream(info)
+    return stream, _seconds(stream.get("duration"), (info.get("format") or {}).get("duration"))
+
+
+def header_duration_ms(path: str | os.PathLike[str]) -> int | None:
+    """The length the file's header states, in ms (None if it states none); nothing decoded.
+
+    Refuses what is not audio in a supported format, as ``probe_audio`` does.
+    """
+    _stream, seconds = _probe(Path(path))
+    return None if seconds is None else int(seconds * 1000)
+
+
 def probe_audio(
     path: str | os.PathLike[str], *, max_duration_ms: int = MAX_RECORDING_MS
 ) -> AudioInfo:
     """Length and codec of an uploaded recording; raises if it is not acceptable audio."""
     source = Path(path)
-    if not source.is_file() or source.stat().st_size == 0:
-        raise UnreadableAudio("the recording is empty")
-    info = _ffprobe(source)
-    stream = _audio_stream(info)
-    seconds = _seconds(stream.get("duration"), (info.get("format") or {}).get("duration"))
+    stream, seconds = _probe(source)
     if seconds is None:  # raw streams (amr, adts) may not state a length: count it
         seconds = duration_ms(decode_recording(source, max_duration_ms=max_duration_ms)) / 1000
     length = int(seconds * 1000)
@@ -193,6 +213,24 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _recording_key(source: Path, chime: bool) -> str:
+    return cache_key(
+        "recording",
+        f"v{RENDER_VERSION}",
+        f"chime={chime}",
+        f"target={TARGET_LUFS}",
+        _file_sha256(source),
+    )
+
+
+def cached_recording(
+    path: str | os.PathLike[str], *, media_store: MediaStore, chime: bool = False
+) -> RenderResult | None:
+    """The stored result of an earlier transcode of the same bytes, if there is one."""
+    cache = RenderCache(default_cache_dir(media_store))
+    return cached_result(cache, _recording_key(Path(path), chime), media_store)
+
+
 def transcode_recording(
     path: str | os.PathLike[str],
     *,
@@ -210,13 +248,7 @@ def transcode_recording(
     source = Path(path)
     probe_audio(source, max_duration_ms=max_duration_ms)
     cache = RenderCache(cache_dir if cache_dir is not None else default_cache_dir(media_store))
-    key = cache_key(
-        "recording",
-        f"v{RENDER_VERSION}",
-        f"chime={chime}",
-        f"target={TARGET_LUFS}",
-        _file_sha256(source),
-    )
+    key = _recording_key(source, chime)
     found = cached_result(cache, key, media_store)
     if found is not None:
         return found

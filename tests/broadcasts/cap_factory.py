@@ -13,14 +13,18 @@ import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-__all__ = ["CAP_NAMESPACE", "build_cap_xml", "cap_time", "reference_to"]
+__all__ = ["CAP_NAMESPACE", "build_cap_xml", "cap_time", "cap_corpus_dir", "reference_to"]
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 
 Value = str | datetime | None
+
+# 40 real CAP documents kept beside the project (never copied into it): ``SOURCES.md`` there.
+_CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "cap-real"
 
 _INFO_DEFAULTS: dict[str, Any] = {
     "language": "zh-CN",
@@ -48,6 +52,15 @@ _INFO_DEFAULTS: dict[str, Any] = {
     "resources": (),
     "with_area": True,
 }
+
+
+def cap_corpus_dir() -> Path:
+    """The real CAP corpus (``../shared/cap-real``); the test is skipped where it is absent."""
+    import pytest
+
+    if not (_CORPUS_DIR / "SOURCES.md").is_file():
+        pytest.skip(f"the real CAP corpus is not at {_CORPUS_DIR}")
+    return _CORPUS_DIR
 
 
 def cap_time(moment: datetime) -> str:

@@ -16,6 +16,7 @@ from app.broadcasts.cap import (
     CapError,
     CapReference,
     area_contains,
+    fitted_text,
     parse_cap,
     parse_cap_datetime,
     spoken_text,
@@ -577,28 +578,136 @@ def test_a_circle_of_radius_zero_is_a_point() -> None:
     assert alert.circles == [(30.0, 120.0, 0.0)]
 
 
-def test_geocodes_other_than_area_code_do_not_target() -> None:
+def test_area_code_geocodes_are_kept_apart_from_other_schemes() -> None:
     document = build_cap_xml(
         area_codes=(), geocodes=[("GB2260", "330106"), ("areacode", "330106001002")]
     )
 
-    assert parse_cap(document).area_codes == ["330106001002"]
+    alert = parse_cap(document)
+
+    assert alert.area_codes == ["330106001002"]  # ours: unknown ones are refused (422)
+    assert alert.geocodes == [("GB2260", "330106")]  # others: matched where they fit
 
 
-def test_an_alert_to_broadcast_needs_a_target() -> None:
-    reason = refused(build_cap_xml(area_codes=(), with_area=False))
+def test_an_alert_naming_its_area_only_in_words_is_valid_cap_without_a_target() -> None:
+    alert = parse_cap(build_cap_xml(area_codes=(), area_desc="全县"))
 
-    assert reason.startswith("no target")
-
-
-def test_an_actual_alert_needs_an_info_block() -> None:
-    assert "needs an <info> block" in refused(build_cap_xml(with_info=False))
+    assert alert.broadcast and alert.area_descs == ["全县"]
+    assert not alert.has_target  # the flow answers 422: nothing to match villages to
 
 
-def test_an_alert_needs_something_to_say() -> None:
-    reason = refused(build_cap_xml(headline=None, description=None, instruction=None))
+def test_geocodes_of_any_scheme_are_a_target() -> None:
+    alert = parse_cap(build_cap_xml(area_codes=(), geocodes=[("SAME", "006109")]))
 
-    assert reason.startswith("nothing to say")
+    assert alert.has_target and alert.geocodes == [("SAME", "006109")]
+
+
+def test_an_actual_alert_without_info_is_valid_cap_with_nothing_to_play() -> None:
+    alert = parse_cap(build_cap_xml(with_info=False))
+
+    assert alert.broadcast and alert.level is None and alert.text == ""
+
+
+def test_without_headline_description_or_instruction_the_event_is_spoken() -> None:
+    alert = parse_cap(build_cap_xml(headline=None, description=None, instruction=None))
+
+    assert alert.text == "暴雨。"
+
+
+def test_an_empty_value_in_a_parameter_event_code_or_geocode_is_valid_cap() -> None:
+    document = build_cap_xml(geocodes=[("SAME", "")])
+    document = with_element(
+        document, "instruction", "<parameter><valueName>AllocatedResources</valueName><value/>"
+        "</parameter><eventCode><valueName>SAME</valueName><value></value></eventCode>",
+    )  # fmt: skip
+
+    alert = parse_cap(document)
+
+    assert alert.area_codes == ["330106001001"] and alert.geocodes == []
+
+
+def test_stray_text_between_elements_is_ignored_with_a_warning() -> None:
+    document = build_cap_xml(geocodes=[("DICO", "1201")]).replace(b"1201</value>", b"1201</value>+")
+
+    alert = parse_cap(document)
+
+    assert alert.geocodes == [("DICO", "1201")]
+    assert alert.warnings == [
+        "text '+' between the elements of alert/info[1]/area[1]/geocode[2] was ignored"
+    ]
+
+
+def test_cap_1_0_is_an_unsupported_version() -> None:
+    document = build_cap_xml(namespace="http://www.incident.com/cap/1.0")
+
+    assert "this is CAP 1.0" in refused(document) and "unsupported version" in refused(document)
+
+
+# --- several infos ---------------------------------------------------------------------
+
+EN_FIRE = {"language": "en-AU", "headline": "Structure fire", "description": "Out of control",
+           "instruction": "Stay away", "area_codes": ("v11",)}  # fmt: skip
+
+
+def test_blocks_of_one_language_that_say_the_same_add_their_areas() -> None:
+    # NSW RFS sends the same fire twice, once per geocode scheme: not a translation.
+    alert = parse_cap(build_cap_xml(infos=[EN_FIRE, {**EN_FIRE, "area_codes": ("v12",)}]))
+
+    assert alert.area_codes == ["v11", "v12"]
+    assert alert.text == "Structure fire. Out of control. Stay away."
+    assert alert.warnings == []
+
+
+def test_a_block_of_the_same_language_saying_something_else_is_not_played_and_says_so() -> None:
+    ended = {**EN_FIRE, "headline": "Fire contained", "severity": "Minor", "area_codes": ("v21",)}
+
+    alert = parse_cap(build_cap_xml(infos=[EN_FIRE, ended]))
+
+    assert alert.area_codes == ["v11"] and alert.level == 2
+    [warning] = alert.warnings
+    assert warning.startswith("alert/info[2] (en-AU, 'Fire contained', severity Minor, 1 area(s))")
+    assert "not played" in warning
+
+
+def test_translations_are_neither_played_nor_warned_about() -> None:
+    french = {**EN_FIRE, "language": "fr-CA", "headline": "Incendie", "area_codes": ("v21",)}
+    chinese = {**EN_FIRE, "language": "zh-CN", "headline": "火灾", "description": "火势失控",
+               "instruction": "请远离", "area_codes": ("v12",)}  # fmt: skip
+
+    assert parse_cap(build_cap_xml(infos=[EN_FIRE, french])).area_codes == ["v11"]
+    alert = parse_cap(build_cap_xml(infos=[EN_FIRE, french, chinese]))
+    assert (alert.language, alert.area_codes, alert.text) == (
+        "zh-CN",
+        ["v12"],
+        "火灾。火势失控。请远离。",
+    )
+    assert alert.warnings == []
+
+
+# --- a long text ------------------------------------------------------------------------
+
+
+def test_a_text_over_the_limit_keeps_headline_and_instruction_and_cuts_the_description() -> None:
+    description = "\n".join(f"第{n}段说明文字。" for n in range(1, 301))  # ~2,700 characters
+    alert = parse_cap(build_cap_xml(headline="洪水预警", description=description,
+                                    instruction="请立即转移。"))  # fmt: skip
+
+    text, warning = fitted_text(alert, 2000)
+
+    assert len(text) <= 2000 < len(alert.text)
+    assert text.startswith("洪水预警。第1段说明文字。第2段说明文字。")
+    assert text.endswith("说明文字。请立即转移。")
+    assert warning is not None and f"of {len(alert.text):,} characters" in warning
+    assert fitted_text(parse_cap(build_cap_xml()), 2000) == (parse_cap(build_cap_xml()).text, None)
+
+
+def test_a_headline_and_instruction_over_the_limit_are_cut_at_a_sentence_end() -> None:
+    instruction = "请立即转移。" * 400
+    alert = parse_cap(build_cap_xml(headline="洪水预警", instruction=instruction))
+
+    text, warning = fitted_text(alert, 2000)
+
+    assert len(text) <= 2000 and text.endswith("请立即转移。") and warning
 
 
 # --- inline audio --------------------------------------------------------------------
@@ -646,11 +755,18 @@ def test_a_matching_digest_is_accepted(recording: bytes) -> None:
     assert hashlib.sha1(alert.audio.data).hexdigest() == hashlib.sha1(recording).hexdigest()
 
 
-def test_a_wrong_digest_is_refused(recording: bytes) -> None:
+def test_a_wrong_digest_or_size_is_a_warning_not_a_refusal(recording: bytes) -> None:
     document = build_cap_xml(audio=recording, audio_digest=True)
     document = document.replace(hashlib.sha1(recording).hexdigest().encode(), b"0" * 40)
+    document = document.replace(f"<size>{len(recording)}<".encode(), b"<size>98865<")
 
-    assert "<digest> does not match" in refused(document)
+    alert = parse_cap(document)
+
+    assert alert.audio is not None and alert.audio.data == recording
+    [digest, size] = alert.warnings
+    assert "<digest> of the inline audio (0000000000" in digest
+    assert hashlib.sha1(recording).hexdigest() in digest
+    assert size == f"the <size> of the inline audio says 98,865 bytes; it has {len(recording):,}"
 
 
 def test_invalid_base64_audio_is_refused() -> None:

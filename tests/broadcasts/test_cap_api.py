@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.broadcasts import cap_targets
 from tests.conftest import District
+from tests.rendering.audio_samples import silence_flac
 
 from .cap_factory import build_cap_xml, cap_time
 from .conftest import Terminal, tone_wav
@@ -285,6 +290,42 @@ def test_shapes_only_reach_speakers_inside_the_callers_area(
     assert empty.status_code == 422
 
 
+def test_matching_shapes_never_holds_the_workers_that_issue_broadcasts(
+    client: TestClient,
+    district: District,
+    positioned: dict[str, Terminal],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # More alerts stuck in their geometry than the executor that issues broadcasts has threads.
+    stuck = min(32, (os.cpu_count() or 1) + 4) + 1
+    release, entered = threading.Event(), threading.Semaphore(0)
+    real = cap_targets.villages_in_shapes
+
+    def slow(*args: Any) -> Any:
+        entered.release()
+        release.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(cap_targets, "villages_in_shapes", slow)
+    shaped = [alert(f"BIG-{n}", area_codes=(), polygons=[SQUARE_AROUND_V11]) for n in range(stuck)]
+    with concurrent.futures.ThreadPoolExecutor(stuck) as senders:
+        pending = [senders.submit(send, client, district.admin, doc) for doc in shaped]
+        try:
+            assert entered.acquire(timeout=30), "no alert reached its geometry"
+            urgent = client.post(
+                "/api/v1/broadcasts",
+                json={"title": "一级", "level": 1, "targets": ["v21"], "text": "立即撤离。"},
+                headers=district.admin,
+            )
+            assert urgent.status_code == 201, urgent.text
+            assert not any(f.done() for f in pending)  # they were still matching shapes
+        finally:
+            release.set()
+        answers = [f.result(timeout=60) for f in pending]
+    assert [a.status_code for a in answers] == [201] * stuck
+    assert {v["code"] for a in answers for v in a.json()["villages"]} == {"v11"}
+
+
 # --- audio -----------------------------------------------------------------------------------
 
 
@@ -342,6 +383,21 @@ def test_inline_bytes_that_are_not_audio_are_400_and_store_nothing(
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_cap" and "audio" in response.json()["detail"]
+    assert everything(client, district.admin) == []
+    assert media_files(env["CUNXIANG_MEDIA_DIR"]) == before
+
+
+def test_inline_audio_longer_than_ten_minutes_is_refused_before_decoding(
+    client: TestClient, district: District, env: dict[str, str], tmp_path: Path
+) -> None:
+    bomb = silence_flac(tmp_path / "40min.flac", 40 * 60).read_bytes()  # ~0.4 MB
+    before = media_files(env["CUNXIANG_MEDIA_DIR"])
+
+    response = send(client, district.admin, alert(audio=bomb, audio_mime="audio/flac"))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_cap"
+    assert "40 min" in response.json()["detail"] and "10 min" in response.json()["detail"]
     assert everything(client, district.admin) == []
     assert media_files(env["CUNXIANG_MEDIA_DIR"]) == before
 

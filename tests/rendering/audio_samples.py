@@ -121,3 +121,20 @@ def peak_dbfs(path: Path) -> float:
     """The highest sample of the decoded audio, in dBFS."""
     samples, _ = decode(path)
     return float(20 * np.log10(np.max(np.abs(samples))))
+
+
+def silence_flac(path: Path, seconds: int) -> Path:
+    """Seconds of silence as FLAC: minutes of audio in a few hundred KB (a small bomb)."""
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", str(seconds), "-c:a", "flac",
+           str(path))  # fmt: skip
+    return path
+
+
+def without_length(flac: Path, target: Path) -> Path:
+    """The same FLAC with its header's sample count zeroed: the length is no longer stated."""
+    data = bytearray(flac.read_bytes())
+    assert data[:4] == b"fLaC"
+    fields = int.from_bytes(data[18:26], "big")  # STREAMINFO: rate, channels, bits, samples
+    data[18:26] = (fields & ~((1 << 36) - 1)).to_bytes(8, "big")
+    target.write_bytes(bytes(data))
+    return target

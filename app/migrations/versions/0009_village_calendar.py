@@ -2,7 +2,7 @@
 day types and their dates; speakers' operating hours
 
 Revision ID: 0009
-Revises: 0008 (depends on 0004 schedules and 0005 speakers)
+Revises: 0003, 0004, 0006, 0007, 0008 (the earlier heads)
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -14,9 +14,9 @@ from alembic import op
 import app.db
 
 revision = '0009'
-down_revision = '0008'
+down_revision = ('0003', '0004', '0006', '0007', '0008')  # merges every earlier branch (0007 needs 0005)
 branch_labels = None
-depends_on = ('0004', '0005')
+depends_on = None
 
 _SCHEDULE_COLUMNS = ('skip_dates', 'extra_dates', 'lunar_days', 'day_types', 'skip_day_types',
                      'slot_volumes')

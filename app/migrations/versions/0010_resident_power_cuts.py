@@ -13,7 +13,7 @@ from alembic import op
 revision = '0010'
 down_revision = '0009'
 branch_labels = None
-depends_on = '0007'
+depends_on = None
 
 
 def upgrade() -> None:

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     token_ttl: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
     render_workers: int = Field(default=2, ge=1, le=64)
+    # Request bodies (see app/guard.py): JSON and forms, CAP documents, CSV area imports.
+    max_json_kb: int = Field(default=1024, ge=16, le=64 * 1024)
+    max_cap_mb: int = Field(default=4, ge=1, le=256)
+    max_import_mb: int = Field(default=32, ge=1, le=1024)
 
     @field_validator("timezone")
     @classmethod
@@ -97,6 +101,21 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """Largest accepted recording in bytes."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_json_bytes(self) -> int:
+        """Largest accepted JSON or form body in bytes."""
+        return self.max_json_kb * 1024
+
+    @property
+    def max_cap_bytes(self) -> int:
+        """Largest accepted CAP document in bytes."""
+        return self.max_cap_mb * 1024 * 1024
+
+    @property
+    def max_import_bytes(self) -> int:
+        """Largest accepted CSV import in bytes."""
+        return self.max_import_mb * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

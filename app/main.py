@@ -26,6 +26,7 @@ from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
+from app.guard import RequestGuard
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
@@ -135,6 +136,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app, page_errors=console_error_page)
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
+    app.add_middleware(RequestGuard)  # in front of the fast path: the same door for both
     app.add_middleware(TimingMiddleware)
     _add_operations_routes(app)
     for router in ROUTERS:

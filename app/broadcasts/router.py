@@ -23,8 +23,9 @@ from app.auth.permissions import Principal
 from app.auth.service import resolve_token
 from app.broadcasts import flows, jobs, service  # noqa: F401  (jobs: registers the sweep)
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
+from app.config import get_settings
 from app.db import DbSession, session_scope
-from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
+from app.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMedia
 from app.pagination import Page, Paging, fetch_page
 from app.speakers.heartbeats import FreshHeartbeats
 
@@ -133,15 +134,17 @@ def _content_type(request: Request) -> None:
 
 
 async def _body_up_to(request: Request, limit: int) -> bytes:
-    """The request body, refusing (without reading on) anything over ``limit`` bytes."""
+    """The request body, refusing (413, without reading on) anything over ``limit`` bytes."""
+    too_large = PayloadTooLarge(f"the CAP document is larger than {limit} bytes "
+                                "(CUNXIANG_MAX_CAP_MB)")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+            raise too_large
     return bytes(body)
 
 
@@ -180,6 +183,7 @@ def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
         200: {"description": "a Cancel (CapOutcome), or an alert received before"},
         202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
         400: {"description": "malformed XML or not CAP 1.2 (`invalid_cap`)"},
+        413: {"description": "larger than CUNXIANG_MAX_CAP_MB"},
         415: {"description": "not application/cap+xml or application/xml"},
         422: {"description": "unknown AreaCode values, or nothing to target"},
     },
@@ -196,7 +200,7 @@ def _apply_cap(principal: Principal, document: bytes) -> JSONResponse:
 async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
-    document = await _body_up_to(request, flows.MAX_CAP_BYTES)
+    document = await _body_up_to(request, get_settings().max_cap_bytes)
     return await _off_loop(_apply_cap, principal, document)
 
 

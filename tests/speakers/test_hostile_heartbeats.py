@@ -20,6 +20,7 @@ HOSTILE = [
     b'{"status": "ok", "power": "mains", "playing": "\xed\xbf\xbf"}',
     b'{"status": "fault", "power": "mains", "fault": "a\\u0000b"}',
     b'{"status": "fault", "power": "mains", "fault": "\\udfff"}',
+    b'{"status": "ok", "power": "mains", "note\\u0000": 1}',
     b'{"status": "ok", "power": "mains", "playing": "' + b"x" * 201 + b'"}',
     b'{"status": "ok", "power": "mains", "at": "0001-01-01T00:00:00+14:00"}',
 ]

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_json_kb: int = Field(default=1024, ge=16, le=64 * 1024)
     max_cap_mb: int = Field(default=4, ge=1, le=256)
     max_import_mb: int = Field(default=32, ge=1, le=1024)
+    secure_cookie: bool = False  # the console's cookie only over HTTPS (a site behind TLS)
 
     @field_validator("timezone")
     @classmethod

@@ -24,6 +24,7 @@ from app.console.pages_content import router as console_content_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
+from app.console.security import ConsoleSecurityHeaders
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
 from app.guard import RequestGuard
@@ -135,6 +136,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_error_handlers(app, page_errors=console_error_page)
+    app.add_middleware(ConsoleSecurityHeaders)
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
     app.add_middleware(RequestGuard)  # in front of the fast path: the same door for both
     app.add_middleware(TimingMiddleware)

@@ -32,6 +32,7 @@ from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
 from app.metrics import TimingMiddleware, metrics_response
+from app.openapi import install_openapi
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
 from app.playout.fastpath import TerminalFastPath
@@ -147,4 +148,5 @@ def create_app() -> FastAPI:
         # about a third of the cost of a terminal's heartbeat or long-poll.
         app.router.routes.extend(router.routes)
     app.mount("/console/static", static_files, name="console-static")
+    install_openapi(app)
     return app

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime
 
@@ -24,6 +24,7 @@ __all__ = [
     "SafeText",
     "refuse_unreal_time",
     "SaneTime",
+    "SaneDate",
     "EARLIEST",
     "LATEST",
 ]
@@ -61,14 +62,19 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def refuse_unreal_time(moment: datetime) -> datetime:
-    """A pydantic validator: ``moment`` unchanged when between 1900 and 9000, else ValueError."""
+Moment = TypeVar("Moment", bound=date)
+
+
+def refuse_unreal_time(moment: Moment) -> Moment:
+    """A pydantic validator: a time or date unchanged when between 1900 and 9000, else
+    ValueError."""
     if EARLIEST.year <= moment.year < LATEST.year:  # also naive ones, local time added later
         return moment
     raise ValueError(f"a time between {EARLIEST.year} and {LATEST.year} is expected")
 
 
 SaneTime = Annotated[AwareDatetime, AfterValidator(refuse_unreal_time)]
+SaneDate = Annotated[date, AfterValidator(refuse_unreal_time)]
 
 
 def find_hostile(value: Any, where: str = "") -> tuple[str, str] | None:

@@ -45,7 +45,7 @@ _WHY = {
            "says, a broken multipart upload)",
     "401": "Missing, invalid, expired or revoked credentials",
     "403": "Valid credentials outside the caller's role, scopes or area",
-    "404": "Nothing with this id or code (or not visible to the caller)",
+    "404": "Nothing with this id or code, in the path or named in the query or body",
     "409": "The change conflicts with the current state",
     "413": "The body is larger than its limit (README: Limits and refusals)",
     "415": "The body is not of a media type this operation reads",
@@ -75,7 +75,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     statuses = ["422"] if path in _NO_DATABASE else ["422", "503"]
     if operation.get("security"):
         statuses += ["401", "403"]
-    if "{" in path:
+    if path not in _NO_DATABASE:  # an id in the path, or an area or id named in query or body
         statuses.append("404")
     if method in ("post", "put", "patch", "delete"):
         statuses += ["400", "409", "413"]

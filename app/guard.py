@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
@@ -65,29 +67,50 @@ STREAMED_BODIES: list[tuple[str, re.Pattern[str], Callable[[Settings], BodyLimit
 ]
 
 
+_STREAMED_PREFIXES = ("/api/v1/announcements/", "/api/v1/broadcasts/cap", "/api/v1/areas/import")
+
+
+@lru_cache(maxsize=8)
+def _request_limit(max_bytes: int) -> BodyLimit:
+    return BodyLimit(max_bytes, "a request", "CUNXIANG_MAX_JSON_KB")
+
+
 def body_limit_for(method: str, path: str, settings: Settings | None = None) -> BodyLimit:
     """The limit on the body of ``method path``."""
     settings = settings or get_settings()
-    for wanted, pattern, limit in STREAMED_BODIES:
-        if method == wanted and pattern.fullmatch(path):
-            return limit(settings)
-    return BodyLimit(settings.max_json_bytes, "a request", "CUNXIANG_MAX_JSON_KB")
+    if method == "POST" and path.startswith(_STREAMED_PREFIXES):
+        for wanted, pattern, limit in STREAMED_BODIES:
+            if method == wanted and pattern.fullmatch(path):
+                return limit(settings)
+    return _request_limit(settings.max_json_bytes)
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+class _Head(NamedTuple):
+    """What the guard reads of the headers, in one pass."""
+
+    length: int | None  # the declared Content-Length
+    chunked: bool  # a Transfer-Encoding
+    media: bytes  # the Content-Type's media type, lower case
+    nul_in: str | None  # the first header whose value holds a NUL
 
 
-def _declared_length(scope: Scope) -> int | None:
-    value = _header(scope, b"content-length")
-    return int(value) if value is not None and value.isdigit() else None
+_HEAD_FIELDS = frozenset((b"content-length", b"transfer-encoding", b"content-type"))
 
 
-def _has_body(scope: Scope, declared: int | None) -> bool:
-    return bool(declared) or _header(scope, b"transfer-encoding") is not None
+def _read_head(scope: Scope) -> _Head:
+    found: dict[bytes, bytes] = {}
+    nul_in = None
+    for name, value in scope["headers"]:  # every request passes here: kept to the minimum
+        if name in _HEAD_FIELDS:
+            found[name] = value
+        if b"\x00" in value and nul_in is None:
+            nul_in = name.decode("latin-1")
+    declared = found.get(b"content-length")
+    media = found.get(b"content-type")
+    return _Head(int(declared) if declared is not None and declared.isdigit() else None,
+                 b"transfer-encoding" in found,
+                 media.split(b";", 1)[0].strip().lower() if media is not None else b"",
+                 nul_in)
 
 
 def _path(scope: Scope) -> str:
@@ -96,29 +119,25 @@ def _path(scope: Scope) -> str:
     return path[len(root):] if root and path.startswith(root) else path
 
 
-def _hostile_in_request_line(scope: Scope) -> tuple[str, str] | None:
+_NUL = "a NUL character (U+0000) is not allowed"
+
+
+def _hostile_in_request_line(scope: Scope, head: _Head) -> tuple[str, str] | None:
     """``(field, reason)`` for a NUL in the path, a query parameter or a header."""
     if "\x00" in scope["path"]:
-        return "path", "a NUL character (U+0000) is not allowed"
+        return "path", _NUL
     query: bytes = scope.get("query_string", b"")
     if b"%00" in query or b"\x00" in query:  # percent-decoding yields no lone surrogates
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             reason = hostile_reason(name) or hostile_reason(value)
             if reason:
                 return name.replace("\x00", "\ufffd") or "query", reason
-    for name, value in scope["headers"]:
-        if b"\x00" in value:
-            return name.decode("latin-1"), "a NUL character (U+0000) is not allowed"
+    if head.nul_in is not None:
+        return head.nul_in, _NUL
     return None
 
 
-def _media_type(scope: Scope) -> bytes:
-    value = _header(scope, b"content-type")
-    return value.split(b";", 1)[0].strip().lower() if value is not None else b""
-
-
-def _hostile_in_body(scope: Scope, body: bytes) -> tuple[str, str] | None:
-    media = _media_type(scope)
+def _hostile_in_body(media: bytes, body: bytes) -> tuple[str, str] | None:
     if media in (b"", b"application/json") or (
             media.startswith(b"application/") and media.endswith(b"+json")):
         return find_hostile_in_json(body)  # no content type: FastAPI reads JSON too
@@ -127,7 +146,7 @@ def _hostile_in_body(scope: Scope, body: bytes) -> tuple[str, str] | None:
             return None
         return find_hostile(dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True)))
     if media == b"multipart/form-data" and b"\x00" in body:  # no route here takes a file
-        return "body", "a NUL character (U+0000) is not allowed"
+        return "body", _NUL
     return None
 
 
@@ -146,25 +165,21 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        hostile = _hostile_in_request_line(scope)
+        head = _read_head(scope)
+        hostile = _hostile_in_request_line(scope, head)
         if hostile is not None:
             await _invalid(*hostile)(scope, receive, send)
             return
-        declared = _declared_length(scope)
-        if not _has_body(scope, declared):
+        if not head.length and not head.chunked:  # no body
             await self.app(scope, receive, send)
             return
         limit = body_limit_for(scope["method"], _path(scope))
-        if declared is not None and declared > limit.max_bytes:
+        if head.length is not None and head.length > limit.max_bytes:
             await app_error_response(limit.refusal())(scope, receive, send)
             return
         if limit.streamed:
             await self.app(scope, _counted(receive, limit), send)
             return
-        await self._buffered(scope, receive, send, limit)
-
-    async def _buffered(self, scope: Scope, receive: Receive, send: Send,
-                        limit: BodyLimit) -> None:
         read = await _read_up_to(receive, limit.max_bytes)
         if read is None:  # the client went away
             return
@@ -172,7 +187,7 @@ class RequestGuard:
         if not complete:
             await app_error_response(limit.refusal())(scope, receive, send)
             return
-        hostile = _hostile_in_body(scope, body)
+        hostile = _hostile_in_body(head.media, body)
         if hostile is not None:
             await _invalid(*hostile)(scope, receive, send)
             return

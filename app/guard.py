@@ -32,7 +32,7 @@ from app.errors import PayloadTooLarge, app_error_response
 from app.inputs import find_hostile, find_hostile_in_json, hostile_reason
 from app.media.uploads import MULTIPART_OVERHEAD
 
-__all__ = ["RequestGuard", "BodyLimit", "STREAMED_BODIES", "body_limit_for"]
+__all__ = ["RequestGuard", "BodyLimit", "STREAMED_BODIES", "body_limit_for", "replay_body"]
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class RequestGuard:
         if hostile is not None:
             await _invalid(*hostile)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 async def _read_up_to(receive: Receive, max_bytes: int) -> tuple[bytes, bool] | None:
@@ -212,15 +212,16 @@ async def _read_up_to(receive: Receive, max_bytes: int) -> tuple[bytes, bool] | 
     return b"".join(chunks), True
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands on the body already read, then whatever else comes."""
+def replay_body(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
+    """A ``receive`` that hands on the body already read, then whatever else comes (the
+    rest of the body when ``more``)."""
     sent = False
 
     async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replayed

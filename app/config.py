@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     scheduler: bool = True
     render_workers: int = Field(default=2, ge=1, le=64)
     max_recording_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Request bodies (see app/guard.py): JSON and forms, CAP documents, CSV area imports.
+    max_json_kb: int = Field(default=1024, ge=16, le=64 * 1024)
+    max_cap_mb: int = Field(default=4, ge=1, le=256)
+    max_import_mb: int = Field(default=32, ge=1, le=1024)
+    secure_cookie: bool = False  # the console's cookie only over HTTPS (a site behind TLS)
 
     @field_validator("timezone")
     @classmethod
@@ -103,6 +108,19 @@ class Settings(BaseSettings):
     def max_recording_ms(self) -> int:
         """Longest accepted recording in milliseconds."""
         return self.max_recording_minutes * 60 * 1000
+    def max_json_bytes(self) -> int:
+        """Largest accepted JSON or form body in bytes."""
+        return self.max_json_kb * 1024
+
+    @property
+    def max_cap_bytes(self) -> int:
+        """Largest accepted CAP document in bytes."""
+        return self.max_cap_mb * 1024 * 1024
+
+    @property
+    def max_import_bytes(self) -> int:
+        """Largest accepted CSV import in bytes."""
+        return self.max_import_mb * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -178,6 +178,17 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
         return JSONResponse(
             {"error": "conflict", "detail": "the change conflicts with existing data"},
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (too long, out of range) that no schema stopped: the
+        # schema should have; say so in the log, answer as the schema would have.
+        log.warning("the database refused a value on %s: %s", request.url.path, exc.orig)
+        return JSONResponse(
+            {"error": "validation_error",
+             "detail": f"a value does not fit: {str(exc.orig).splitlines()[0]}"},
+            status_code=422,
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -31,16 +31,19 @@ from app.console.pages_pronunciations import router as console_pronunciations_ro
 from app.console.pages_reports import router as console_reports_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
+from app.console.security import ConsoleSecurityHeaders
 from app.daytypes.router import router as day_types_router
 from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
 from app.feeds.router import router as feeds_router
+from app.guard import RequestGuard
 from app.maintenance.history_router import router as history_router
 from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
 from app.media.router import router as media_router
 from app.metrics import TimingMiddleware, metrics_response
+from app.openapi import install_openapi
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
 from app.playout.fastpath import TerminalFastPath
@@ -152,7 +155,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app, page_errors=console_error_page)
+    app.add_middleware(ConsoleSecurityHeaders)
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
+    app.add_middleware(RequestGuard)  # in front of the fast path: the same door for both
     app.add_middleware(TimingMiddleware)
     _add_operations_routes(app)
     for router in ROUTERS:
@@ -162,4 +167,5 @@ def create_app() -> FastAPI:
         app.router.routes.extend(router.routes)
     app.mount("/console/static", static_files, name="console-static")
     install_api_docs(app)
+    install_openapi(app)
     return app

@@ -17,6 +17,7 @@ __all__ = [
     "broadcast_fanout",
     "render_seconds",
     "tickets_open",
+    "heartbeats_dropped",
     "metrics_response",
     "TimingMiddleware",
 ]
@@ -48,6 +49,12 @@ render_seconds = Histogram(
 )
 tickets_open = Gauge(
     "cunxiang_tickets_open", "Maintenance tickets not yet closed", registry=REGISTRY
+)
+
+heartbeats_dropped = Counter(
+    "cunxiang_heartbeats_dropped_total",
+    "Heartbeats the database refused to store, dropped so that the rest of their batch is kept",
+    registry=REGISTRY,
 )
 
 

@@ -15,6 +15,8 @@ from app.db import count
 __all__ = ["Page", "PageParams", "Paging", "fetch_page"]
 
 T = TypeVar("T")
+# Far past any table here, and inside what both databases take as an OFFSET (a 64-bit integer).
+MAX_OFFSET = 1_000_000_000
 
 
 class Page(BaseModel, Generic[T]):
@@ -34,7 +36,7 @@ class PageParams:
 
 def _paging(
     limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -121,7 +121,8 @@ def geometry(speakers: int) -> bool:
     from app.broadcasts.shapes import AlertArea
 
     document = DOCUMENT.read_bytes()
-    parse_s, alert = best_of(5, lambda: parse_cap(document, max_bytes=flows.MAX_CAP_BYTES))
+    limit = 8 * 1024 * 1024
+    parse_s, alert = best_of(5, lambda: parse_cap(document, max_bytes=limit))
     [polygon] = alert.polygons
     lats, lons = positions(polygon, speakers)
     match_s, inside = best_of(5, lambda: AlertArea([polygon], []).covers(lats, lons))

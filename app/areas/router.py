@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.areas import service
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, ImportResult, Level
@@ -40,18 +41,23 @@ def list_areas(
     return Page(items=[service.to_read(a) for a in rows], total=total)
 
 
-@router.post("/import", response_model=ImportResult)
-def import_areas(
-    principal: Writer,
-    session: DbSession,
-    body: Annotated[bytes, Body(media_type="text/csv")],
-) -> ImportResult:
+_CSV_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string", "description": "code,name,level,parent"}}}}}
+
+
+@router.post("/import", response_model=ImportResult, openapi_extra=_CSV_BODY,
+             responses={413: {"description": "larger than CUNXIANG_MAX_IMPORT_MB"}})
+async def import_areas(request: Request, principal: Writer, session: DbSession) -> ImportResult:
     """Import areas from CSV (``code,name,level,parent``); all or nothing."""
+    body = bytearray()  # read only now, the caller authorised; app.guard caps its size
+    async for chunk in request.stream():
+        body += chunk
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise service.CsvImportError("the CSV must be UTF-8", errors=[]) from None
-    created, updated = service.import_areas_csv(session=session, principal=principal, text=text)
+    created, updated = await run_in_threadpool(
+        service.import_areas_csv, session=session, principal=principal, text=text)
     return ImportResult(created=created, updated=updated)
 
 

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from app.audit.service import record
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
+from app.inputs import hostile_reason
 
 __all__ = [
     "get_area",
@@ -136,9 +137,11 @@ def update_area(*, session: Session, principal: Principal, code: str, data: Area
         area.name = data.name
     if "division_code" in data.model_fields_set:
         area.division_code = data.division_code
-    if "parent" in data.model_fields_set and data.parent != area.parent_code:
-        parent = _check_parent(session, area.level, data.parent)
-        assert parent is not None  # a district has no parent to change to
+    new_parent = data.parent or None  # "" as null: no parent
+    if "parent" in data.model_fields_set and new_parent != area.parent_code:
+        parent = _check_parent(session, area.level, new_parent)
+        if parent is None:
+            raise InvalidInput("a district has no parent")
         _require_scope_for_parent(principal, parent, area.code)
         _move(session, area, parent)
     session.flush()
@@ -216,9 +219,17 @@ class _Row:
 
 
 def _parse_csv(text: str) -> tuple[list[_Row], list[dict[str, object]]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return _parse_lines(reader)
+    except csv.Error as exc:  # a field past the csv module's limit, …
+        raise CsvImportError("nothing was imported", errors=[
+            {"line": reader.line_num, "detail": f"unreadable CSV: {exc}"}]) from None
+
+
+def _parse_lines(reader: Any) -> tuple[list[_Row], list[dict[str, object]]]:
     rows: list[_Row] = []
     errors: list[dict[str, object]] = []
-    reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != ["code", "name", "level", "parent"]:
         errors.append({"line": 1, "detail": "the header must be code,name,level,parent"})
@@ -232,21 +243,30 @@ def _parse_csv(text: str) -> tuple[list[_Row], list[dict[str, object]]]:
             errors.append({"line": line, "detail": f"expected 4 fields, found {len(fields)}"})
             continue
         code, name, level, parent = (f.strip() for f in fields)
-        problem = None
-        if not _CODE.match(code):
-            problem = f"invalid code {code!r}"
-        elif not name or len(name) > 200:
-            problem = "name must be 1 to 200 characters"
-        elif level not in LEVELS:
-            problem = f"level must be one of {', '.join(LEVELS)}"
-        elif code in seen:
-            problem = f"code {code!r} already appears on line {seen[code]}"
+        problem = _line_problem(fields, seen)
         if problem:
             errors.append({"line": line, "detail": problem})
             continue
         seen[code] = line
         rows.append(_Row(line, code, name, level, parent or None))
     return rows, errors
+
+
+def _line_problem(fields: list[str], seen: dict[str, int]) -> str | None:
+    """What is wrong with one line's fields by themselves, or None."""
+    code, name, level, _parent = (f.strip() for f in fields)
+    hostile = next(filter(None, map(hostile_reason, fields)), None)
+    if hostile:
+        return hostile
+    if not _CODE.match(code):
+        return f"invalid code {code!r}"
+    if not name or len(name) > 200:
+        return "name must be 1 to 200 characters"
+    if level not in LEVELS:
+        return f"level must be one of {', '.join(LEVELS)}"
+    if code in seen:
+        return f"code {code!r} already appears on line {seen[code]}"
+    return None
 
 
 def _resolve_levels(session: Session, rows: list[_Row]) -> list[dict[str, object]]:

@@ -22,11 +22,14 @@ from app.auth.schemas import (
 )
 from app.config import get_settings
 from app.db import DbSession, session_scope
+from app.errors import Forbidden
 from app.pagination import Page, Paging, fetch_page
 
 __all__ = ["router", "login_throttle"]
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+_KINDS = {"api_key": "an API key (DELETE /api/v1/api-keys/{id})",
+          "terminal": "a terminal token (POST /api/v1/speakers/{id}/token)"}
 login_throttle = LoginThrottle()
 Admin = Annotated[Principal, Depends(require("users:admin"))]
 
@@ -46,9 +49,15 @@ def issue_token(data: LoginRequest, request: Request) -> TokenRead:
     return TokenRead(access_token=token, expires_in=ttl)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204,
+             responses={403: {"description": "an API key or a terminal token: revoke those "
+                                             "with DELETE /api/v1/api-keys/{id} or a new "
+                                             "speaker token"}})
 def logout(principal: CurrentPrincipal, token: BearerToken, session: DbSession) -> Response:
-    """Revoke the access token used for this request."""
+    """Revoke the access token (of a login) used for this request."""
+    if principal.kind != "user":  # answering 204 would claim a revocation that did not happen
+        raise Forbidden(f"logout ends a login; this is {_KINDS.get(principal.kind, 'not one')}, "
+                        "revoke it where it was issued")
     service.logout(session=session, token=token)
     return Response(status_code=204)
 

@@ -53,7 +53,6 @@ __all__ = [
     "Issued",
     "CapResult",
     "RENDER_TIMEOUT_S",
-    "MAX_CAP_BYTES",
     "MAX_CAP_AUDIO_BYTES",
     "MAX_LIFETIME",
     "create_broadcast",
@@ -63,7 +62,6 @@ __all__ = [
 ]
 
 RENDER_TIMEOUT_S = 60.0  # 2,000 characters take ~12 s on a small machine
-MAX_CAP_BYTES = 2 * 1024 * 1024
 MAX_CAP_AUDIO_BYTES = 1536 * 1024
 MAX_CAP_AUDIO_MS = 10 * 60 * 1000
 MAX_LIFETIME = timedelta(days=7)
@@ -329,7 +327,8 @@ def create_broadcast(
 def read_cap(document: bytes) -> CapAlert:
     """Parse and check a CAP 1.2 document; 400 ``invalid_cap`` with the reason."""
     try:
-        return parse_cap(document, max_bytes=MAX_CAP_BYTES, max_audio_bytes=MAX_CAP_AUDIO_BYTES)
+        return parse_cap(document, max_bytes=get_settings().max_cap_bytes,
+                         max_audio_bytes=MAX_CAP_AUDIO_BYTES)
     except CapError as exc:
         raise BadRequest(str(exc), code="invalid_cap") from None
 

@@ -28,7 +28,6 @@ Times are ISO 8601 with the service's offset, as everywhere in this API.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -44,6 +43,7 @@ from app.broadcasts import service
 from app.broadcasts.models import Broadcast
 from app.broadcasts.schemas import BroadcastRead, VillageRead
 from app.config import get_settings
+from app.csvout import safe_writer
 from app.db import utcnow
 from app.playout.models import PlayOrder
 from app.playout.receipts_models import PlayReceipt
@@ -241,7 +241,7 @@ def receipt_csv(receipt: dict[str, Any]) -> str:
     """The receipt as CSV: one ``EBM`` row, one ``Area`` row per village, one ``Terminal`` row
     per terminal (UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = safe_writer(buffer)
     writer.writerow(CSV_HEADER)
     ebm, coverage = receipt["EBM"], receipt["Coverage"]
     writer.writerow(["EBM", receipt["EBMID"], coverage["AreaCode"], ebm["Title"], "", "", "",

@@ -25,8 +25,9 @@ from app.auth.permissions import Principal
 from app.auth.service import resolve_token
 from app.broadcasts import cap_targets, flows, jobs, service  # noqa: F401  (jobs: the sweep)
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
+from app.config import get_settings
 from app.db import DbSession, session_scope
-from app.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMedia
+from app.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMedia
 from app.pagination import Page, Paging, fetch_page
 from app.speakers.heartbeats import FreshHeartbeats
 
@@ -139,15 +140,17 @@ def _content_type(request: Request) -> None:
 
 
 async def _body_up_to(request: Request, limit: int) -> bytes:
-    """The request body, refusing (without reading on) anything over ``limit`` bytes."""
+    """The request body, refusing (413, without reading on) anything over ``limit`` bytes."""
+    too_large = PayloadTooLarge(f"the CAP document is larger than {limit} bytes "
+                                "(CUNXIANG_MAX_CAP_MB)")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BadRequest(f"document is larger than {limit} bytes", code="invalid_cap")
+            raise too_large
     return bytes(body)
 
 
@@ -199,6 +202,7 @@ def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONRes
         202: {"model": CapOutcome, "description": "System or Draft: accepted, not broadcast"},
         400: {"description": "malformed XML, hostile, or not CAP 1.2 (`invalid_cap`)"},
         404: {"description": "a Cancel of alerts never broadcast here (`unknown_reference`)"},
+        413: {"description": "larger than CUNXIANG_MAX_CAP_MB"},
         415: {"description": "not application/cap+xml or application/xml"},
         422: {
             "description": "valid CAP that cannot be broadcast: unknown AreaCode values "
@@ -219,7 +223,7 @@ def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONRes
 async def post_cap(request: Request, principal: Writer) -> JSONResponse:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
-    document = await _body_up_to(request, flows.MAX_CAP_BYTES)
+    document = await _body_up_to(request, get_settings().max_cap_bytes)
     # Parsing and geometry wait in their own small pool, never in the executor that issues
     # broadcasts: a queue of huge polygons cannot hold up a level-I broadcast.
     located = await asyncio.get_running_loop().run_in_executor(_CAP_POOL, _locate, document)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from app.inputs import SaneTime
 
 __all__ = [
     "BroadcastCreate",
@@ -79,7 +81,7 @@ class BroadcastCreate(BaseModel):
         Field(None, description="a stored file's sha256 (hex, either case)")
     )
     loop: int = Field(1, ge=1, le=20, description="how many times the audio plays back to back")
-    expires_at: AwareDatetime | None = Field(None, description="default: one hour from now")
+    expires_at: SaneTime | None = Field(None, description="default: one hour from now")
     mode: Mode = "actual"
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -14,6 +14,7 @@ from app.auth.deps import CONSOLE_COOKIE
 from app.auth.router import login_throttle
 from app.config import get_settings
 from app.console.deps import HERE, ConsoleUser, LoginRequired, render, templates
+from app.console.security import require_same_origin, secure_cookie
 from app.db import DbSession, session_scope
 from app.errors import AppError, TooManyRequests, Unauthorized
 
@@ -52,7 +53,7 @@ def login_page(request: Request, next: str | None = None) -> Any:
     return render(request, "login.html", None, next=_safe_next(next), error=None)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(require_same_origin)])
 def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
@@ -78,18 +79,19 @@ def login(
         return render(request, "login.html", None, next=_safe_next(next), error="用户名或密码错误")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(CONSOLE_COOKIE, token, max_age=settings.token_ttl, httponly=True,
-                        samesite="strict", path="/")
+                        samesite="strict", path="/", secure=secure_cookie(request))
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(require_same_origin)])
 def logout(request: Request, session: DbSession) -> Any:
     """End the console session (the token is revoked, not just forgotten)."""
     token = request.cookies.get(CONSOLE_COOKIE)
     if token:
         auth_service.logout(session=session, token=token)
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(CONSOLE_COOKIE, path="/")
+    response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=secure_cookie(request))
     return response
 
 

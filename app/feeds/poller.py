@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from app import __version__
 from app.areas.models import Area
-from app.broadcasts.flows import MAX_CAP_BYTES
+from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.feeds.formats import Entry, FeedFormatError, parse_feed
@@ -113,7 +113,7 @@ def _entry_documents(client: httpx.Client, entries: list[Entry]
             continue
         assert entry.link is not None
         try:
-            found.append((entry, _get(client, entry.link, {}, MAX_CAP_BYTES).body))
+            found.append((entry, _get(client, entry.link, {}, get_settings().max_cap_bytes).body))
         except FetchError as exc:
             failures.append(str(exc))
     return found, failures

@@ -25,6 +25,7 @@ from app.broadcasts import cap_targets, flows
 from app.broadcasts import service as broadcasts
 from app.broadcasts.cap import CapAlert, CapError, parse_cap
 from app.broadcasts.models import Broadcast
+from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from app.feeds.models import Feed, FeedItem
@@ -300,7 +301,7 @@ def decide(session: Session, feed: Feed, area: Area, key: str, document: bytes,
     the caller records the failure apart (:func:`record_failure`)."""
     now = now or utcnow()
     try:
-        alert = parse_cap(document, max_bytes=flows.MAX_CAP_BYTES,
+        alert = parse_cap(document, max_bytes=get_settings().max_cap_bytes,
                           max_audio_bytes=flows.MAX_CAP_AUDIO_BYTES)
     except CapError as exc:
         return _item(feed, key, None, "invalid", str(exc), now)
@@ -347,7 +348,7 @@ def record_failure(session: Session, feed: Feed, key: str, document: bytes, erro
     """An alert whose relay failed: kept (not tried again) with the reason."""
     now = now or utcnow()
     try:
-        alert: CapAlert | None = parse_cap(document, max_bytes=flows.MAX_CAP_BYTES,
+        alert: CapAlert | None = parse_cap(document, max_bytes=get_settings().max_cap_bytes,
                                            max_audio_bytes=flows.MAX_CAP_AUDIO_BYTES)
     except CapError:
         alert = None

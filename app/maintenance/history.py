@@ -24,11 +24,12 @@ from app.areas.paths import within
 from app.areas.service import get_area
 from app.auth.permissions import Principal
 from app.config import get_settings
+from app.csvout import csv_text
 from app.db import utcnow
 from app.errors import Forbidden, InvalidInput
 from app.maintenance.causes import CAUSES
 from app.maintenance.models import DETECTED, Outage, Ticket
-from app.maintenance.reports import _csv, _towns_in_scope
+from app.maintenance.reports import _towns_in_scope
 from app.maintenance.schemas import CoveragePeriod
 from app.maintenance.timeline import (
     Interval,
@@ -234,7 +235,7 @@ def coverage_history_csv(items: Sequence[CoveragePeriod]) -> str:
         raw = getattr(item, "from_" if column == "from" else column)
         return raw.isoformat() if isinstance(raw, datetime) else "" if raw is None else raw
 
-    return _csv(CSV_COLUMNS, ([value(item, c) for c in CSV_COLUMNS] for item in items))
+    return csv_text(CSV_COLUMNS, ([value(item, c) for c in CSV_COLUMNS] for item in items))
 
 
 # ---------------------------------------------------------------- repairs and causes

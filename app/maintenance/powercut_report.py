@@ -9,7 +9,6 @@ never held in memory at once.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from app.areas.models import Area
 from app.areas.paths import within
 from app.auth.permissions import Principal
 from app.config import get_settings
+from app.csvout import safe_writer
 from app.db import utcnow
 from app.errors import InvalidInput
 from app.maintenance.powercuts import (
@@ -312,7 +312,7 @@ def power_cut_csv(report: PowerCutReport) -> str:
     """One row per suspected speaker and slot (a speaker cut at one hour with no slot: one
     row without a slot)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = safe_writer(buffer)
     writer.writerow(CSV_HEADER)
     for village in report.items:
         for speaker in village.speakers:

@@ -7,12 +7,10 @@ and rendered as JSON or CSV. ``village_health`` is the per-village count other p
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.areas.models import Area
 from app.areas.paths import within
 from app.auth.permissions import Principal
+from app.csvout import csv_text
 from app.db import utcnow
 from app.maintenance.causes import CAUSES
 from app.maintenance.models import OPEN_STATUSES, Ticket
@@ -169,18 +168,10 @@ def maintenance_report(
 # ---------------------------------------------------------------- CSV
 
 
-def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def coverage_csv(items: Sequence[TownCoverage]) -> str:
     """The coverage report as CSV, one line per town."""
     header = ["code", "name", "villages", "villages_silent", "speakers", "speakers_online"]
-    return _csv(header, ([getattr(item, h) for h in header] for item in items))
+    return csv_text(header, ([getattr(item, h) for h in header] for item in items))
 
 
 def maintenance_csv(report: MaintenanceReport) -> str:
@@ -191,4 +182,4 @@ def maintenance_csv(report: MaintenanceReport) -> str:
               "" if report.mttr_median_hours is None else report.mttr_median_hours,
               "" if report.mttr_mean_hours is None else report.mttr_mean_hours,
               report.open_overdue] + list(report.by_cause.values())
-    return _csv(header, [values])
+    return csv_text(header, [values])

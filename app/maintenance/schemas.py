@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from app.maintenance.causes import CAUSES
 
@@ -232,12 +232,22 @@ class CoverageHistory(BaseModel):
     total: int
 
 
+MAX_URL = 2000  # the column's length
+
+
+def _stored_length(url: AnyHttpUrl) -> AnyHttpUrl:
+    # Measured as stored: percent-encoding and punycode can make it much longer than sent.
+    if len(str(url)) > MAX_URL:
+        raise ValueError(f"the URL is longer than {MAX_URL} characters once encoded")
+    return url
+
+
 class WebhookCreate(BaseModel):
     """A subscription to some of the webhook events."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, AfterValidator(_stored_length)]
     events: list[WebhookEvent] = Field(min_length=1)
     secret: str = Field(min_length=1, max_length=200)
 

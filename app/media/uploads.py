@@ -95,7 +95,9 @@ class _Receiver:
         fd, temp_name = tempfile.mkstemp(dir=self.directory, prefix="upload-", suffix=".part")
         self.out, self.path = os.fdopen(fd, "wb"), Path(temp_name)
         raw_name = options.get(b"filename")
-        self.filename = raw_name.decode("utf-8", "replace")[:200] if raw_name else None
+        # Kept as the media's title: no control characters (a NUL cannot be stored).
+        name = raw_name.decode("utf-8", "replace") if raw_name else ""
+        self.filename = "".join(c for c in name if c.isprintable())[:200] or None
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self.out is None:

@@ -22,11 +22,12 @@ import re
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.permissions import Principal
 from app.db import utcnow
 from app.errors import DATABASE_UNAVAILABLE, AppError, app_error_response, unavailable_response
+from app.guard import replay_body
 from app.playout.longpoll import terminal_runtime
 from app.playout.terminal_router import accept_heartbeat, answer_program
 from app.speakers.schemas import HeartbeatIn
@@ -175,7 +176,7 @@ class TerminalFastPath:
                 raise ValueError("too big for the fast path")
             body = HeartbeatIn.model_validate_json(raw)
         except (ValidationError, ValueError):
-            await self.app(scope, _replay(raw, not complete, receive), send)
+            await self.app(scope, replay_body(raw, receive, more=not complete), send)
             return
         ack = await accept_heartbeat(scope["app"], caller[1], body, arrived_at)
         await _answer(send, 200, ack.model_dump_json().encode(), _JSON)
@@ -195,17 +196,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
         size += len(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks), not more
-
-
-def _replay(raw: bytes, more: bool, receive: Receive) -> Receive:
-    """A ``receive`` that hands on the body already read, then the rest of the stream."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": more}
-        return await receive()
-
-    return replayed

@@ -7,8 +7,6 @@ entry per ``missed`` order, without a speaker. Ordered by the scheduled start.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.areas.models import Area
 from app.areas.paths import within
+from app.csvout import csv_text
 from app.db import UTCDateTime
 from app.playout.models import PlayOrder
 from app.playout.receipts_models import PlayReceipt
@@ -132,12 +131,10 @@ def playlog_page(*, session: Session, stmt: Select[Any], limit: int | None,
 
 
 def playlog_csv(entries: Iterable[PlaylogEntry]) -> str:
-    """Entries as CSV with a header row (times in ISO 8601 UTC)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    """Entries as CSV with a header row (times in ISO 8601 UTC; no cell read as a formula)."""
+    rows = []
     for entry in entries:
         values = entry.model_dump()
-        writer.writerow(["" if values[c] is None else iso(values[c])
-                         if isinstance(values[c], datetime) else values[c] for c in CSV_COLUMNS])
-    return out.getvalue()
+        rows.append(["" if values[c] is None else iso(values[c])
+                     if isinstance(values[c], datetime) else values[c] for c in CSV_COLUMNS])
+    return csv_text(CSV_COLUMNS, rows)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.inputs import SaneTime
 
 __all__ = [
     "MediaItem",
@@ -64,7 +66,7 @@ class ReceiptCreate(BaseModel):
 
     order: str = Field(min_length=1, max_length=40)
     event: Literal["started", "finished", "failed", "preempted"]
-    at: AwareDatetime
+    at: SaneTime
     detail: str | None = Field(default=None, max_length=500)
 
 

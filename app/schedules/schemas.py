@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import SaneDate
+
 __all__ = [
     "SlotTime",
     "ScheduleCreate",
@@ -50,8 +52,8 @@ class _ScheduleFields(BaseModel):
     )
     days: list[DayName] | None = Field(default=None, min_length=1, max_length=7,
                                        description="mon … sun (default: every day)")
-    start_date: date | None = Field(default=None, description="first local date it plays")
-    end_date: date | None = Field(default=None, description="last local date it plays")
+    start_date: SaneDate | None = Field(default=None, description="first local date it plays")
+    end_date: SaneDate | None = Field(default=None, description="last local date it plays")
     loop: int | None = Field(default=None, ge=1, le=100,
                              description="how many times the playlist plays back to back")
     volume: int | None = Field(default=None, ge=0, le=100,

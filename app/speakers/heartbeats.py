@@ -25,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.errors import DATABASE_UNAVAILABLE
 from app.events import emit
-from app.metrics import terminals_online
+from app.metrics import heartbeats_dropped, terminals_online
 from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
@@ -97,18 +98,71 @@ class HeartbeatBuffer:
         return batch
 
     def flush(self) -> int:
-        """Write what is pending (blocking; call from a thread). Returns speakers written."""
+        """Write what is pending (blocking; call from a thread). Returns speakers written.
+
+        With the database away everything is kept for the next flush. A row the database
+        refuses (it should have been refused at the door) must not poison the batch, which
+        would then fail at every flush and blind outage detection: the batch is written
+        again speaker by speaker, and what is still refused is dropped, logged and counted.
+        """
         with self._flushing:  # two flushes at once could write an older batch last
             batch = self.take()
             if not batch:
                 return 0
             try:
-                with session_scope() as session:
-                    flush_heartbeats(session=session, batch=batch, history=self)
-            except BaseException:
+                self._write(batch)
+            except DATABASE_UNAVAILABLE:
                 self._put_back(batch)
                 raise
+            except Exception:
+                log.warning("a batch of heartbeats from %d speakers was refused; "
+                            "writing them one by one", len(batch), exc_info=True)
+                self._write_one_by_one(batch)
             return len(batch)
+
+    def _write(self, batch: Mapping[str, list[Heartbeat]]) -> None:
+        """One transaction; on failure history sampling is as if it never ran."""
+        recorded = {speaker_id: self._recorded.get(speaker_id) for speaker_id in batch}
+        try:
+            with session_scope() as session:
+                flush_heartbeats(session=session, batch=batch, history=self)
+        except BaseException:
+            for speaker_id, previous in recorded.items():
+                if previous is None:
+                    self._recorded.pop(speaker_id, None)
+                else:
+                    self._recorded[speaker_id] = previous
+            raise
+
+    def _write_one_by_one(self, batch: Mapping[str, list[Heartbeat]]) -> None:
+        speakers = list(batch)
+        for done, speaker_id in enumerate(speakers):
+            try:
+                self._write_speaker(speaker_id, batch[speaker_id])
+            except DATABASE_UNAVAILABLE:  # gone meanwhile: keep this speaker and the rest
+                self._put_back({s: batch[s] for s in speakers[done:]})
+                raise
+
+    def _write_speaker(self, speaker_id: str, beats: list[Heartbeat]) -> None:
+        try:
+            self._write({speaker_id: beats})
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception:  # then beat by beat: drop only what is refused
+            for beat in beats:
+                self._write_or_drop(beat)
+
+    def _write_or_drop(self, beat: Heartbeat) -> None:
+        try:
+            self._write({beat.speaker_id: [beat]})
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            heartbeats_dropped.inc()
+            log.error("dropped a heartbeat of speaker %s that the database refuses "
+                      "(status=%r power=%r fault=%r playing=%r): %s", beat.speaker_id,
+                      beat.status, beat.power, beat.fault, beat.playing,
+                      getattr(exc, "orig", None) or exc)
 
     def _put_back(self, batch: Mapping[str, list[Heartbeat]]) -> None:
         with self._lock:

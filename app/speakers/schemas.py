@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.inputs import SafeText, SaneTime
 from app.speakers.operating import parse_operating_hours
 
 __all__ = [
@@ -103,10 +104,10 @@ class HeartbeatIn(BaseModel):
 
     status: Literal["ok", "fault"]
     power: Literal["mains", "battery", "off"]
-    fault: str | None = Field(default=None, max_length=200)
+    fault: SafeText | None = Field(default=None, max_length=200)
     volume: int | None = Field(default=None, ge=0, le=100)
-    playing: str | bool | None = None
-    at: AwareDatetime | None = None
+    playing: Annotated[SafeText, Field(max_length=200)] | bool | None = None
+    at: SaneTime | None = None
 
 
 class HeartbeatAck(BaseModel):

@@ -138,3 +138,14 @@ def test_csv_import_rejects_a_wrong_header_and_non_utf8(district: District) -> N
                                  "x,caf\xe9,district,\n".encode("latin-1"),
                                  headers={**district.admin, "Content-Type": "text/csv"})
     assert latin.status_code == 422
+
+
+def test_an_empty_parent_is_no_parent(district: District) -> None:
+    """``{"parent": ""}``: nothing to change for a district, a refusal for a town (was 500)."""
+    client, admin = district.client, district.admin
+    district_area = client.patch("/api/v1/areas/d1", json={"parent": ""}, headers=admin)
+    assert district_area.status_code == 200, district_area.text
+    assert district_area.json()["parent"] is None
+    town = client.patch("/api/v1/areas/t1", json={"parent": ""}, headers=admin)
+    assert town.status_code == 422 and "needs a parent" in town.json()["detail"]
+    assert client.get("/api/v1/areas/t1", headers=admin).json()["parent"] == "d1"

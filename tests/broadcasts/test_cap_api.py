@@ -429,7 +429,6 @@ HOSTILE = {
     ),
     "external DTD": _with_entity('<!DOCTYPE alert SYSTEM "http://attacker.example/cap.dtd">', "x"),
     "billion laughs": _with_entity(LAUGHS, "&lol9;"),
-    "10 MB": alert("HOSTILE-2", description="暴雨" * (5 * 1024 * 1024 // 3 + 1)),
 }
 
 
@@ -454,17 +453,25 @@ def test_hostile_xml_is_400_with_no_side_effects(
     assert send(client, district.admin, _with_entity("", "暴雨")).status_code == 201
 
 
-def test_an_oversized_body_without_a_length_is_cut_off(
+def test_an_oversized_document_is_413_declared_or_cut_off(
     client: TestClient, district: District
 ) -> None:
+    """Over CUNXIANG_MAX_CAP_MB (4 MB): refused at once when the length is declared, cut
+    off at the limit when it is not."""
+    declared = send(client, district.admin,
+                     alert("HOSTILE-2", description="暴雨" * (5 * 1024 * 1024 // 3 + 1)))
+
     def chunks() -> Iterator[bytes]:
         yield alert()[:-8]
         for _ in range(40):  # 10 MB in 256 KB chunks, sent without a Content-Length
             yield b" " * 256 * 1024
 
-    response = send(client, district.admin, chunks())
+    streamed = send(client, district.admin, chunks())
 
-    assert response.status_code == 400 and "larger than" in response.json()["detail"]
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        assert response.json()["error"] == "payload_too_large"
+        assert "CUNXIANG_MAX_CAP_MB" in response.json()["detail"]
     assert everything(client, district.admin) == []
 
 

@@ -69,3 +69,7 @@ def console_login(page: Any, base_url: str, username: str, password: str) -> Non
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/console/")
+
+
+# What a browser sends with the console's own login and logout forms (the TestClient's host).
+SAME_ORIGIN = {"Origin": "http://testserver"}

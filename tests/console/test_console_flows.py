@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.console.conftest import console_login, screenshot
+from tests.console.conftest import SAME_ORIGIN, console_login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -159,13 +159,15 @@ def test_console_pages_refuse_users_outside_their_area_or_role(district) -> None
                           json={"title": "东镇通知", "body": "通知内容。", "area": "t1"}).json()
     district.user("west", "staff", "t2")
     district.user("fixer", "crew", None)
-    client.post("/console/login", data={"username": "west", "password": PASSWORD})
+    client.post("/console/login", headers=SAME_ORIGIN,
+                data={"username": "west", "password": PASSWORD})
     assert client.get(f"/console/announcements/{created['id']}").status_code == 403
     assert client.get("/console/villages/v11/calendar").status_code == 403
     assert client.get("/console/speakers?town=t1").status_code == 403
     assert client.get("/console/villages/v21/calendar").status_code == 200
-    client.post("/console/logout")
-    client.post("/console/login", data={"username": "fixer", "password": PASSWORD})
+    client.post("/console/logout", headers=SAME_ORIGIN)
+    client.post("/console/login", headers=SAME_ORIGIN,
+                data={"username": "fixer", "password": PASSWORD})
     page = client.get("/console/announcements")
     assert page.status_code == 403 and "无权" in page.text
     assert client.get("/console/broadcasts/new").status_code == 403

@@ -7,7 +7,7 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_PASSWORD
-from tests.console.conftest import console_login, screenshot
+from tests.console.conftest import SAME_ORIGIN, console_login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,8 @@ def test_login_shows_the_dashboard_and_a_wrong_password_an_error(live_server, pa
 
 
 def test_console_cookie_alone_does_not_authorise_api_writes(client: TestClient) -> None:
-    client.post("/console/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+    client.post("/console/login", headers=SAME_ORIGIN,
+                data={"username": "admin", "password": ADMIN_PASSWORD})
     body = {"code": "dx", "name": "区", "level": "district"}
     assert client.post("/api/v1/areas", json=body).status_code == 401  # no console header: CSRF
     assert client.post("/api/v1/areas", json=body,
@@ -39,7 +40,7 @@ def test_console_cookie_alone_does_not_authorise_api_writes(client: TestClient) 
 
 
 def test_open_redirects_after_login_are_refused(client: TestClient) -> None:
-    response = client.post("/console/login", follow_redirects=False,
+    response = client.post("/console/login", headers=SAME_ORIGIN, follow_redirects=False,
                            data={"username": "admin", "password": ADMIN_PASSWORD,
                                  "next": "https://evil.example/"})
     assert response.headers["location"] == "/console/"
@@ -48,15 +49,16 @@ def test_open_redirects_after_login_are_refused(client: TestClient) -> None:
 def test_a_throttled_console_login_answers_429_with_retry_after(client: TestClient) -> None:
     with time_machine.travel("2026-03-01 08:00:00+00:00", tick=False) as traveller:
         for _ in range(10):
-            wrong = client.post("/console/login", data={"username": "admin", "password": "x"})
+            wrong = client.post("/console/login", headers=SAME_ORIGIN,
+                                data={"username": "admin", "password": "x"})
             assert wrong.status_code == 200 and "用户名或密码错误" in wrong.text
-        blocked = client.post("/console/login", follow_redirects=False,
+        blocked = client.post("/console/login", headers=SAME_ORIGIN, follow_redirects=False,
                               data={"username": "admin", "password": ADMIN_PASSWORD})
         assert blocked.status_code == 429
         assert 1 <= int(blocked.headers["Retry-After"]) <= 301
         assert blocked.headers["content-type"].startswith("text/html")
         assert "登录失败次数过多" in blocked.text and 'name="password"' in blocked.text
         traveller.shift(301)
-        allowed = client.post("/console/login", follow_redirects=False,
+        allowed = client.post("/console/login", headers=SAME_ORIGIN, follow_redirects=False,
                               data={"username": "admin", "password": ADMIN_PASSWORD})
         assert allowed.status_code == 303

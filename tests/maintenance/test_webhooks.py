@@ -214,3 +214,17 @@ def test_only_admins_manage_webhooks_and_bad_subscriptions_are_refused(
     assert client.get("/api/v1/webhooks", headers=admin).json()["total"] == 1
     assert client.delete(f"/api/v1/webhooks/{hook}", headers=admin).status_code == 204
     assert client.get(f"/api/v1/webhooks/{hook}/deliveries", headers=admin).status_code == 404
+
+
+def test_a_url_longer_than_can_be_stored_is_422(client: TestClient, admin) -> None:  # type: ignore[no-untyped-def]
+    """Measured once encoded (300 Chinese characters are 2,700 bytes of URL): PostgreSQL
+    refused the row with a 500 before."""
+    for url in ("http://127.0.0.1:9/" + "a" * 2000, "http://127.0.0.1:9/" + "你" * 300):
+        refused = client.post("/api/v1/webhooks", headers=admin, json={
+            "url": url, "events": ["ticket.opened"], "secret": "s"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["fields"][0]["field"] == "url"
+    fits = client.post("/api/v1/webhooks", headers=admin, json={
+        "url": "http://127.0.0.1:9/" + "a" * 1900, "events": ["ticket.opened"], "secret": "s"})
+    assert fits.status_code == 201, fits.text
+    assert client.get("/api/v1/webhooks", headers=admin).json()["total"] == 1

@@ -65,6 +65,15 @@ def _heartbeats(now: datetime) -> list[tuple[dict[str, str], Any]]:
         ({"Content-Type": "text/plain"}, b'{"status": "ok", "power": "mains"}'),
         ({"Content-Type": "application/merge-patch+json"}, {"status": "ok", "power": "mains"}),
         ({}, b'{"status": "ok", "power": "mains"}'),
+        # Hostile: text no database can store, lengths past the columns, unreal times.
+        (json_type, b'{"status": "ok", "power": "mains", "playing": "\\udfff"}'),
+        (json_type, b'{"status": "ok", "power": "mains", "playing": "\xed\xa0\x80"}'),
+        (json_type, b'{"status": "fault", "power": "mains", "fault": "a\\u0000b"}'),
+        (json_type, b'{"status": "ok", "power": "mains", "extra": {"k\\u0000": "v"}}'),
+        (json_type, b'{"status": "ok", "power": "mains", "playing": "\\ud83d\\ude00"}'),
+        (json_type, {"status": "ok", "power": "mains", "playing": "x" * 201}),
+        (json_type, {"status": "ok", "power": "mains", "at": "0001-01-01T00:00:00+14:00"}),
+        (json_type, {"status": "ok", "power": "mains", "at": "9999-12-31T23:59:59-14:00"}),
     ]
 
 

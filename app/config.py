@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     def max_recording_ms(self) -> int:
         """Longest accepted recording in milliseconds."""
         return self.max_recording_minutes * 60 * 1000
+
+    @property
     def max_json_bytes(self) -> int:
         """Largest accepted JSON or form body in bytes."""
         return self.max_json_kb * 1024

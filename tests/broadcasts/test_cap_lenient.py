@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_PASSWORD, District
+from tests.console.conftest import SAME_ORIGIN
 
 from .cap_factory import build_cap_xml, cap_time
 from .conftest import Terminal, tone_wav
@@ -117,7 +118,8 @@ def test_a_digest_that_does_not_match_the_audio_is_broadcast_with_a_warning(
     assert "<digest> of the inline audio (b2fdb2fd" in warning and "played all the same" in warning
     [audited] = _audit(client, district.admin, created.json()["id"])
     assert audited["after"]["warnings"] == [warning]
-    client.post("/console/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+    client.post("/console/login", data={"username": "admin", "password": ADMIN_PASSWORD},
+                headers=SAME_ORIGIN)
     page = client.get(f"/console/broadcasts/{created.json()['id']}")
     assert page.status_code == 200 and "played all the same" in page.text
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.console.conftest import console_login, screenshot
+from tests.console.conftest import SAME_ORIGIN, console_login, screenshot
 from tests.console.offline import OfflineBrowser
 from tests.console.scene import Scene
 
@@ -70,10 +70,11 @@ def test_the_status_map_as_staff_on_a_desk_and_a_crew_member_on_a_phone(  # type
 def test_the_map_says_so_when_no_speaker_has_a_position(district, client: TestClient) -> None:  # type: ignore[no-untyped-def]
     client.post("/api/v1/speakers", headers=district.admin,
                 json={"serial": "SN-X", "village": "v11", "name": "没坐标"})
-    client.post("/console/login", data={"username": "admin", "password": "admin-pass-123"})
+    client.post("/console/login", data={"username": "admin", "password": "admin-pass-123"},
+                headers=SAME_ORIGIN)
     page = client.get("/console/map")
     assert page.status_code == 200
     assert 'id="map-empty"' in page.text and "1 个音柱未登记经纬度" in page.text
     assert client.get("/console/map?town=t2").status_code == 200
-    client.post("/console/logout")
+    client.post("/console/logout", headers=SAME_ORIGIN)
     assert client.get("/console/map", follow_redirects=False).status_code == 303

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.console.conftest import console_login, screenshot
+from tests.console.conftest import SAME_ORIGIN, console_login, screenshot
 from tests.console.test_console_flows import Api
 
 pytestmark = pytest.mark.browser
@@ -98,6 +98,7 @@ def test_the_pronunciation_page_needs_a_session_and_a_role(district) -> None:  #
     assert response.status_code == 303 and response.headers["location"].startswith(
         "/console/login")
     district.user("fixer", "crew", None)
-    client.post("/console/login", data={"username": "fixer", "password": PASSWORD})
+    client.post("/console/login", data={"username": "fixer", "password": PASSWORD},
+                headers=SAME_ORIGIN)
     page = client.get("/console/pronunciations")
     assert page.status_code == 403 and "无权" in page.text

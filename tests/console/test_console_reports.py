@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.console.conftest import console_login, screenshot
+from tests.console.conftest import SAME_ORIGIN, console_login, screenshot
 from tests.console.offline import OfflineBrowser
 from tests.console.scene import DAY, Scene
 
@@ -119,15 +119,17 @@ def test_report_pages_refuse_crews_and_visitors_and_export_for_their_area(  # ty
         path = route.path.replace("{name}", "coverage")  # type: ignore[attr-defined]
         assert client.get(path, follow_redirects=False).status_code == 303, path
     district.user("fixer", "crew", None)
-    client.post("/console/login", data={"username": "fixer", "password": PASSWORD})
+    client.post("/console/login", data={"username": "fixer", "password": PASSWORD},
+                headers=SAME_ORIGIN)
     for path in ("/console/reports", "/console/playlog", "/console/playlog.csv",
                  "/console/reports/history.csv"):
         page = client.get(path)
         assert page.status_code == 403 and "无权" in page.text, path
     assert "统计报表" not in client.get("/console/tickets").text
-    client.post("/console/logout")
+    client.post("/console/logout", headers=SAME_ORIGIN)
     district.user("west", "staff", "t2")
-    client.post("/console/login", data={"username": "west", "password": PASSWORD})
+    client.post("/console/login", data={"username": "west", "password": PASSWORD},
+                headers=SAME_ORIGIN)
     download = client.get("/console/reports/coverage.csv")
     assert download.headers["content-disposition"].endswith('coverage.csv"')
     assert [r["code"] for r in csv.DictReader(io.StringIO(download.text.lstrip("\ufeff")))] \

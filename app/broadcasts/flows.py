@@ -231,16 +231,32 @@ def _request_content(session: Session, principal: Principal, data: BroadcastCrea
     return _media_content(session, data.media, data.mode)
 
 
-def _expiry(requested: datetime | None, now: datetime) -> datetime:
+def _expiry(requested: datetime | None, now: datetime, level: int) -> datetime:
+    """When a broadcast expires: by default an hour after it starts (III–IV created in quiet
+    hours start when they end, so their hour counts from then); a requested expiry that
+    comes before a deferred start would never play, and is refused."""
+    start_at = service.start_time(level, now)
     if requested is None:
-        return now + service.DEFAULT_LIFETIME
+        return start_at + service.DEFAULT_LIFETIME
     if requested <= now:
         raise InvalidInput(
             f"expires_at {requested.isoformat()} has already passed", code="already_expired"
         )
     if requested > now + MAX_LIFETIME:
         raise InvalidInput("expires_at may be at most 7 days ahead", code="invalid")
+    _check_starts_before(requested, start_at)
     return requested
+
+
+def _check_starts_before(expires_at: datetime, start_at: datetime) -> None:
+    if expires_at <= start_at:
+        local = start_at.astimezone(get_settings().tz)
+        raise InvalidInput(
+            f"a level III–IV broadcast raised in quiet hours starts at {local:%H:%M} when they "
+            f"end; expires_at {expires_at.isoformat()} comes before that, so it would never "
+            "play: give a later expires_at or leave it out (one hour from the start)",
+            code="expires_before_start", start_at=start_at.isoformat(),
+        )
 
 
 # ---------------------------------------------------------------- JSON broadcasts
@@ -281,7 +297,7 @@ def create_broadcast(
     villages, area_path = service.resolve_targets(
         session=session, principal=principal, codes=data.targets
     )
-    expires_at = _expiry(data.expires_at, now)
+    expires_at = _expiry(data.expires_at, now, data.level)
     content = _request_content(session, principal, data)
     new = NewBroadcast(
         title=data.title,
@@ -442,15 +458,17 @@ def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> Ca
 
 def _new_from_alert(session: Session, principal: Principal, alert: CapAlert) -> NewBroadcast:
     now = utcnow()
-    expires_at = alert.expires or now + service.DEFAULT_LIFETIME
+    assert alert.level is not None and alert.mode is not None  # parse_cap checked both
+    start_at = service.start_time(alert.level, now)
+    expires_at = alert.expires or start_at + service.DEFAULT_LIFETIME
     if expires_at <= now:
         raise InvalidInput(
             f"the alert expired at {expires_at.isoformat()}; nothing was broadcast",
             code="already_expired",
         )
+    _check_starts_before(expires_at, start_at)
     targets, villages, area_path = _cap_villages(session, principal, alert)
     content = _cap_content(session, alert)
-    assert alert.level is not None and alert.mode is not None  # parse_cap checked both
     return NewBroadcast(
         title=(alert.title or alert.event or "预警")[:200],
         level=alert.level,

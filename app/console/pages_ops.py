@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from app.announcements import service as announcements
 from app.areas.service import get_area_in_scope, villages_under
 from app.broadcasts import service as broadcasts
-from app.console.deps import ConsoleUser, render, require_page
+from app.config import get_settings
+from app.console.deps import ConsoleUser, local_time, render, require_page
 from app.console.pages_content import area_choices
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.maintenance import service as maintenance
 from app.speakers import service as speakers
 from app.speakers.service import health_by_village
@@ -63,16 +64,24 @@ def broadcast_new(request: Request, user: ConsoleUser, session: DbSession) -> An
 
 @router.get("/reach")
 def reach(user: ConsoleUser, session: DbSession,
-          targets: Annotated[list[str], Query(max_length=64)]) -> Response:
-    """How many villages and speakers a set of target areas reaches (for the confirmation)."""
+          targets: Annotated[list[str], Query(max_length=64)],
+          level: Annotated[int, Query(ge=1, le=4)] = 1) -> Response:
+    """How many villages and speakers a set of target areas reaches, and when a broadcast of
+    ``level`` sent now would start (III–IV wait out quiet hours), for the confirmation."""
     require_page(user, "broadcasts:write")
     areas = [get_area_in_scope(session=session, principal=user, code=c) for c in targets[:1000]]
     villages = villages_under(session, areas)
     health = health_by_village(session=session, village_codes=[v.code for v in villages])
+    now = utcnow()
+    start_at = broadcasts.start_time(level, now)
     return JSONResponse({
         "villages": len(villages),
         "speakers": sum(h.total for h in health.values()),
         "speakers_online": sum(h.online for h in health.values()),
+        "deferred": start_at > now,
+        "start_at": start_at.isoformat(),
+        "start_local": local_time(start_at, "%H:%M"),
+        "quiet_hours": get_settings().quiet_hours,
     })
 
 

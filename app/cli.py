@@ -75,6 +75,7 @@ def create_user(
     area: Annotated[str | None, typer.Option(help="area code the user acts in")] = None,
     password: Annotated[str | None, typer.Option(
         help="password (default: prompt)", envvar="CUNXIANG_NEW_USER_PASSWORD")] = None,
+    name: Annotated[str | None, typer.Option(help="the person's name, e.g. 李明")] = None,
 ) -> None:
     """Create a user from the command line (no server needed)."""
     from pydantic import ValidationError
@@ -89,7 +90,8 @@ def create_user(
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        data = UserCreate(username=username, password=password, role=role, area=area)  # type: ignore[arg-type]
+        data = UserCreate(username=username, password=password, role=role,  # type: ignore[arg-type]
+                          area=area, name=name)
         with session_scope() as session:
             create(session=session, principal=SYSTEM, data=data)
     except ValidationError as exc:

@@ -20,7 +20,9 @@ from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
+from app.console.pages_admin import router as console_admin_router
 from app.console.pages_content import router as console_content_router
+from app.console.pages_edit import router as console_edit_router
 from app.console.pages_ops import router as console_ops_router
 from app.console.router import console_error_page, static_files
 from app.console.router import router as console_router
@@ -46,7 +48,7 @@ __all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
 log = logging.getLogger("cunxiang")
 
 ROUTERS = [auth_router, areas_router, audit_router, console_router, console_content_router,
-           console_ops_router,
+           console_ops_router, console_edit_router, console_admin_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router]

@@ -27,7 +27,8 @@ def test_q_searches_every_list_by_name_title_or_place(client: TestClient,
                                                       district: District) -> None:
     admin = district.admin
     east = district.user("li", "staff", "t1")
-    for title, body in (("秸秆禁烧通知", "严禁焚烧秸秆。"), ("防汛提醒", "注意水库泄洪，100% 撤离。")):
+    for title, body in (("秸秆禁烧通知", "严禁焚烧秸秆。"),
+                        ("防汛提醒", "注意水库泄洪，100% 撤离。")):
         _post(client, east, "/api/v1/announcements", {"title": title, "body": body, "area": "t1"})
     for name in ("早间广播", "晚间广播"):
         playlist = _post(client, east, "/api/v1/playlists",

@@ -124,7 +124,7 @@ MESSAGES: list[tuple[str, str]] = [
     (r"Input should be less than or equal to (\S+)", "不能大于 {1}"),
     (r"Input should be greater than (\S+)", "应大于 {1}"),
     (r"Input should be less than (\S+)", "应小于 {1}"),
-    (r"Input should be (.+)", "取值无效（可选：{1}）"),
+    (r"Input should be .+", "不是可选的值"),
     (r"List should have at least (\d+) items? after validation.*", "至少选择 {1} 项"),
     (r"List should have at most (\d+) items? after validation.*", "最多 {1} 项"),
     (r"Extra inputs are not permitted", "不认识的字段"),

@@ -6,11 +6,14 @@
 // under the button asking for the text; data-ask="确定删除吗？" asks to confirm. The answer goes
 // to the API as the action's body, then the page reloads (or goes to data-next).
 function cxInline(button) {
-  const host = button.closest("div, td, li, .card") || button.parentElement;
-  const open = host.querySelector(":scope > .inline-ask");
-  if (open) { open.querySelector("textarea, button[type=submit]").focus(); return; }
+  // Asked under the row of buttons (or under the button itself), not squeezed beside it.
+  const anchor = button.closest(".row, .actions") || button;
+  const next = anchor.nextElementSibling;
+  if (next && next.classList.contains("inline-ask") && next.dataset.for === button.dataset.action) {
+    next.querySelector("textarea, button[type=submit]").focus(); return;
+  }
   const form = document.createElement("form");
-  form.className = "inline-ask";
+  form.className = "inline-ask"; form.dataset.for = button.dataset.action;
   const question = document.createElement("label");
   question.textContent = button.dataset.prompt || button.dataset.ask;
   form.append(question);
@@ -32,7 +35,7 @@ function cxInline(button) {
   cancel.type = "button"; cancel.className = "secondary"; cancel.textContent = "取消";
   cancel.addEventListener("click", () => form.remove());
   form.append(error, send, cancel);
-  button.after(form);
+  anchor.after(form);
   (text || send).focus();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -14,7 +14,7 @@ from app.auth.deps import CONSOLE_COOKIE
 from app.auth.permissions import Principal
 from app.auth.service import resolve_token
 from app.config import get_settings
-from app.console.i18n import LABELS, translate_error
+from app.console.i18n import LABELS, in_chinese, translate_error
 from app.console.names import Names
 from app.db import DbSession
 from app.errors import AppError, Forbidden
@@ -37,6 +37,7 @@ def local_time(value: datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
 templates.env.filters["local"] = local_time
 templates.env.globals["L"] = LABELS  # state, role, event… labels: {{ L.ticket_states[t.status] }}
 templates.env.globals["api_error"] = translate_error
+templates.env.filters["zh"] = in_chinese  # a system message in Chinese: {{ reason | zh }}
 
 
 class LoginRequired(AppError):

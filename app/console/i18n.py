@@ -43,6 +43,7 @@ __all__ = [
     "LABELS",
     "translate_message",
     "translate_error",
+    "in_chinese",
     "browser_table",
 ]
 
@@ -289,6 +290,9 @@ MESSAGES: list[tuple[str, str]] = [
     (r"crew '(.+?)' does not exist", "维修队不存在"),
     (r"crew '(.+?)' serves no town in your area", "该维修队不负责您管辖范围内的镇街"),
     (r"webhook '(.+?)' does not exist", "回调地址不存在"),
+    (r"the terminal is heard healthy again", "终端恢复正常"),
+    (r"speaker retired", "音柱已退役"),
+    (r"still down (\d+) minutes after it was resolved", "填写修复 {1} 分钟后仍未恢复，退回维修队"),
     # anything
     (r"the change conflicts with existing data", "与现有数据冲突，请刷新后再试"),
     (r"an unexpected error occurred; it was logged", "服务器出错（已记录），请稍后再试"),
@@ -347,6 +351,13 @@ def translate_message(text: str, depth: int = 0) -> str | None:
 def _fill(chinese: str, found: re.Match[str], depth: int) -> str:
     return re.sub(r"\{(\d)\}", lambda m: _part(found.group(int(m.group(1))) or "", depth),
                   chinese)
+
+
+def in_chinese(text: str | None) -> str:
+    """A system message in Chinese; people's own words (and unknown text) as they are."""
+    if not text:
+        return ""
+    return translate_message(text) or text
 
 
 def _field_label(field: str) -> str:

@@ -171,6 +171,26 @@ def test_write_review_schedule_and_see_it_in_the_village_calendar(  # type: igno
     staff.wait_for_selector(f"tr[data-id={schedule_id}] .badge:has-text('停用')")
     assert api.get(f"/api/v1/schedules/{schedule_id}")["enabled"] is False
 
+    # Deleting: the playlist is still used (refused, in Chinese); the schedule goes first.
+    staff.goto(f"{live_server.url}/console/playlists/{playlist_id}")
+    staff.click("#pl-delete")
+    staff.click(".inline-ask button[type=submit]")
+    refused = staff.locator(".inline-ask .error")
+    refused.filter(has_text="播单仍在使用").wait_for()
+    assert "秋季每日广播" in refused.inner_text()
+    staff.goto(f"{live_server.url}/console/schedules/{schedule_id}")
+    staff.click("#schedule-delete")
+    with staff.expect_navigation():
+        staff.click(".inline-ask button[type=submit]")
+    staff.goto(f"{live_server.url}/console/playlists/{playlist_id}")
+    staff.click("#pl-delete")
+    with staff.expect_navigation():
+        staff.click(".inline-ask button[type=submit]")
+    assert staff.url == f"{live_server.url}/console/playlists"
+    assert api.http.get(f"/api/v1/playlists/{playlist_id}",
+                        headers=api.headers).status_code == 404
+    assert dialogs == []
+
 
 def test_a_crew_member_claims_and_resolves_a_ticket_on_a_phone(live_server, page_factory) -> None:  # type: ignore[no-untyped-def]
     api = Api(live_server.url)

@@ -17,7 +17,7 @@ from app.config import get_settings
 from app.console.deps import HERE, ConsoleUser, LoginRequired, render
 from app.console.i18n import browser_table, translate_error
 from app.db import DbSession, session_scope
-from app.errors import AppError, TooManyRequests, Unauthorized
+from app.errors import DATABASE_UNAVAILABLE, AppError, TooManyRequests, Unauthorized
 
 __all__ = ["router", "static_files", "console_error_page"]
 
@@ -41,8 +41,17 @@ def console_error_page(request: Request, exc: AppError) -> Response | None:
         return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
     titles = {403: "无权访问", 404: "找不到页面", 409: "操作冲突"}
     detail = exc.message if _is_chinese(exc.message) else translate_error(exc.body(), exc.status)
-    page = render(request, "error.html", getattr(request.state, "principal", None),
-                  title=titles.get(exc.status, "出错了"), detail=detail)
+    user = getattr(request.state, "principal", None)
+    title = titles.get(exc.status, "出错了")
+    # The request's own session has ended with the failure: names come from a short one.
+    try:
+        with session_scope() as session:
+            request.state.session = session
+            page = render(request, "error.html", user, title=title, detail=detail)
+    except DATABASE_UNAVAILABLE:
+        request.state.session = None
+        page = render(request, "error.html", user, title=title, detail=detail)
+    request.state.session = None
     page.status_code = exc.status
     return page
 

@@ -75,6 +75,7 @@ def create_user(
     area: Annotated[str | None, typer.Option(help="area code the user acts in")] = None,
     password: Annotated[str | None, typer.Option(
         help="password (default: prompt)", envvar="CUNXIANG_NEW_USER_PASSWORD")] = None,
+    name: Annotated[str | None, typer.Option(help="the person's name, e.g. 李明")] = None,
 ) -> None:
     """Create a user from the command line (no server needed)."""
     from pydantic import ValidationError
@@ -89,7 +90,8 @@ def create_user(
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        data = UserCreate(username=username, password=password, role=role, area=area)  # type: ignore[arg-type]
+        data = UserCreate(username=username, password=password, role=role,  # type: ignore[arg-type]
+                          area=area, name=name)
         with session_scope() as session:
             create(session=session, principal=SYSTEM, data=data)
     except ValidationError as exc:
@@ -241,8 +243,9 @@ def terminal(
 DEMO_FILE = Path(__file__).resolve().parent.parent / "schedules" / "demo.yaml"
 
 
-def _apply_file(file: Path, render_audio: bool) -> None:
-    """Migrate, apply a schedule file in one transaction, then render its audio (with progress)."""
+def _apply_file(file: Path, render_audio: bool) -> Any:
+    """Migrate, apply a schedule file in one transaction, then render its audio (with progress);
+    returns the file's document."""
     from app.db import session_scope
     from app.errors import AppError
     from app.migrate import upgrade
@@ -257,10 +260,24 @@ def _apply_file(file: Path, render_audio: bool) -> None:
                                          progress=lambda _name: bar.update(1))
     except AppError as exc:
         _fail(f"{file}: {exc.message}", 2)
-        return
+        return None
     typer.echo(report.summary())
+    _print_tokens(report.tokens)
     if render_audio:
         _render_queued()
+    return document
+
+
+def _print_tokens(tokens: dict[str, str]) -> None:
+    """New speakers' terminal tokens: shown this once, with the line that starts a terminal."""
+    if not tokens:
+        return
+    settings = _settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    typer.echo("terminal tokens (shown once; a new one: console → 音柱终端 → 更换终端令牌):")
+    for serial, token in tokens.items():
+        typer.echo(f"  {serial}: cunxiang terminal --server http://{host}:{settings.port} "
+                   f"--token {token}")
 
 
 def _render_queued() -> None:
@@ -323,7 +340,14 @@ def demo_command(render_audio: RenderOption = True) -> None:
     """Apply the sample district of schedules/demo.yaml with its announcements."""
     if not DEMO_FILE.exists():
         _fail(f"{DEMO_FILE} is missing", 2)
-    _apply_file(DEMO_FILE, render_audio)
+    document = _apply_file(DEMO_FILE, render_audio)
+    if document is None or not document.users:
+        return
+    typer.echo("demo logins (console: /console/; known passwords: disable these users before "
+               "real use):")
+    for user in document.users:
+        typer.echo(f"  {user.role:<9} {user.username} / {user.password}"
+                   f"{f'  ({user.name})' if user.name else ''}")
 
 
 def main() -> None:

@@ -22,7 +22,9 @@ from app.auth.service import ensure_admin
 from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
+from app.console.pages_admin import router as console_admin_router
 from app.console.pages_content import router as console_content_router
+from app.console.pages_edit import router as console_edit_router
 from app.console.pages_feeds import router as console_feeds_router
 from app.console.pages_map import router as console_map_router
 from app.console.pages_ops import router as console_ops_router
@@ -61,7 +63,7 @@ __all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
 log = logging.getLogger("cunxiang")
 
 ROUTERS = [auth_router, areas_router, audit_router, console_router, console_content_router,
-           console_ops_router,
+           console_ops_router, console_edit_router, console_admin_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
            terminal_router, playlog_router, broadcasts_router, maintenance_router,

@@ -7,12 +7,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import Session
 
 from app.db import count
 
-__all__ = ["Page", "PageParams", "Paging", "fetch_page"]
+__all__ = ["Page", "PageParams", "Paging", "fetch_page", "Search", "matching"]
 
 T = TypeVar("T")
 # Far past any table here, and inside what both databases take as an OFFSET (a 64-bit integer).
@@ -49,3 +49,15 @@ def fetch_page(session: Session, stmt: Select[Any], paging: PageParams) -> tuple
     total = count(session, stmt)
     rows = list(session.scalars(stmt.limit(paging.limit).offset(paging.offset)))
     return rows, total
+
+
+Search = Annotated[str | None, Query(max_length=100,
+                                     description="text the name or title contains (any case)")]
+
+
+def matching(words: str | None, *columns: Any) -> ColumnElement[bool] | None:
+    """SQL for "every word of ``words`` appears in one of ``columns``" (None: no filter)."""
+    terms = (words or "").split()
+    if not terms:
+        return None
+    return and_(*(or_(*(c.icontains(term, autoescape=True) for c in columns)) for term in terms))

@@ -32,11 +32,13 @@ def test_create_user_and_import_areas(env, client: TestClient, tmp_path: Path) -
     imported = _run(["import-areas", str(csv_file)], env)
     assert imported.returncode == 0, imported.stderr
     assert "created 2" in imported.stdout
-    made = _run(["create-user", "liu", "--role", "staff", "--area", "t9"],
+    made = _run(["create-user", "liu", "--role", "staff", "--area", "t9", "--name", "刘洋"],
                 {**env, "CUNXIANG_NEW_USER_PASSWORD": "liu-password-1"})
     assert made.returncode == 0, made.stderr
     headers = login(client, "liu", "liu-password-1")
     assert client.get("/api/v1/areas/t9", headers=headers).status_code == 200
+    admin = login(client, "admin", "admin-pass-123")
+    assert client.get("/api/v1/users/liu", headers=admin).json()["name"] == "刘洋"
 
     bad = tmp_path / "bad.csv"
     bad.write_text("code,name,level,parent\nv1,村,village,nowhere\n", encoding="utf-8")

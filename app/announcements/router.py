@@ -24,7 +24,7 @@ from app.config import get_settings
 from app.db import DbSession
 from app.errors import Forbidden, NotFound
 from app.media.uploads import UPLOAD_DIR_NAME, Upload, check_declared_length, receive_file
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 
 __all__ = ["router"]
 
@@ -77,10 +77,12 @@ def list_announcements(
     paging: Paging,
     area: AreaFilter = None,
     status: StatusFilter = None,
+    q: Search = None,
 ) -> Page[AnnouncementRead]:
-    """Announcements inside the caller's area, newest change first."""
+    """Announcements inside the caller's area, newest change first; ``q`` searches the
+    title, category and script."""
     stmt = service.list_announcements(session=session, principal=principal, area=area,
-                                      status=status)
+                                      status=status, q=q)
     rows, total = fetch_page(session, stmt, paging)
     return Page(items=[service.to_read(session, a) for a in rows], total=total)
 

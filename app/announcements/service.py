@@ -32,6 +32,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import media_url
+from app.pagination import matching
 from app.rendering.lexicon import strip_hints
 
 __all__ = [
@@ -330,8 +331,9 @@ def request_render(*, session: Session, principal: Principal,
 
 
 def list_announcements(*, session: Session, principal: Principal, area: str | None = None,
-                       status: str | None = None) -> Select[Announcement]:
-    """Announcements in the principal's area (or in ``area``), optionally by status."""
+                       status: str | None = None, q: str | None = None) -> Select[Announcement]:
+    """Announcements in the principal's area (or in ``area``), optionally by status and by
+    words in the current revision's title, category or script."""
     stmt = (
         select(Announcement)
         .join(Area, Area.code == Announcement.area_code)
@@ -345,6 +347,8 @@ def list_announcements(*, session: Session, principal: Principal, area: str | No
         stmt = stmt.where(within(Area.path, principal.area_path))
     if status is not None:
         stmt = stmt.where(Revision.status == status)
+    if (words := matching(q, Revision.title, Revision.category, Revision.body)) is not None:
+        stmt = stmt.where(words)
     return stmt.order_by(Announcement.updated_at.desc(), Announcement.id.desc())
 
 

@@ -15,6 +15,7 @@ from app.auth.schemas import (
     ApiKeyCreated,
     ApiKeyRead,
     LoginRequest,
+    Role,
     TokenRead,
     UserCreate,
     UserRead,
@@ -23,7 +24,7 @@ from app.auth.schemas import (
 from app.config import get_settings
 from app.db import DbSession, session_scope
 from app.errors import Forbidden
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 
 __all__ = ["router", "login_throttle"]
 
@@ -77,9 +78,11 @@ def create_user(data: UserCreate, principal: Admin, session: DbSession) -> UserR
 
 
 @router.get("/users", response_model=Page[UserRead])
-def list_users(principal: Admin, session: DbSession, paging: Paging) -> Page[UserRead]:
-    """List users (admin)."""
-    rows, total = fetch_page(session, service.list_users(principal=principal), paging)
+def list_users(principal: Admin, session: DbSession, paging: Paging, q: Search = None,
+               role: Role | None = None) -> Page[UserRead]:
+    """List users (admin); ``q`` searches usernames and names."""
+    rows, total = fetch_page(session, service.list_users(principal=principal, q=q, role=role),
+                             paging)
     return Page(items=[service.user_read(u) for u in rows], total=total)
 
 

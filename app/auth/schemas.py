@@ -49,15 +49,18 @@ class UserCreate(BaseModel):
     password: str = Password
     role: Role
     area: str | None = None
+    name: str | None = Field(default=None, max_length=100,
+                             description="the person's name as the console shows it, e.g. 李明")
 
 
 class UserUpdate(BaseModel):
-    """Changes to a user: role, area, password or disabled."""
+    """Changes to a user: role, area, name, password or disabled."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
     area: str | None = None
+    name: str | None = Field(default=None, max_length=100)
     password: str | None = Field(default=None, min_length=8, max_length=256)
     disabled: bool | None = None
 
@@ -67,6 +70,7 @@ class UserRead(BaseModel):
 
     id: str
     username: str
+    name: str | None
     role: Role
     area: str | None
     disabled: bool

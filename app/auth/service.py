@@ -25,6 +25,7 @@ from app.auth.security import (
 )
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.pagination import matching
 
 __all__ = [
     "login",
@@ -128,7 +129,8 @@ def resolve_token(*, session: Session, token: str) -> Principal | None:
 
 def user_read(user: User) -> UserRead:
     """The admin's view of a user."""
-    return UserRead(id=user.id, username=user.username, role=user.role,  # type: ignore[arg-type]
+    return UserRead(id=user.id, username=user.username, name=user.name,
+                    role=user.role,  # type: ignore[arg-type]
                     area=user.area_code, disabled=user.disabled, created_at=user.created_at)
 
 
@@ -142,6 +144,10 @@ def _check_area(session: Session, principal: Principal, role: str, area: str | N
         raise InvalidInput(f"area {area!r} does not exist")
     if not principal.covers(found.path):
         raise Forbidden(f"area {area!r} is outside your area")
+
+
+def _blank_none(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
 
 
 def get_user(*, session: Session, username: str) -> User:
@@ -158,7 +164,7 @@ def create_user(*, session: Session, principal: Principal, data: UserCreate) -> 
     if session.scalar(select(User.id).where(User.username == data.username)):
         raise Conflict(f"user {data.username!r} already exists")
     user = User(username=data.username, password_hash=hash_password(data.password),
-                role=data.role, area_code=data.area)
+                role=data.role, area_code=data.area, name=_blank_none(data.name))
     session.add(user)
     session.flush()
     record(session=session, actor=principal.actor, action="create", entity="user",
@@ -177,6 +183,8 @@ def update_user(*, session: Session, principal: Principal, username: str, data: 
     if "role" in fields or "area" in fields:
         _check_area(session, principal, role, area)
         user.role, user.area_code = role, area
+    if "name" in fields:
+        user.name = _blank_none(data.name)
     if data.password is not None:
         user.password_hash = hash_password(data.password)
     if data.disabled is not None:
@@ -193,9 +201,15 @@ def update_user(*, session: Session, principal: Principal, username: str, data: 
     return user
 
 
-def list_users(*, principal: Principal) -> Select[User]:
-    """Users ordered by name."""
-    return select(User).order_by(User.username)
+def list_users(*, principal: Principal, q: str | None = None,
+               role: str | None = None) -> Select[User]:
+    """Users ordered by username; ``q``: words in the username or name; ``role``: one role."""
+    stmt = select(User)
+    if (words := matching(q, User.username, User.name)) is not None:
+        stmt = stmt.where(words)
+    if role:
+        stmt = stmt.where(User.role == role)
+    return stmt.order_by(User.username)
 
 
 def ensure_admin(*, session: Session, password: str | None) -> str | None:

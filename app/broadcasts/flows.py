@@ -241,16 +241,32 @@ def _request_content(session: Session, principal: Principal, data: BroadcastCrea
     return _media_content(session, data.media, data.mode)
 
 
-def _expiry(requested: datetime | None, now: datetime) -> datetime:
+def _expiry(requested: datetime | None, now: datetime, level: int) -> datetime:
+    """When a broadcast expires: by default an hour after it starts (III–IV created in quiet
+    hours start when they end, so their hour counts from then); a requested expiry that
+    comes before a deferred start would never play, and is refused."""
+    start_at = service.start_time(level, now)
     if requested is None:
-        return now + service.DEFAULT_LIFETIME
+        return start_at + service.DEFAULT_LIFETIME
     if requested <= now:
         raise InvalidInput(
             f"expires_at {requested.isoformat()} has already passed", code="already_expired"
         )
     if requested > now + MAX_LIFETIME:
         raise InvalidInput("expires_at may be at most 7 days ahead", code="invalid")
+    _check_starts_before(requested, start_at)
     return requested
+
+
+def _check_starts_before(expires_at: datetime, start_at: datetime) -> None:
+    if expires_at <= start_at:
+        local = start_at.astimezone(get_settings().tz)
+        raise InvalidInput(
+            f"a level III–IV broadcast raised in quiet hours starts at {local:%H:%M} when they "
+            f"end; expires_at {expires_at.isoformat()} comes before that, so it would never "
+            "play: give a later expires_at or leave it out (one hour from the start)",
+            code="expires_before_start", start_at=start_at.isoformat(),
+        )
 
 
 # ---------------------------------------------------------------- JSON broadcasts
@@ -291,7 +307,7 @@ def create_broadcast(
     villages, area_path = service.resolve_targets(
         session=session, principal=principal, codes=data.targets
     )
-    expires_at = _expiry(data.expires_at, now)
+    expires_at = _expiry(data.expires_at, now, data.level)
     content = _request_content(session, principal, data, area_path)
     new = NewBroadcast(
         title=data.title,
@@ -419,8 +435,13 @@ def _cancel_alert(session: Session, principal: Principal, alert: CapAlert) -> Ca
 
 
 def _expiry_of(alert: CapAlert, now: datetime) -> datetime:
-    """When the broadcast of an alert ends: its ``expires`` (at most a week), else in an hour."""
-    return min(alert.expires or now + service.DEFAULT_LIFETIME, now + MAX_LIFETIME)
+    """When the broadcast of an alert ends: its ``expires`` (at most a week), else an hour after
+    it starts (III–IV raised in quiet hours start when they end)."""
+    assert alert.level is not None
+    start_at = service.start_time(alert.level, now)
+    expires_at = min(alert.expires or start_at + service.DEFAULT_LIFETIME, now + MAX_LIFETIME)
+    _check_starts_before(expires_at, start_at)
+    return expires_at
 
 
 def _already_expired(alert: CapAlert) -> InvalidInput:
@@ -442,6 +463,7 @@ def _new_from_alert(
         )
     if alert.expires is not None and alert.expires <= now:
         raise _already_expired(alert)
+    expires_at = _expiry_of(alert, now)
     where = cap_targets.resolve_targets(session=session, principal=principal, located=located)
     content = _cap_content(session, alert, warnings, where.area_path)
     return NewBroadcast(
@@ -453,7 +475,7 @@ def _new_from_alert(
         area_path=where.area_path,
         content_kind=content.kind,
         media=content.media,
-        expires_at=_expiry_of(alert, now),
+        expires_at=expires_at,
         text=content.text,
         cap={
             "cap_sender": alert.sender,

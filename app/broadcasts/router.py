@@ -28,7 +28,7 @@ from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.config import get_settings
 from app.db import DbSession, session_scope
 from app.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMedia
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 from app.speakers.heartbeats import FreshHeartbeats
 
 __all__ = ["router", "CAP_CONTENT_TYPES"]
@@ -122,10 +122,11 @@ def list_broadcasts(
     session: DbSession,
     paging: Paging,
     active: Annotated[bool | None, Query(description="true: only active ones")] = None,
+    q: Search = None,
 ) -> Page[BroadcastRead]:
-    """Broadcasts the caller may see, newest first."""
+    """Broadcasts the caller may see, newest first; ``q`` searches titles."""
     rows, total = fetch_page(
-        session, service.list_broadcasts(principal=principal, active=active), paging
+        session, service.list_broadcasts(principal=principal, active=active, q=q), paging
     )
     return Page(items=service.describe(session, rows), total=total)
 

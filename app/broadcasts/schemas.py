@@ -81,7 +81,9 @@ class BroadcastCreate(BaseModel):
         Field(None, description="a stored file's sha256 (hex, either case)")
     )
     loop: int = Field(1, ge=1, le=20, description="how many times the audio plays back to back")
-    expires_at: SaneTime | None = Field(None, description="default: one hour from now")
+    expires_at: SaneTime | None = Field(
+        None, description="default: one hour after it starts (levels III–IV raised in quiet "
+        "hours start when they end); an expiry before that start is refused (422)")
     mode: Mode = "actual"
 
     @model_validator(mode="after")

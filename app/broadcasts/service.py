@@ -39,6 +39,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.events import emit, subscribe
 from app.ids import new_id
 from app.metrics import broadcast_fanout, orders_issued
+from app.pagination import matching
 from app.playout.models import PlayOrder
 from app.playout.program import bump_program_versions
 from app.playout.receipts_models import PlayReceipt
@@ -370,8 +371,10 @@ def get_broadcast_in_scope(
     return broadcast
 
 
-def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Select[Any]:
-    """Broadcasts the caller may see, newest first; ``active`` filters by status."""
+def list_broadcasts(*, principal: Principal, active: bool | None = None,
+                    q: str | None = None) -> Select[Any]:
+    """Broadcasts the caller may see, newest first; ``active`` filters by status, ``q`` by
+    words in the title."""
     stmt = select(Broadcast)
     if principal.area_path is not None:
         path = principal.area_path
@@ -385,6 +388,8 @@ def list_broadcasts(*, principal: Principal, active: bool | None = None) -> Sele
         stmt = stmt.where(Broadcast.status == "active")
     elif active is False:
         stmt = stmt.where(Broadcast.status != "active")
+    if (words := matching(q, Broadcast.title)) is not None:
+        stmt = stmt.where(words)
     return stmt.order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.announcements import service as announcements
+from app.announcements.models import Revision
 from app.auth.permissions import Principal
 from app.broadcasts import service as broadcasts
 from app.config import get_settings
@@ -48,10 +50,23 @@ def _ticket_counts(session: Session, principal: Principal, now: datetime) -> dic
     return {"open": open_now, "overdue": total(overdue=True)}
 
 
+def _awaiting_review(session: Session, principal: Principal) -> dict[str, Any]:
+    """Revisions waiting for this reviewer: in their area, written by someone else."""
+    stmt = (announcements.list_announcements(session=session, principal=principal,
+                                             status="pending_review")
+            .where(Revision.author_id != principal.id))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = [announcements.to_read(session, a) for a in session.scalars(stmt.limit(20))]
+    return {"items": rows, "total": total}
+
+
 def dashboard_data(*, session: Session, principal: Principal) -> dict[str, Any]:
     """Everything the dashboard template needs, inside the user's area."""
     now = utcnow()
-    data: dict[str, Any] = {"active": [], "today": [], "towns": [], "tickets": None}
+    data: dict[str, Any] = {"active": [], "today": [], "towns": [], "tickets": None,
+                            "review": None}
+    if principal.can("content:review"):
+        data["review"] = _awaiting_review(session, principal)
     if principal.can("broadcasts:read"):
         active = list(session.scalars(broadcasts.list_broadcasts(principal=principal, active=True)
                                       .limit(20)))

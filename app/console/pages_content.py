@@ -9,14 +9,17 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from app.announcements import service as announcements
+from app.announcements.models import Announcement, Revision
 from app.areas.models import Area
 from app.areas.service import get_area_in_scope, list_areas
 from app.auth.permissions import Principal
 from app.config import get_settings
 from app.console.deps import ConsoleUser, render, require_page
+from app.console.i18n import ANNOUNCEMENT_STATES, DAYS, PLAYLIST_STATES
+from app.console.listing import page_params, pager, search_words
 from app.console.weekgrid import week_grid
 from app.db import DbSession, utcnow
-from app.pagination import PageParams, fetch_page
+from app.pagination import fetch_page
 from app.playlists import service as playlists
 from app.schedules import service as schedules
 from app.schedules.calendar import village_calendar
@@ -25,11 +28,8 @@ __all__ = ["router", "area_choices"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-STATUS_LABELS = {"draft": "草稿", "pending_review": "待审核", "approved": "已通过",
-                 "rejected": "已驳回", "ready": "可播出", "pending": "生成中", "failed": "失败",
-                 "unapproved": "含未审核稿件"}
-DAY_LABELS = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五",
-              "sat": "周六", "sun": "周日"}
+STATUS_LABELS = {**PLAYLIST_STATES, **ANNOUNCEMENT_STATES, "pending": "生成中", "failed": "失败"}
+DAY_LABELS = DAYS
 
 
 def area_choices(session: Any, principal: Principal, level: str | None = None) -> list[Area]:
@@ -37,26 +37,19 @@ def area_choices(session: Any, principal: Principal, level: str | None = None) -
     return list(session.scalars(list_areas(principal=principal, level=level).limit(2000)))
 
 
-def _page(request: Request) -> PageParams:
-    try:
-        offset = max(0, int(request.query_params.get("offset", "0")))
-    except ValueError:
-        offset = 0
-    return PageParams(limit=50, offset=offset)
-
-
 @router.get("/announcements")
 def announcement_list(request: Request, user: ConsoleUser, session: DbSession,
-                      status: str | None = None) -> Any:
-    """Announcements inside the user's area, newest first, by status."""
+                      status: str | None = None, q: str | None = None) -> Any:
+    """Announcements inside the user's area, newest first, by status and words, 50 a page."""
     require_page(user, "content:read")
-    request.state.principal = user
-    stmt = announcements.list_announcements(session=session, principal=user,
-                                            status=status if status in STATUS_LABELS else None)
-    rows, total = fetch_page(session, stmt, _page(request))
+    status = status if status in ANNOUNCEMENT_STATES else None
+    stmt = announcements.list_announcements(session=session, principal=user, status=status,
+                                            q=search_words(q))
+    params = page_params(request)
+    rows, total = fetch_page(session, stmt, params)
     items = [announcements.to_read(session, a) for a in rows]
     return render(request, "announcements.html", user, items=items, total=total,
-                  status=status, labels=STATUS_LABELS)
+                  status=status, q=q, pager=pager(request, total, params), labels=STATUS_LABELS)
 
 
 @router.get("/announcements/new")
@@ -73,7 +66,6 @@ def announcement_detail(announcement_id: str, request: Request, user: ConsoleUse
                         session: DbSession) -> Any:
     """One announcement: its audio, review actions, edit form and revision history."""
     require_page(user, "content:read")
-    request.state.principal = user
     found = announcements.get_announcement(session=session, principal=user,
                                            announcement_id=announcement_id)
     stmt = announcements.list_revisions(session=session, principal=user,
@@ -85,34 +77,46 @@ def announcement_detail(announcement_id: str, request: Request, user: ConsoleUse
 
 
 @router.get("/playlists")
-def playlist_list(request: Request, user: ConsoleUser, session: DbSession) -> Any:
-    """Playlists inside the user's area and the form to compose one."""
+def playlist_list(request: Request, user: ConsoleUser, session: DbSession,
+                  q: str | None = None) -> Any:
+    """Playlists inside the user's area, by name and words, 50 a page."""
     require_page(user, "schedules:read")
-    request.state.principal = user
-    rows, total = fetch_page(session, playlists.list_playlists(session=session, principal=user),
-                             _page(request))
-    approved = [announcements.to_read(session, a) for a in session.scalars(
-        announcements.list_announcements(session=session, principal=user, status="approved")
-        .limit(500))]
-    titles = {a.id: a.title for a in approved}
+    params = page_params(request)
+    stmt = playlists.list_playlists(session=session, principal=user, q=search_words(q))
+    rows, total = fetch_page(session, stmt, params)
     return render(request, "playlists.html", user,
-                  items=[playlists.to_read(session, p) for p in rows], total=total,
-                  approved=approved, titles=titles, areas=area_choices(session, user),
+                  items=[playlists.to_read(session, p) for p in rows], total=total, q=q,
+                  pager=pager(request, total, params), titles=_item_titles(session, rows),
                   labels=STATUS_LABELS)
 
 
+def _item_titles(session: Any, rows: list[Any]) -> dict[str, str]:
+    """Current titles of the announcements the playlists hold."""
+    ids = {i.announcement_id for p in rows for i in p.items if i.announcement_id}
+    if not ids:
+        return {}
+    found = session.execute(
+        select(Announcement.id, Revision.title)
+        .join(Revision, (Revision.announcement_id == Announcement.id)
+              & (Revision.number == Announcement.current_revision))
+        .where(Announcement.id.in_(ids))).all()
+    return dict(found)
+
+
 @router.get("/schedules")
-def schedule_list(request: Request, user: ConsoleUser, session: DbSession) -> Any:
-    """Schedules playing inside the user's area and the form to add one."""
+def schedule_list(request: Request, user: ConsoleUser, session: DbSession,
+                  q: str | None = None, enabled: str | None = None) -> Any:
+    """Schedules playing inside the user's area, by name, words and state, 50 a page."""
     require_page(user, "schedules:read")
-    request.state.principal = user
-    rows, total = fetch_page(session, schedules.list_schedules(session=session, principal=user),
-                             _page(request))
-    lists = [playlists.to_read(session, p) for p in session.scalars(
-        playlists.list_playlists(session=session, principal=user).limit(500))]
+    state = {"yes": True, "no": False}.get(enabled or "")
+    params = page_params(request)
+    stmt = schedules.list_schedules(session=session, principal=user, q=search_words(q),
+                                    enabled=state)
+    rows, total = fetch_page(session, stmt, params)
+    now = utcnow()
     return render(request, "schedules.html", user,
-                  items=[schedules.to_read(session, s) for s in rows], total=total,
-                  playlists=lists, areas=area_choices(session, user), days=DAY_LABELS,
+                  items=[schedules.to_read(session, s, now) for s in rows], total=total, q=q,
+                  enabled=enabled, pager=pager(request, total, params), days=DAY_LABELS,
                   villages=area_choices(session, user, "village"))
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app.areas.models import Area
 from app.auth.permissions import Principal
 from app.console.deps import ConsoleUser, render, require_page
+from app.console.i18n import SPEAKER_STATES
 from app.console.pages_content import area_choices
-from app.console.pages_ops import SPEAKER_STATES
 from app.console.statusmap import (
     SPEAKER_COLOURS,
     VILLAGE_COLOURS,

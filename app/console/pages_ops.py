@@ -6,34 +6,37 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import case
 
 from app.announcements import service as announcements
 from app.areas.service import get_area_in_scope, villages_under
 from app.broadcasts import service as broadcasts
+from app.config import get_settings
 from app.console.crew_tickets import back_online, ticket_speaker_context
-from app.console.deps import ConsoleUser, render, require_page
+from app.console.deps import ConsoleUser, local_time, render, require_page
+from app.console.i18n import (
+    BROADCAST_STATES,
+    CAUSES,
+    LEVELS,
+    MODES,
+    SPEAKER_STATES,
+    TICKET_STATES,
+    VILLAGE_STATES,
+)
+from app.console.listing import page_params, pager, search_words
 from app.console.pages_content import area_choices
-from app.db import DbSession
+from app.db import DbSession, utcnow
 from app.maintenance import service as maintenance
+from app.maintenance.models import Ticket
+from app.pagination import fetch_page
 from app.speakers import service as speakers
+from app.speakers.heartbeats import FreshHeartbeats
 from app.speakers.service import health_by_village
 
 __all__ = ["router", "speaker_map_svg"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-LEVELS = {1: "Ⅰ级（特别重大）", 2: "Ⅱ级（重大）", 3: "Ⅲ级（较大）", 4: "Ⅳ级（一般）"}
-MODES = {"actual": "正式", "exercise": "演练", "test": "测试（不外放）"}
-BROADCAST_STATES = {"active": "进行中", "finished": "已结束", "cancelled": "已取消",
-                    "expired": "已过期"}
-VILLAGE_STATES = {"pending": "待下发", "delivered": "已送达", "playing": "播放中",
-                  "played": "已播放", "failed": "失败", "unreachable": "无法送达"}
-SPEAKER_STATES = {"online": "在线", "offline": "离线", "fault": "故障", "maintenance": "维护中"}
-TICKET_STATES = {"open": "待处理", "claimed": "处理中", "resolved": "已修复待确认",
-                 "closed": "已关闭"}
-CAUSES = {"power_cut": "断电（含人为断电）", "hardware": "硬件故障", "amplifier": "功放故障",
-          "network": "网络故障", "vandalism": "人为破坏", "offline": "离线", "other": "其他",
-          "power_cut_by_resident": "人为断电（居民拔电）"}
 STATE_COLOURS = {"online": "#2e7d32", "offline": "#b3261e", "fault": "#b26a00",
                  "maintenance": "#6b7280"}
 
@@ -42,20 +45,23 @@ STATE_COLOURS = {"online": "#2e7d32", "offline": "#b3261e", "fault": "#b26a00",
 
 
 @router.get("/broadcasts")
-def broadcast_list(request: Request, user: ConsoleUser, session: DbSession) -> Any:
-    """Urgent broadcasts inside the user's area, newest first."""
+def broadcast_list(request: Request, user: ConsoleUser, session: DbSession,
+                   q: str | None = None, active: str | None = None) -> Any:
+    """Urgent broadcasts inside the user's area, newest first, by words and state, 50 a page."""
     require_page(user, "broadcasts:read")
-    request.state.principal = user
-    rows = list(session.scalars(broadcasts.list_broadcasts(principal=user).limit(100)))
+    params = page_params(request)
+    stmt = broadcasts.list_broadcasts(principal=user, q=search_words(q),
+                                      active={"yes": True, "no": False}.get(active or ""))
+    rows, total = fetch_page(session, stmt, params)
     return render(request, "broadcasts.html", user, items=broadcasts.describe(session, rows),
-                  levels=LEVELS, modes=MODES, states=BROADCAST_STATES)
+                  levels=LEVELS, modes=MODES, states=BROADCAST_STATES, q=q, active=active,
+                  pager=pager(request, total, params))
 
 
 @router.get("/broadcasts/new")
 def broadcast_new(request: Request, user: ConsoleUser, session: DbSession) -> Any:
     """The urgent broadcast form, with a confirmation step stating its reach."""
     require_page(user, "broadcasts:write")
-    request.state.principal = user
     approved = [announcements.to_read(session, a) for a in session.scalars(
         announcements.list_announcements(session=session, principal=user, status="approved")
         .limit(500))]
@@ -65,16 +71,24 @@ def broadcast_new(request: Request, user: ConsoleUser, session: DbSession) -> An
 
 @router.get("/reach")
 def reach(user: ConsoleUser, session: DbSession,
-          targets: Annotated[list[str], Query(max_length=64)]) -> Response:
-    """How many villages and speakers a set of target areas reaches (for the confirmation)."""
+          targets: Annotated[list[str], Query(max_length=64)],
+          level: Annotated[int, Query(ge=1, le=4)] = 1) -> Response:
+    """How many villages and speakers a set of target areas reaches, and when a broadcast of
+    ``level`` sent now would start (III–IV wait out quiet hours), for the confirmation."""
     require_page(user, "broadcasts:write")
     areas = [get_area_in_scope(session=session, principal=user, code=c) for c in targets[:1000]]
     villages = villages_under(session, areas)
     health = health_by_village(session=session, village_codes=[v.code for v in villages])
+    now = utcnow()
+    start_at = broadcasts.start_time(level, now)
     return JSONResponse({
         "villages": len(villages),
         "speakers": sum(h.total for h in health.values()),
         "speakers_online": sum(h.online for h in health.values()),
+        "deferred": start_at > now,
+        "start_at": start_at.isoformat(),
+        "start_local": local_time(start_at, "%H:%M"),
+        "quiet_hours": get_settings().quiet_hours,
     })
 
 
@@ -83,7 +97,6 @@ def broadcast_detail(broadcast_id: str, request: Request, user: ConsoleUser,
                      session: DbSession) -> Any:
     """A broadcast's live per-village status (the page polls the API, no reload)."""
     require_page(user, "broadcasts:read")
-    request.state.principal = user
     found = broadcasts.get_broadcast_in_scope(session=session, principal=user,
                                               broadcast_id=broadcast_id)
     return render(request, "broadcast_detail.html", user,
@@ -133,47 +146,52 @@ def _escape(text: str) -> str:
             .replace('"', "&quot;"))
 
 
-@router.get("/speakers")
+@router.get("/speakers", dependencies=[FreshHeartbeats])
 def speaker_list(request: Request, user: ConsoleUser, session: DbSession,
-                 town: str | None = None, status: str | None = None) -> Any:
-    """Speakers on a plot coloured by state and in a list, filterable by town and state."""
+                 town: str | None = None, status: str | None = None,
+                 q: str | None = None) -> Any:
+    """Speakers on a plot coloured by state (all that match) and in a list (50 a page),
+    filterable by town, state and words (serial, name, location, village)."""
     require_page(user, "speakers:read")
-    request.state.principal = user
     stmt = speakers.list_speakers(session=session, principal=user, town=town or None,
-                                  status=status if status in SPEAKER_STATES else None)
-    items = speakers.speakers_read(session, session.scalars(stmt.limit(5000)))
-    return render(request, "speakers.html", user, items=items, svg=speaker_map_svg(items),
-                  towns=area_choices(session, user, "town"), town=town, status=status,
-                  states=SPEAKER_STATES)
+                                  status=status if status in SPEAKER_STATES else None,
+                                  q=search_words(q))
+    params = page_params(request)
+    rows, total = fetch_page(session, stmt, params)
+    plotted = speakers.speakers_read(session, session.scalars(stmt.limit(5000)))
+    return render(request, "speakers.html", user, items=speakers.speakers_read(session, rows),
+                  svg=speaker_map_svg(plotted), towns=area_choices(session, user, "town"),
+                  town=town, status=status, q=q, states=SPEAKER_STATES,
+                  pager=pager(request, total, params))
 
 
 # ---------------------------------------------------------------- tickets
 
-_PRIORITY_ORDER = {"high": 0, "normal": 1}
-
-
-@router.get("/tickets")
+@router.get("/tickets", dependencies=[FreshHeartbeats])
 def ticket_list(request: Request, user: ConsoleUser, session: DbSession,
-                status: str | None = None) -> Any:
-    """Open tickets sorted by priority and due time (a crew member sees their crew's only)."""
+                status: str | None = None, q: str | None = None, crew: str | None = None) -> Any:
+    """Tickets by priority and due time, 50 a page (a crew member sees their crew's only);
+    not yet closed unless a state is asked for; by words (village, speaker) and crew."""
     require_page(user, "tickets:read")
-    request.state.principal = user
-    wanted = [status] if status in TICKET_STATES else ["open", "claimed", "resolved"]
-    rows = []
-    for state in wanted:
-        rows += list(session.scalars(maintenance.list_tickets(session=session, principal=user,
-                                                              status=state).limit(500)))
-    items = sorted(maintenance.tickets_read(session, rows),
-                   key=lambda t: (_PRIORITY_ORDER.get(t.priority, 2), t.due_at))
-    return render(request, "tickets.html", user, items=items, states=TICKET_STATES,
-                  causes=CAUSES, status=status, back_online=back_online(session, items))
+    stmt = maintenance.list_tickets(session=session, principal=user,
+                                    status=status if status in TICKET_STATES else None,
+                                    q=search_words(q), crew=crew or None)
+    if status not in TICKET_STATES:
+        stmt = stmt.where(Ticket.status != "closed")
+    urgent_first = case((Ticket.priority == "high", 0), else_=1)
+    stmt = stmt.order_by(None).order_by(urgent_first, Ticket.due_at, Ticket.id)
+    params = page_params(request)
+    rows, total = fetch_page(session, stmt, params)
+    items = maintenance.tickets_read(session, rows)
+    return render(request, "tickets.html", user, items=items,
+                  states=TICKET_STATES, causes=CAUSES, status=status, q=q,
+                  pager=pager(request, total, params), back_online=back_online(session, items))
 
 
 @router.get("/tickets/{ticket_id}")
 def ticket_detail(ticket_id: str, request: Request, user: ConsoleUser, session: DbSession) -> Any:
     """One ticket with its timeline and the crew's actions: claim, resolve, comment."""
     require_page(user, "tickets:read")
-    request.state.principal = user
     ticket = maintenance.get_ticket_in_scope(session=session, principal=user, ticket_id=ticket_id)
     item = maintenance.ticket_read(session, ticket)
     return render(request, "ticket_detail.html", user, item=item, states=TICKET_STATES,

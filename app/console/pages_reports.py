@@ -25,8 +25,9 @@ from app.console.charts import (
     percent,
 )
 from app.console.deps import ConsoleUser, render, require_page
-from app.console.pages_content import _page, area_choices, villages_named
-from app.console.pages_ops import CAUSES
+from app.console.i18n import CAUSES
+from app.console.listing import page_params
+from app.console.pages_content import area_choices, villages_named
 from app.db import DbSession, utcnow
 from app.errors import InvalidInput
 from app.maintenance import history
@@ -127,7 +128,7 @@ def playlog_view(request: Request, user: ConsoleUser, session: DbSession,
     require_page(user, "playlog:read")
     request.state.principal = user
     filters = _playlog_filters(start, end, area, result)
-    offset = _page(request).offset
+    offset = page_params(request).offset
     entries, total = playlog_page(session=session, stmt=_playlog_statement(session, user, filters),
                                   limit=PAGE_SIZE, offset=offset)
     return render(request, "playlog.html", user, entries=entries, total=total, filters=filters,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,15 +14,17 @@ from app.auth import service as auth_service
 from app.auth.deps import CONSOLE_COOKIE
 from app.auth.router import login_throttle
 from app.config import get_settings
-from app.console.deps import HERE, ConsoleUser, LoginRequired, render, templates
+from app.console.deps import HERE, ConsoleUser, LoginRequired, render
+from app.console.i18n import browser_table, translate_error
 from app.console.security import require_same_origin, secure_cookie
 from app.db import DbSession, session_scope
-from app.errors import AppError, TooManyRequests, Unauthorized
+from app.errors import DATABASE_UNAVAILABLE, AppError, TooManyRequests, Unauthorized
 
 __all__ = ["router", "static_files", "console_error_page"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 static_files = StaticFiles(directory=str(HERE / "static"))
+_TRANSLATOR = (HERE / "static" / "i18n.js").read_text(encoding="utf-8")
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,13 +41,35 @@ def console_error_page(request: Request, exc: AppError) -> Response | None:
     if isinstance(exc, LoginRequired):
         return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
     titles = {403: "无权访问", 404: "找不到页面", 409: "操作冲突"}
-    response = templates.TemplateResponse(
-        request, "error.html",
-        {"user": getattr(request.state, "principal", None), "tz": get_settings().timezone,
-         "title": titles.get(exc.status, "出错了"), "detail": exc.message},
-        status_code=exc.status,
-    )
-    return response
+    detail = exc.message if _is_chinese(exc.message) else translate_error(exc.body(), exc.status)
+    user = getattr(request.state, "principal", None)
+    title = titles.get(exc.status, "出错了")
+    # The request's own session has ended with the failure: names come from a short one.
+    try:
+        with session_scope() as session:
+            request.state.session = session
+            page = render(request, "error.html", user, title=title, detail=detail)
+    except DATABASE_UNAVAILABLE:
+        request.state.session = None
+        page = render(request, "error.html", user, title=title, detail=detail)
+    request.state.session = None
+    page.status_code = exc.status
+    return page
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@router.get("/i18n.js")
+def i18n_script(request: Request) -> Response:
+    """The translation table and the browser's translator (static/i18n.js), as one script."""
+    body = f"window.CX_I18N = {browser_table()};\n{_TRANSLATOR}"
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="text/javascript; charset=utf-8",
+                    headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 @router.get("/login")

@@ -28,7 +28,7 @@ from app.maintenance.schemas import (
     WebhookCreate,
     WebhookRead,
 )
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 from app.speakers.heartbeats import FreshHeartbeats
 from app.timeparams import assume_local
 
@@ -134,10 +134,13 @@ def list_tickets(
     overdue: Annotated[bool | None, Query(description="open or claimed and past due")] = None,
     village: Annotated[str | None, Query(max_length=64)] = None,
     speaker: Annotated[str | None, Query(max_length=40)] = None,
+    q: Search = None,
 ) -> Page[TicketRead]:
-    """Tickets the caller may see (a crew member: their crews'), newest first."""
+    """Tickets the caller may see (a crew member: their crews'), newest first; ``q`` searches
+    the village's name and the speaker's serial, name and location."""
     stmt = service.list_tickets(session=session, principal=principal, status=status, town=town,
-                                crew=crew, overdue=overdue, village=village, speaker=speaker)
+                                crew=crew, overdue=overdue, village=village, speaker=speaker,
+                                q=q)
     rows, total = fetch_page(session, stmt, paging)
     return Page(items=service.tickets_read(session, rows), total=total)
 

@@ -45,6 +45,7 @@ from app.maintenance.schemas import (
     TicketResolve,
 )
 from app.maintenance.webhooks import queue_events, subscribed
+from app.pagination import matching
 from app.speakers.models import Speaker
 
 __all__ = [
@@ -407,8 +408,10 @@ def list_tickets(
     *, session: Session, principal: Principal, status: str | None = None,
     town: str | None = None, crew: str | None = None, overdue: bool | None = None,
     village: str | None = None, speaker: str | None = None, now: datetime | None = None,
+    q: str | None = None,
 ) -> Select[Ticket]:
-    """Tickets the principal may see, filtered; most urgent first, then newest."""
+    """Tickets the principal may see, filtered (``q``: words in the village's name or code, or
+    the speaker's serial, name or location); newest first."""
     stmt = select(Ticket)
     scope = _ticket_scope(session, principal)
     if scope is not None:
@@ -421,7 +424,18 @@ def list_tickets(
     if overdue is not None:
         late = and_(Ticket.status.in_(OPEN_STATUSES), Ticket.due_at <= (now or utcnow()))
         stmt = stmt.where(late if overdue else ~late)
+    if (words := _ticket_words(q)) is not None:
+        stmt = stmt.where(words)
     return stmt.order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+
+
+def _ticket_words(q: str | None) -> ColumnElement[bool] | None:
+    villages = matching(q, Area.name, Area.code)
+    speakers = matching(q, Speaker.serial, Speaker.name, Speaker.location)
+    if villages is None or speakers is None:
+        return None
+    return or_(Ticket.village_code.in_(select(Area.code).where(villages)),
+               Ticket.speaker_id.in_(select(Speaker.id).where(speakers)))
 
 
 # ---------------------------------------------------------------- the crew's actions

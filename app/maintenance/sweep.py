@@ -9,7 +9,9 @@ may repeat what the old one did:
    ``offline``) or that reports a fault (cause from its fault text); speakers in
    maintenance and speakers never heard open none, nor does silence outside a speaker's
    operating hours (:mod:`app.speakers.operating`: such a speaker is looked at again when
-   its next window could make the silence an outage);
+   its next window could make the silence an outage); silence counts only once the process
+   has held the scheduler lease for one timeout (after a restart every terminal that was
+   fine has had the time to be heard again);
 2. close detected outages whose speaker is heard healthy again;
 3. give a ticket to every outage open for ``CUNXIANG_TICKET_GRACE`` (flap suppression);
 4. close resolved tickets whose speaker was heard healthy after the resolution, and reopen
@@ -32,7 +34,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, false, func, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -66,6 +68,8 @@ from app.maintenance.service import (
 from app.maintenance.webhooks import queue_events
 from app.metrics import tickets_open
 from app.playout.models import PlayOrder
+from app.schedules.jobs.lease import lease_state
+from app.schedules.jobs.scheduler import LEASE_NAME
 from app.schedules.scheduler import leader_job
 from app.speakers.models import Speaker
 from app.speakers.operating import (
@@ -79,6 +83,7 @@ __all__ = [
     "SweepReport",
     "sweep",
     "run_sweep",
+    "listening_since",
     "open_detected_outages",
     "close_recovered_outages",
     "open_due_tickets",
@@ -155,10 +160,27 @@ def _detected_cause(power: str | None, fault: str | None, silent: bool) -> str:
     return cause_of_silence(power) if silent else cause_of_fault(fault)
 
 
+def listening_since(session: Session) -> datetime | None:
+    """Since when the process running the sweep has held the scheduler lease (None: no lease).
+
+    After a restart (or a takeover) terminals that were fine have not been heard *by this
+    server* yet: their last heartbeats are as old as the outage of the server itself.
+    """
+    lease = lease_state(session=session, name=LEASE_NAME)
+    return lease.acquired_at if lease is not None else None
+
+
 def open_detected_outages(session: Session, *, now: datetime) -> int:
-    """Open an outage for each speaker gone silent or reporting a fault that has none open."""
+    """Open an outage for each speaker gone silent or reporting a fault that has none open.
+
+    Silence counts only once the sweep's process has listened for a whole timeout: after a
+    server start every terminal gets one ``CUNXIANG_HEARTBEAT_TIMEOUT`` of grace to be heard.
+    """
     cutoff = _timeout(now)
-    silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff)
+    since = listening_since(session)
+    grace = since is not None and since > cutoff
+    silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff,
+                  false() if grace else true())
     faulty = and_(Speaker.last_heard_at >= cutoff, Speaker.last_status == "fault")
     has_open = exists().where(Outage.speaker_id == Speaker.id, outage_open_detected())
     excused = and_(Speaker.silence_expected_until.is_not(None),

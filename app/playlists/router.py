@@ -10,7 +10,7 @@ from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
 from app.errors import Conflict
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 from app.playlists import service
 from app.playlists.m3u8 import M3U8_MEDIA_TYPE, render_m3u8
 from app.playlists.schemas import PlaylistCreate, PlaylistRead, PlaylistUpdate
@@ -37,9 +37,10 @@ def list_playlists(
     session: DbSession,
     paging: Paging,
     area: AreaFilter = None,
+    q: Search = None,
 ) -> Page[PlaylistRead]:
-    """Playlists inside the caller's area (or the given one), by name."""
-    stmt = service.list_playlists(session=session, principal=principal, area=area)
+    """Playlists inside the caller's area (or the given one), by name; ``q`` searches names."""
+    stmt = service.list_playlists(session=session, principal=principal, area=area, q=q)
     rows, total = fetch_page(session, stmt, paging)
     return Page(items=[service.to_read(session, p) for p in rows], total=total)
 

@@ -28,6 +28,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import chime_media, get_media, media_url, silence_media
+from app.pagination import matching
 from app.playlists.models import Playlist, PlaylistItem
 from app.playlists.schemas import (
     AnnouncementItem,
@@ -249,14 +250,17 @@ def get_playlist(*, session: Session, principal: Principal, playlist_id: str) ->
     return playlist
 
 
-def list_playlists(*, session: Session, principal: Principal,
-                   area: str | None = None) -> Select[Playlist]:
-    """Playlists in the principal's area (or in ``area`` and its sub-areas), by name."""
+def list_playlists(*, session: Session, principal: Principal, area: str | None = None,
+                   q: str | None = None) -> Select[Playlist]:
+    """Playlists in the principal's area (or in ``area`` and its sub-areas), by name;
+    ``q``: words in the name."""
     stmt = select(Playlist).join(Area, Area.code == Playlist.area_code)
     path = (get_area_in_scope(session=session, principal=principal, code=area).path
             if area is not None else principal.area_path)
     if path is not None:
         stmt = stmt.where(within(Area.path, path))
+    if (words := matching(q, Playlist.name)) is not None:
+        stmt = stmt.where(words)
     return stmt.order_by(Playlist.name, Playlist.id)
 
 

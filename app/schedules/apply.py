@@ -1,11 +1,14 @@
 """Schedule files: ``cunxiang apply FILE.yaml`` creates or updates what a file describes, and
 ``cunxiang export`` writes the current state back out in the same format.
 
-A file has five optional lists, applied in this order, all in one transaction (any error:
-nothing changes)::
+A file has these optional lists, applied in this order, all in one transaction (any error:
+nothing changes); ``users``, ``crews`` and ``speakers`` are described in
+:mod:`app.schedules.apply_people` (``export`` leaves them out)::
 
     areas:          [{code, name, level, parent?}]
     day_types:      [{name, description?, dates}]                # the shared village calendar
+    users:          [{username, password, role, area?, name?}]
+    crews:          [{name, towns, members}]
     announcements:  [{title, area, category?, body | file}]   # file: relative to the YAML
     playlists:      [{name, area, items, chime?, gap_ms?}]    # items: {announcement: TITLE}
                                                               #  | {media: SHA} | {silence_ms: N}
@@ -14,11 +17,13 @@ nothing changes)::
                       skip_dates?, extra_dates?, lunar_days?, day_types?, skip_day_types?}]
                       # a time is "07:00" or {at: "07:00", volume: 40}; lunar_days may
                       # be a phrase like 逢三六九
+    speakers:       [{serial, village, name?, location?, lat?, lon?}]
 
 Applying is idempotent: areas are matched by code, announcements by area and title,
-playlists by area and name, schedules by name; what already matches is left alone, so a second
-run changes nothing. Every change goes through the same service functions (and checks) as
-the API, so a file cannot hold what the API would refuse.
+playlists by area and name, schedules and crews by name, users by username, speakers by
+serial; what already matches is left alone, so a second run changes nothing. Every change
+goes through the same service functions (and checks) as the API, so a file cannot hold what
+the API would refuse.
 
 Announcements in a file are authored by the system (actor ``system:apply``) and approved by
 the system (actor ``system:cunxiang``): whoever may run ``cunxiang apply`` on the server is
@@ -63,6 +68,14 @@ from app.playlists.models import Playlist
 from app.playlists.schemas import PlaylistCreate, PlaylistUpdate
 from app.playlists.service import create_playlist, update_playlist
 from app.schedules import service as schedules
+from app.schedules.apply_people import (
+    CrewEntry,
+    SpeakerEntry,
+    UserEntry,
+    apply_crew,
+    apply_speaker,
+    apply_user,
+)
 from app.schedules.calendar_days import split_times
 from app.schedules.lunar import parse_lunar_days
 from app.schedules.models import Schedule
@@ -168,15 +181,19 @@ class ScheduleFile(_Strict):
 
     areas: list[AreaEntry] = []
     day_types: list[DayTypeEntry] = []
+    users: list[UserEntry] = []
+    crews: list[CrewEntry] = []
     announcements: list[AnnouncementEntry] = []
     playlists: list[PlaylistEntry] = []
     schedules: list[ScheduleEntry] = []
+    speakers: list[SpeakerEntry] = []
 
     @property
     def size(self) -> int:
         """How many entries the file holds."""
-        return (len(self.areas) + len(self.day_types) + len(self.announcements)
-                + len(self.playlists) + len(self.schedules))
+        return (len(self.areas) + len(self.day_types) + len(self.users) + len(self.crews)
+                + len(self.announcements) + len(self.playlists) + len(self.schedules)
+                + len(self.speakers))
 
 
 @dataclass
@@ -184,6 +201,7 @@ class ApplyReport:
     """What applying a file did, per kind: created, updated, unchanged."""
 
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # new speakers' tokens, by serial
 
     def note(self, kind: str, outcome: str) -> None:
         """Count one entry's outcome."""
@@ -406,6 +424,13 @@ def _apply_day_type(session: Session, entry: DayTypeEntry) -> str:
     return "updated"
 
 
+def _apply_speaker(session: Session, entry: SpeakerEntry, report: ApplyReport) -> str:
+    outcome, token = apply_speaker(session, entry)
+    if token is not None:
+        report.tokens[entry.serial] = token
+    return outcome
+
+
 def _level_order(entry: AreaEntry) -> int:
     return LEVELS.index(entry.level)
 
@@ -419,6 +444,10 @@ def apply_schedule_file(session: Session, document: ScheduleFile, base: Path,
         steps.append(("areas", area.code, partial(_apply_area, session, area)))
     for day_type in document.day_types:
         steps.append(("day_types", day_type.name, partial(_apply_day_type, session, day_type)))
+    for user in document.users:
+        steps.append(("users", user.username, partial(apply_user, session, user)))
+    for crew in document.crews:
+        steps.append(("crews", crew.name, partial(apply_crew, session, crew)))
     for ann in document.announcements:
         steps.append(("announcements", ann.title,
                       partial(_apply_announcement, session, ann, base)))
@@ -426,6 +455,9 @@ def apply_schedule_file(session: Session, document: ScheduleFile, base: Path,
         steps.append(("playlists", playlist.name, partial(_apply_playlist, session, playlist)))
     for schedule in document.schedules:
         steps.append(("schedules", schedule.name, partial(_apply_schedule, session, schedule)))
+    for speaker in document.speakers:
+        steps.append(("speakers", speaker.serial,
+                      partial(_apply_speaker, session, speaker, report)))
     for kind, name, step in steps:
         try:
             report.note(kind, step())

@@ -13,7 +13,7 @@ from app.auth.permissions import Principal
 from app.config import get_settings
 from app.db import DbSession, utcnow
 from app.errors import InvalidInput
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 from app.schedules import service
 from app.schedules.calendar import village_calendar
 from app.schedules.schemas import (
@@ -58,9 +58,12 @@ def list_schedules(
     principal: Reader, session: DbSession, paging: Paging,
     area: Annotated[str | None, Query(max_length=64,
                                       description="schedules that play in this area")] = None,
+    q: Search = None,
+    enabled: Annotated[bool | None, Query(description="only enabled (or disabled) ones")] = None,
 ) -> Page[ScheduleRead]:
-    """Schedules that play in the area (default: the caller's area)."""
-    stmt = service.list_schedules(session=session, principal=principal, area=area)
+    """Schedules that play in the area (default: the caller's area); ``q`` searches names."""
+    stmt = service.list_schedules(session=session, principal=principal, area=area, q=q,
+                                  enabled=enabled)
     rows, total = fetch_page(session, stmt, paging)
     now = utcnow()
     return Page(items=[service.to_read(session, s, now) for s in rows], total=total)

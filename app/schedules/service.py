@@ -22,6 +22,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
+from app.pagination import matching
 from app.playlists.models import Playlist
 from app.playlists.service import PLAYLIST_USAGE_CHECKS, playout_media, unapproved_items
 from app.schedules import reactions  # noqa: F401  (subscribes to other parts' events)
@@ -164,9 +165,11 @@ def _affecting(path: str) -> Any:
 
 
 def list_schedules(
-    *, session: Session, principal: Principal, area: str | None = None
+    *, session: Session, principal: Principal, area: str | None = None, q: str | None = None,
+    enabled: bool | None = None,
 ) -> Select[Any]:
-    """Schedules that play in the area (default: the caller's), by name."""
+    """Schedules that play in the area (default: the caller's), by name; ``q``: words in the
+    name; ``enabled``: only enabled (or disabled) ones."""
     stmt = select(Schedule)
     paths = []
     if principal.area_path is not None:
@@ -177,6 +180,10 @@ def list_schedules(
         playing_there = (select(ScheduleTarget.schedule_id).join(Area)
                          .where(_affecting(path)))
         stmt = stmt.where(Schedule.id.in_(playing_there))
+    if (words := matching(q, Schedule.name)) is not None:
+        stmt = stmt.where(words)
+    if enabled is not None:
+        stmt = stmt.where(Schedule.enabled.is_(enabled))
     return stmt.order_by(Schedule.name, Schedule.id)
 
 

@@ -25,6 +25,7 @@ class Speaker(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("spk"))
     serial: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))  # where it hangs, in words
     village_code: Mapped[str] = mapped_column(
         ForeignKey("areas.code", ondelete="RESTRICT"), index=True
     )

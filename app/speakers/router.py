@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging, Search, fetch_page
 from app.speakers import service
 from app.speakers.heartbeats import FreshHeartbeats
 from app.speakers.schemas import (
@@ -49,10 +49,12 @@ def list_speakers(
     area: Annotated[str | None,
                     Query(max_length=64, description="any area: all its villages")] = None,
     status: Annotated[Status | None, Query()] = None,
+    q: Search = None,
 ) -> Page[SpeakerRead]:
-    """Speakers inside the caller's area, by village, town, area or status."""
+    """Speakers inside the caller's area, by village, town, area or status; ``q`` searches
+    the serial, name, location and village name."""
     stmt = service.list_speakers(session=session, principal=principal, village=village,
-                                 town=town, area=area, status=status)
+                                 town=town, area=area, status=status, q=q)
     rows, total = fetch_page(session, stmt, paging)
     return Page(items=service.speakers_read(session, rows), total=total)
 

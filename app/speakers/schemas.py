@@ -41,18 +41,21 @@ class SpeakerCreate(BaseModel):
     serial: str = Serial
     village: str = Field(min_length=1, max_length=64)
     name: str | None = Field(default=None, max_length=200)
+    location: str | None = Field(default=None, max_length=200,
+                                 description="where it hangs, e.g. 村委会楼顶")
     lat: float | None = Lat
     lon: float | None = Lon
     operating_hours: OperatingHours = None
 
 
 class SpeakerUpdate(BaseModel):
-    """Move, rename, reposition a terminal or put it in (or out of) maintenance."""
+    """Move, rename, relocate, reposition a terminal or put it in (or out of) maintenance."""
 
     model_config = ConfigDict(extra="forbid")
 
     village: str | None = Field(default=None, min_length=1, max_length=64)
     name: str | None = Field(default=None, max_length=200)
+    location: str | None = Field(default=None, max_length=200)
     lat: float | None = Lat
     lon: float | None = Lon
     maintenance: bool | None = None
@@ -65,6 +68,7 @@ class SpeakerRead(BaseModel):
     id: str
     serial: str
     name: str | None
+    location: str | None
     village: str
     town: str | None
     lat: float | None

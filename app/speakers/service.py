@@ -21,6 +21,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
+from app.pagination import matching
 from app.playout.service import move_terminal_program
 from app.speakers.health import FAULT, MAINTENANCE, OFFLINE, derive_status
 from app.speakers.models import Speaker
@@ -58,7 +59,8 @@ def speaker_status(speaker: Speaker, now: datetime | None = None) -> str:
 def speaker_read(speaker: Speaker, town: str | None, now: datetime | None = None) -> SpeakerRead:
     """The staff view of a speaker (``town`` is its village's parent)."""
     return SpeakerRead(
-        id=speaker.id, serial=speaker.serial, name=speaker.name, village=speaker.village_code,
+        id=speaker.id, serial=speaker.serial, name=speaker.name, location=speaker.location,
+        village=speaker.village_code,
         town=town, lat=speaker.lat, lon=speaker.lon, status=speaker_status(speaker, now),  # type: ignore[arg-type]
         maintenance=speaker.maintenance, last_heard_at=speaker.last_heard_at,
         power=speaker.last_power, fault=speaker.last_fault, volume=speaker.last_volume,
@@ -145,8 +147,8 @@ def create_speaker(
 
 
 def _reset(speaker: Speaker, data: SpeakerCreate) -> None:
-    speaker.village_code, speaker.name, speaker.lat, speaker.lon = (
-        data.village, data.name, data.lat, data.lon)
+    speaker.village_code, speaker.name, speaker.location, speaker.lat, speaker.lon = (
+        data.village, data.name, data.location, data.lat, data.lon)
     speaker.maintenance, speaker.retired_at, speaker.health = False, None, OFFLINE
     speaker.last_heard_at = speaker.last_reported_at = None
     speaker.last_status = speaker.last_power = speaker.last_fault = speaker.last_playing = None
@@ -171,8 +173,10 @@ def status_clause(status: str, now: datetime | None = None) -> ColumnElement[boo
 def list_speakers(
     *, session: Session, principal: Principal, village: str | None = None,
     town: str | None = None, area: str | None = None, status: str | None = None,
+    q: str | None = None,
 ) -> Select[Any]:
-    """Registered speakers inside the principal's area, filtered; ordered by village and serial."""
+    """Registered speakers inside the principal's area, filtered (``q``: words in the serial,
+    name, location or village name); ordered by village and serial."""
     stmt = (select(Speaker).join(Area, Area.code == Speaker.village_code)
             .where(Speaker.retired_at.is_(None)))
     if principal.area_path is not None:
@@ -183,6 +187,9 @@ def list_speakers(
             stmt = stmt.where(within(Area.path, found.path))
     if status:
         stmt = stmt.where(status_clause(status))
+    if (words := matching(q, Speaker.serial, Speaker.name, Speaker.location,
+                          Area.name)) is not None:
+        stmt = stmt.where(words)
     return stmt.order_by(Speaker.village_code, Speaker.serial)
 
 
@@ -194,7 +201,7 @@ def update_speaker(
     village = get_area(session=session, code=speaker.village_code)
     before = speaker_read(speaker, village.parent_code)
     fields = data.model_fields_set
-    for name in ("name", "lat", "lon"):
+    for name in ("name", "location", "lat", "lon"):
         if name in fields:
             setattr(speaker, name, getattr(data, name))
     if "operating_hours" in fields and data.operating_hours != speaker.operating_hours:

@@ -458,15 +458,28 @@ def test_levels_iii_and_iv_wait_for_the_end_of_quiet_hours_i_and_ii_do_not(
             broadcast_body(targets=["v11"], media=sha, level=3, expires_at=later),
         )
     )
-    doomed = created(
+    # No expiry given: its hour counts from the deferred start, not from now (it used to end
+    # before quiet hours did, so it never played and nobody was told).
+    deferred = created(
         post(client, district.admin, broadcast_body(targets=["v11"], media=sha, level=4))
     )
+    too_soon = post(client, district.admin, broadcast_body(
+        targets=["v11"], media=sha, level=4,
+        expires_at=(quiet_now - timedelta(minutes=5)).isoformat()))
 
     assert at(urgent["start_at"]) == at(urgent["created_at"])
     assert at(waiting["start_at"]) == quiet_now and waiting["status"] == "active"
-    assert doomed["status"] == "expired"  # an hour's life ends before the quiet hours do
+    assert deferred["status"] == "active" and at(deferred["start_at"]) == quiet_now
+    assert at(deferred["expires_at"]) == quiet_now + timedelta(hours=1)
+    assert too_soon.status_code == 422, too_soon.text
+    refusal = too_soon.json()
+    assert refusal["error"] == "expires_before_start" and at(refusal["start_at"]) == quiet_now
+    assert "quiet hours" in refusal["detail"]
     starts = {o["broadcast"]: at(o["start_at"]) for o in v11.urgent_orders()}
-    assert starts == {urgent["id"]: at(urgent["start_at"]), waiting["id"]: quiet_now}
+    assert starts == {urgent["id"]: at(urgent["start_at"]), waiting["id"]: quiet_now,
+                      deferred["id"]: quiet_now}
+    orders = {o["broadcast"]: o for o in v11.urgent_orders()}
+    assert at(orders[deferred["id"]]["not_after"]) == quiet_now + timedelta(hours=1)
 
 
 # --- cancel, expiry, status ----------------------------------------------------------------

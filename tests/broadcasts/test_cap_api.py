@@ -533,3 +533,27 @@ def test_who_may_send_cap(client: TestClient, district: District) -> None:
         send(client, {"Authorization": f"Bearer {key}"}, alert(area_codes=("v12",))).status_code
         == 201
     )
+
+
+def test_a_level_iii_alert_in_quiet_hours_lives_an_hour_from_their_end_or_is_refused(
+    client: TestClient, district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import get_settings, reset_settings
+
+    zone = get_settings().tz
+    now = datetime.now(zone).replace(second=0, microsecond=0)
+    monkeypatch.setenv("CUNXIANG_QUIET_HOURS",
+                       f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=2):%H:%M}")
+    reset_settings()
+    quiet_end = (now + timedelta(hours=2)).astimezone(UTC)
+
+    accepted = send(client, district.admin, alert("HZ-Q1", severity="Moderate"))
+    refused = send(client, district.admin, alert(
+        "HZ-Q2", severity="Moderate", expires=cap_time(quiet_end - timedelta(minutes=30))))
+
+    assert accepted.status_code == 201, accepted.text
+    body = accepted.json()
+    assert body["status"] == "active" and at(body["start_at"]) == quiet_end
+    assert at(body["expires_at"]) == quiet_end + timedelta(hours=1)
+    assert refused.status_code == 422 and refused.json()["error"] == "expires_before_start"
+    assert [b["id"] for b in everything(client, district.admin)] == [body["id"]]

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,15 +37,40 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def guard_requests(context: Any) -> list[str]:
+    """Route every request of a browser context: those to any host but 127.0.0.1/localhost are
+    refused and listed (the console must fetch nothing from the internet)."""
+    outside: list[str] = []
+
+    def check(route: Any) -> None:
+        url = route.request.url
+        if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", check)
+    return outside
+
+
 @pytest.fixture
 def page_factory(browser: Any) -> Iterator[Any]:
-    """Open new pages (desktop by default, ``width=360`` for a phone), closed after the test."""
-    contexts: list[Any] = []
+    """Open new pages (desktop by default, ``width=360`` for a phone), closed after the test.
 
-    def open_page(width: int = 1280, height: int = 900) -> Any:
+    Every request is checked: the test fails if any went to a host other than 127.0.0.1.
+    """
+    contexts: list[Any] = []
+    outside: list[list[str]] = []
+
+    def open_page(width: int = 1280, height: int = 800) -> Any:
         context = browser.new_context(viewport={"width": width, "height": height},
                                       locale="zh-CN", timezone_id="Asia/Shanghai")
         contexts.append(context)
+        outside.append(guard_requests(context))
         page = context.new_page()
         page.set_default_timeout(15_000)
         return page
@@ -52,6 +78,9 @@ def page_factory(browser: Any) -> Iterator[Any]:
     yield open_page
     for context in contexts:
         context.close()
+    left = [url for urls in outside for url in urls]
+    if left:
+        pytest.fail(f"requests left 127.0.0.1: {left[:10]}")
 
 
 def screenshot(page: Any, name: str) -> Path:

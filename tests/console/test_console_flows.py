@@ -24,6 +24,11 @@ class Api:
                                json={"username": "admin", "password": ADMIN_PASSWORD}).json()
         self.headers = {"Authorization": f"Bearer {token['access_token']}"}
 
+    def get(self, path: str) -> Any:
+        response = self.http.get(path, headers=self.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def post(self, path: str, body: Any) -> Any:
         response = self.http.post(path, json=body, headers=self.headers)
         assert response.status_code in (200, 201), response.text
@@ -60,36 +65,81 @@ def test_write_review_schedule_and_see_it_in_the_village_calendar(  # type: igno
     staff.click("button[type=submit]")
     staff.wait_for_url(re.compile(r".*/console/announcements/ann_\w+$"))
     detail_url = staff.url
-    staff.click("text=提交审核")
+    staff.click("button:has-text('提交审核')")
     staff.wait_for_selector("#status:has-text('待审核')")
 
+    # The reviewer finds it waiting on the dashboard and sends it back with a reason typed in
+    # the page (no browser prompt).
     reviewer = page_factory()
+    dialogs: list[str] = []
+    reviewer.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     console_login(reviewer, live_server.url, "wang", PASSWORD)
+    assert reviewer.inner_text("#stat-review") == "1"
+    reviewer.click("#review-queue >> text=秸秆禁烧通知")
+    reviewer.click("#reject")
+    reviewer.fill(".inline-ask textarea", "请写明举报电话的区号")
+    screenshot(reviewer, "announcement-reject-reason")
+    reviewer.click(".inline-ask button[type=submit]")
+    reviewer.wait_for_selector("#status:has-text('已驳回')")
+    assert dialogs == []
+
+    # The author reads why, writes a new revision and submits it again; now it is approved.
+    staff.reload()
+    assert "驳回理由：请写明举报电话的区号" in staff.inner_text("main")
+    staff.fill("#body", "各位村民：秋收期间严禁焚烧秸秆，举报电话0571-12345。")
+    staff.click("button:has-text('保存为新版本')")
+    staff.wait_for_selector("#status:has-text('草稿')")
+    assert "第 2 版" in staff.inner_text("main")
+    staff.click("button:has-text('提交审核')")
+    staff.wait_for_selector("#status:has-text('待审核')")
     reviewer.goto(detail_url)
     reviewer.click("text=审核通过")
     reviewer.wait_for_selector("#status:has-text('已通过')")
     reviewer.wait_for_selector("audio#player", timeout=60_000)  # the page reloads until rendered
     screenshot(reviewer, "announcement-approved")
 
-    staff.goto(f"{live_server.url}/console/playlists")
+    # A playlist: the announcement and a pause, reordered, gaps in seconds, each item heard.
+    staff.goto(f"{live_server.url}/console/playlists/new")
     staff.fill("#pl-name", "秋季宣传")
-    staff.check("text=秸秆禁烧通知")
-    staff.click("#playlist-form button[type=submit]")
-    staff.wait_for_selector("td:has-text('秋季宣传')")
-    screenshot(staff, "playlists")
+    staff.click("#pl-choices li:has-text('秸秆禁烧通知') button.add")
+    staff.fill("#pl-silence", "1.5")
+    staff.click("#pl-add-silence")
+    staff.click("#pl-items li[data-kind=silence] button[data-move='-1']")  # the pause first
+    staff.fill("#pl-gap", "1.2")
+    staff.click("#pl-save")
+    staff.wait_for_url(re.compile(r".*/console/playlists/pl_\w+\?saved=1$"))
+    playlist_id = staff.url.split("/")[-1].split("?")[0]
+    saved = api.get(f"/api/v1/playlists/{playlist_id}")
+    assert saved["gap_ms"] == 1200 and saved["items"][0] == {"silence_ms": 1500}
+    assert list(saved["items"][1]) == ["announcement"]
+    seconds = staff.evaluate("""() => new Promise((done) => {
+        const audio = document.querySelector("#pl-items li[data-kind=announcement] audio");
+        audio.preload = "metadata";
+        audio.addEventListener("loadedmetadata", () => done(audio.duration));
+        audio.load(); })""")
+    assert seconds > 2  # the approved revision's audio, playable in the page
+    staff.click("#pl-items li[data-kind=announcement] button[data-move='-1']")  # edit: reorder
+    with staff.expect_navigation():
+        staff.click("#pl-save")
+    assert list(api.get(f"/api/v1/playlists/{playlist_id}")["items"][0]) == ["announcement"]
+    screenshot(staff, "playlist-edit")
 
-    staff.goto(f"{live_server.url}/console/schedules")
+    # A schedule: quiet hours are refused in Chinese beside the field, then it is saved.
+    staff.goto(f"{live_server.url}/console/schedules/new?playlist={playlist_id}")
     staff.fill("#name", "秋季每日广播")
-    staff.select_option("#targets", ["t1"])
-    staff.fill("#times", "23:00")  # inside quiet hours: the error shows next to the field
-    staff.click("form[data-api] button[type=submit]")
-    staff.wait_for_selector(".error:not(:empty), .flash.error")
+    staff.check("#targets input[value=t1]")
+    staff.fill("#times", "23:00")
+    staff.click("#schedule-save")
+    refusal = staff.locator(".flash.error").first
+    refusal.wait_for()
+    assert "静默时段" in refusal.inner_text() and "quiet" not in refusal.inner_text()
     screenshot(staff, "schedule-quiet-hours")
     staff.fill("#times", "07:00, 12:00, 18:30")
     staff.fill("#loop", "2")
-    staff.click("form[data-api] button[type=submit]")
-    staff.wait_for_selector("td:has-text('秋季每日广播')")
-    screenshot(staff, "schedules")
+    staff.click("#schedule-save")
+    staff.wait_for_url(re.compile(r".*/console/schedules/sch_\w+\?saved=1$"))
+    schedule_id = staff.url.split("/")[-1].split("?")[0]
+    screenshot(staff, "schedule-edit")
 
     staff.goto(f"{live_server.url}/console/villages/v11/calendar")
     staff.click("text=下一周")  # a whole week ahead: three times a day, every day
@@ -99,6 +149,47 @@ def test_write_review_schedule_and_see_it_in_the_village_calendar(  # type: igno
     assert staff.locator(".calendar-entry:has-text('07:00')").count() == 7
     assert staff.locator(".calendar-entry:has-text('18:30')").count() == 7
     screenshot(staff, "village-calendar")
+
+    # Edit it: every hour from 08:00 to 10:00 on working days, for a date range; then disable.
+    staff.goto(f"{live_server.url}/console/schedules/{schedule_id}")
+    staff.check("input[name=kind][value=every]")
+    staff.fill("#every_minutes", "60")
+    staff.fill("#window-start", "08:00")
+    staff.fill("#window-end", "10:00")
+    staff.click("button[data-days='mon tue wed thu fri']")
+    staff.fill("#start_date", "2030-03-01")
+    staff.fill("#end_date", "2030-06-30")
+    with staff.expect_navigation():
+        staff.click("#schedule-save")
+    edited = api.get(f"/api/v1/schedules/{schedule_id}")
+    assert (edited["times"], edited["every_minutes"], edited["window"]) == (
+        None, 60, ["08:00", "10:00"])
+    assert edited["days"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert (edited["start_date"], edited["end_date"]) == ("2030-03-01", "2030-06-30")
+    staff.goto(f"{live_server.url}/console/schedules")
+    staff.click(f"tr[data-id={schedule_id}] button.toggle")
+    staff.wait_for_selector(f"tr[data-id={schedule_id}] .badge:has-text('停用')")
+    assert api.get(f"/api/v1/schedules/{schedule_id}")["enabled"] is False
+
+    # Deleting: the playlist is still used (refused, in Chinese); the schedule goes first.
+    staff.goto(f"{live_server.url}/console/playlists/{playlist_id}")
+    staff.click("#pl-delete")
+    staff.click(".inline-ask button[type=submit]")
+    refused = staff.locator(".inline-ask .error")
+    refused.filter(has_text="播单仍在使用").wait_for()
+    assert "秋季每日广播" in refused.inner_text()
+    staff.goto(f"{live_server.url}/console/schedules/{schedule_id}")
+    staff.click("#schedule-delete")
+    with staff.expect_navigation():
+        staff.click(".inline-ask button[type=submit]")
+    staff.goto(f"{live_server.url}/console/playlists/{playlist_id}")
+    staff.click("#pl-delete")
+    with staff.expect_navigation():
+        staff.click(".inline-ask button[type=submit]")
+    assert staff.url == f"{live_server.url}/console/playlists"
+    assert api.http.get(f"/api/v1/playlists/{playlist_id}",
+                        headers=api.headers).status_code == 404
+    assert dialogs == []
 
 
 def test_a_crew_member_claims_and_resolves_a_ticket_on_a_phone(live_server, page_factory) -> None:  # type: ignore[no-untyped-def]
@@ -132,19 +223,20 @@ def test_a_crew_member_claims_and_resolves_a_ticket_on_a_phone(live_server, page
 
 
 def _console_routes(app: Any) -> list[str]:
-    from app.console import pages_content, pages_ops, router
+    from app.console import pages_admin, pages_content, pages_edit, pages_ops, router
 
+    public = ("/console/login", "/console/i18n.js")  # the translation table is no secret
     paths = []
-    for module in (router, pages_content, pages_ops):
+    for module in (router, pages_content, pages_ops, pages_edit, pages_admin):
         for route in module.router.routes:
-            if "GET" in getattr(route, "methods", ()) and route.path != "/console/login":
+            if "GET" in getattr(route, "methods", ()) and route.path not in public:
                 paths.append(route.path)
     return paths
 
 
 def test_every_console_page_refuses_visitors_without_a_session(app, client: TestClient) -> None:  # type: ignore[no-untyped-def]
     paths = _console_routes(app)
-    assert len(paths) >= 12
+    assert len(paths) >= 25
     for path in paths:
         concrete = re.sub(r"\{[^}]+\}", "x", path)
         response = client.get(concrete, follow_redirects=False)
@@ -189,7 +281,7 @@ def test_an_urgent_broadcast_from_the_form_shows_the_terminal_playing_it(  # typ
         page.goto(f"{live_server.url}/console/broadcasts/new")
         page.fill("#title", "山洪预警")
         page.select_option("#level", "2")
-        page.select_option("#targets", ["v11"])
+        page.check("#targets input[value=v11]")
         page.fill("#text", "请注意，上游水库开闸泄洪，沿河村民立即转移到高处。")
         page.click("#broadcast-form button[type=submit]")
         page.wait_for_selector("#confirm-panel", state="visible")
@@ -198,6 +290,7 @@ def test_an_urgent_broadcast_from_the_form_shows_the_terminal_playing_it(  # typ
         screenshot(page, "broadcast-confirm")
         page.click("#confirm-send")
         page.wait_for_url(re.compile(r".*/console/broadcasts/\w+$"))
+        assert page.inner_text('tr[data-village="v11"] td >> nth=0') == "东一村"
         row = page.locator('tr[data-village="v11"] .village-state')
         row.filter(has_text=re.compile("播放中|已播放")).wait_for(timeout=30_000)
         terminal.wait_for("play", timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,10 @@ from typer.testing import CliRunner
 
 from app.announcements.models import Announcement, Revision
 from app.areas.models import Area
+from app.auth.service import login
 from app.db import session_scope
 from app.schedules.models import Schedule
+from app.speakers.service import resolve_terminal_token
 from tests.conftest import ROOT
 from tests.schedules.conftest import orders
 
@@ -50,10 +53,26 @@ def test_demo_applies_the_sample_district_and_a_second_run_changes_nothing(
         assert letter.body == (ROOT / "schedules/demo/letter.txt").read_text("utf-8").strip()
         names = set(session.scalars(select(Schedule.name)))
         assert "青禾区早间广播" in names and len(names) == 5
+    # A newcomer can log in as each role, and the two speakers' terminals can connect.
+    assert "users: 3 created" in first.stdout and "speakers: 2 created" in first.stdout
+    for role, username, password in (("staff", "staff", "staff-demo-1"),
+                                      ("reviewer", "reviewer", "reviewer-demo-1"),
+                                      ("crew", "crew", "crew-demo-1")):
+        assert f"{role:<9} {username} / {password}" in first.stdout
+        with session_scope() as session:
+            assert login(session=session, username=username, password=password, ttl_s=60)
+    tokens = re.findall(r"--token (cxt_\S+)", first.stdout)
+    assert len(tokens) == 2 and "QH-DC-001: cunxiang terminal --server http://" in first.stdout
+    with session_scope() as session:
+        assert {resolve_terminal_token(session, t).village_code for t in tokens} == {
+            "qh-qinghe-dongcun", "qh-liuxi-hekou"}
 
     again = run("demo", "--no-render")
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.count(" 0 created, 0 updated") == 4, again.stdout
+    assert again.stdout.count(" 0 created, 0 updated") == 7, again.stdout
+    assert "--token" not in again.stdout  # a token is shown once, when the speaker is made
+    with session_scope() as session:  # the second run left the tokens alone
+        assert all(resolve_terminal_token(session, t) for t in tokens)
 
     exported = run("export", "-o", str(tmp_path / "now.yaml"))
     assert exported.exit_code == 0, exported.stderr
@@ -118,3 +137,44 @@ def test_a_file_the_api_would_refuse_changes_nothing(env: dict[str, str], tmp_pa
     plan.write_text("schedules: [{name: x, playlist: y}]", encoding="utf-8")
     broken = run("apply", str(plan))
     assert broken.exit_code == 2 and "targets" in broken.stderr
+
+
+PEOPLE = """
+areas:
+  - {code: sd, name: 小区, level: district}
+  - {code: st, name: 小镇, level: town, parent: sd}
+  - {code: sv, name: 小村, level: village, parent: st}
+users:
+  - {username: xiao, password: first-pass-1, role: staff, area: st, name: %s}
+  - {username: fixer, password: fixer-pass-1, role: crew}
+crews:
+  - {name: 小镇维修队, towns: [st], members: [fixer]}
+speakers:
+  - {serial: SV-1, village: sv, name: 小村喇叭, location: %s}
+"""
+
+
+def test_users_crews_and_speakers_follow_the_file_but_passwords_and_tokens_stay(
+    env: dict[str, str], tmp_path: Path,
+) -> None:
+    from app.auth.models import User
+    from app.speakers.models import Speaker
+
+    plan = tmp_path / "people.yaml"
+    plan.write_text(PEOPLE % ("小肖", "村口"), encoding="utf-8")
+    first = run("apply", str(plan))
+    assert first.exit_code == 0, first.stderr
+    [token] = re.findall(r"--token (cxt_\S+)", first.stdout)
+
+    plan.write_text(PEOPLE.replace("first-pass-1", "other-pass-1") % ("肖明", "祠堂门口"),
+                    encoding="utf-8")
+    edited = run("apply", str(plan))
+    assert edited.exit_code == 0, edited.stderr
+    assert "users: 0 created, 1 updated, 1 unchanged" in edited.stdout
+    assert "crews: 0 created, 0 updated, 1 unchanged" in edited.stdout
+    assert "speakers: 0 created, 1 updated" in edited.stdout and "--token" not in edited.stdout
+    with session_scope() as session:
+        assert session.scalar(select(User.name).where(User.username == "xiao")) == "肖明"
+        assert login(session=session, username="xiao", password="first-pass-1", ttl_s=60)
+        assert session.scalar(select(Speaker.location)) == "祠堂门口"
+        assert resolve_terminal_token(session, token) is not None

@@ -14,8 +14,11 @@ async function api(method, path, body, extraHeaders) {
   const type = response.headers.get("Content-Type") || "";
   if (type.includes("json")) { data = await response.json(); }
   if (!response.ok) {
-    const err = new Error((data && data.detail) || ("HTTP " + response.status));
-    err.status = response.status; err.data = data || {};
+    // People read Chinese (static/i18n.js); the API's own words stay on hover.
+    const said = (typeof cxI18n !== "undefined") ? cxI18n.error(data, response.status)
+      : ((data && data.detail) || ("HTTP " + response.status));
+    const err = new Error(said);
+    err.status = response.status; err.data = data || {}; err.detail = (data && data.detail) || "";
     throw err;
   }
   return data;
@@ -34,13 +37,15 @@ function showError(form, err) {
   for (const f of fields) {
     const name = String(f.field || "").split(".")[0];
     const slot = form.querySelector(`.error[data-for="${name}"]`);
-    if (slot) { slot.textContent = f.detail; placed = true; }
+    const said = (typeof cxI18n !== "undefined" && cxI18n.message(String(f.detail || ""))) || f.detail;
+    if (slot) { slot.textContent = said; slot.title = f.detail || ""; placed = true; }
   }
   if (!placed) {
     const box = document.createElement("div");
     box.className = "flash error";
     box.setAttribute("role", "alert");
     box.textContent = err.message;
+    box.title = err.detail || "";
     form.prepend(box);
   }
 }
@@ -51,8 +56,9 @@ function formBody(form) {
   for (const el of form.elements) {
     if (!el.name || el.disabled) { continue; }
     if (el.type === "checkbox") {
-      if (el.dataset.list !== undefined) {
-        if (el.checked) { (body[el.name] = body[el.name] || []).push(el.value); }
+      if (el.dataset.list !== undefined) {  // ticked boxes make a list (none ticked: empty)
+        body[el.name] = body[el.name] || [];
+        if (el.checked) { body[el.name].push(el.value); }
       } else { body[el.name] = el.checked; }
     } else if (el.dataset.list !== undefined) {
       body[el.name] = el.value.split(/[\s,，]+/).filter(Boolean);
@@ -60,6 +66,8 @@ function formBody(form) {
       if (el.value !== "") { body[el.name] = Number(el.value); }
     } else if (el.tagName === "SELECT" && el.multiple) {
       body[el.name] = Array.from(el.selectedOptions).map((o) => o.value);
+    } else if (el.value === "" && el.dataset.nullEmpty !== undefined) {
+      body[el.name] = null;  // "none" chosen: e.g. a user without an area
     } else if (el.value !== "" || el.dataset.keepEmpty !== undefined) {
       body[el.name] = el.value;
     }
@@ -96,18 +104,17 @@ document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
   if (!button) { return; }
   event.preventDefault();
-  const [method, path] = button.dataset.action.split(" ");
-  let body;
-  if (button.dataset.prompt) {
-    const answer = window.prompt(button.dataset.prompt);
-    if (answer === null) { return; }
-    body = {[button.dataset.field || "reason"]: answer};
+  // A reason to give or a step to confirm: asked in the page (static/forms.js), never by prompt().
+  if ((button.dataset.prompt || button.dataset.ask) && typeof cxInline !== "undefined") {
+    cxInline(button); return;
   }
+  const [method, path] = button.dataset.action.split(" ");
+  const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
   const slot = document.getElementById(button.dataset.errors || "action-errors");
   try {
     await api(method, path, body);
     window.location.reload();
   } catch (err) {
-    if (slot) { slot.textContent = err.message; slot.className = "flash error"; }
+    if (slot) { slot.textContent = err.message; slot.title = err.detail || ""; slot.className = "flash error"; }
   }
 });

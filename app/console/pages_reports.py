@@ -132,7 +132,7 @@ def playlog_view(request: Request, user: ConsoleUser, session: DbSession,
     entries, total = playlog_page(session=session, stmt=_playlog_statement(session, user, filters),
                                   limit=PAGE_SIZE, offset=offset)
     return render(request, "playlog.html", user, entries=entries, total=total, filters=filters,
-                  names=villages_named(session, list({e.village for e in entries})),
+                  village_names=villages_named(session, list({e.village for e in entries})),
                   areas=area_choices(session, user), results=PLAYLOG_RESULTS, kinds=KINDS,
                   modes=MODES, offset=offset, page_size=PAGE_SIZE)
 

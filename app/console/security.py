@@ -30,7 +30,7 @@ CONSOLE_PREFIX = "/console"
 def content_security_policy(nonce: str) -> str:
     """The console's policy; inline styles stay allowed (the templates use ``style=``)."""
     return (f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; "
             "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
             "frame-ancestors 'none'")
 

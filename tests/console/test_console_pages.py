@@ -8,12 +8,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD, District
+from tests.console.conftest import SAME_ORIGIN
 
 
 def _console(client: TestClient, username: str, password: str = PASSWORD) -> None:
-    client.post("/console/logout")
+    client.post("/console/logout", headers=SAME_ORIGIN)
     answer = client.post("/console/login", data={"username": username, "password": password},
-                         follow_redirects=False)
+                         follow_redirects=False, headers=SAME_ORIGIN)
     assert answer.status_code == 303, answer.text
 
 

@@ -79,7 +79,7 @@ def test_an_urgent_broadcast_is_heard_at_the_confirm_step(live_server, page_fact
     console_login(page, live_server.url, "li", PASSWORD)
     page.goto(f"{live_server.url}/console/broadcasts/new")
     page.fill("#title", "山洪预警")
-    page.select_option("#targets", ["v11"])
+    page.check("#targets input[value=v11]")
     page.fill("#text", "这场大雨将持续到凌晨2点，请沿河村民立即转移。")
     page.click("#broadcast-form button[type=submit]")
     page.wait_for_selector("#confirm-panel", state="visible")

@@ -62,7 +62,7 @@ def test_a_crew_member_finds_the_speaker_sees_it_came_back_and_the_closed_ones( 
     console_login(desk, live_server.url, "zhang", PASSWORD)
     desk.goto(f"{live_server.url}/console/tickets/{back}")
     assert "音柱已恢复在线" in desk.inner_text("#back-online")
-    assert "音柱恢复在线" in desk.inner_text("main")  # the timeline says when
+    assert "终端恢复正常" in desk.inner_text("main")  # the timeline says when
     assert desk.inner_text("#ticket-village") == "西一村（西镇）"
     screenshot(desk, "crew-ticket-back-1280")
     desk.goto(f"{live_server.url}/console/tickets?status=closed")

@@ -6,8 +6,11 @@
   function formBody(formId) {
     const form = document.getElementById(formId);
     if (!form) { return undefined; }
-    const targets = Array.from(form.elements.targets ? form.elements.targets.selectedOptions : [])
-      .map((o) => o.value);
+    // Targets are ticked boxes (the area tree) or, in an older form, a multiple <select>.
+    const ticked = Array.from(form.querySelectorAll("input[name=targets]:checked"));
+    const chosen = form.elements.targets && form.elements.targets.selectedOptions
+      ? Array.from(form.elements.targets.selectedOptions) : [];
+    const targets = ticked.concat(chosen).map((o) => o.value);
     return {text: form.elements.text ? form.elements.text.value : "", targets: targets,
             mode: form.elements.mode ? form.elements.mode.value : "actual"};
   }

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "parse_quiet_hours"]
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     token_ttl: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
     render_workers: int = Field(default=2, ge=1, le=64)
+    # The scheduler lease (SPEC §10): a dead leader is replaced within ttl + renew seconds.
+    lease_ttl: float = Field(default=6.0, ge=1.0, le=600.0)
+    lease_renew: float = Field(default=2.0, ge=0.1, le=300.0)
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +86,12 @@ class Settings(BaseSettings):
             raise ValueError(f"invalid engine name {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _renew_well_within_ttl(self) -> Settings:
+        if self.lease_renew * 2 > self.lease_ttl:
+            raise ValueError("CUNXIANG_LEASE_RENEW must be at most half of CUNXIANG_LEASE_TTL")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         """The service's time zone."""
@@ -107,6 +116,9 @@ class Settings(BaseSettings):
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
+        if not err["loc"]:  # a rule across several variables names them itself
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
         name = "CUNXIANG_" + "_".join(str(p) for p in err["loc"]).upper()
         lines.append(f"{name}: {err['msg']}")
     return "invalid configuration: " + "; ".join(lines)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -185,6 +185,17 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
 
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _unavailable)
+
+    @app.exception_handler(InternalError)
+    async def _internal(request: Request, exc: InternalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == "25006":  # a read-only PostgreSQL
+            log.error("database read-only on %s: %s", request.url.path, exc.orig)
+            return JSONResponse(
+                {"error": "read_only", "detail": "the database accepts no writes now (read-only); "
+                 "nothing was changed; retry later"},
+                status_code=503, headers={"Retry-After": "5"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

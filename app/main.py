@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from app import __version__
 from app.announcements.router import router as announcements_router
@@ -36,6 +35,7 @@ from app.playout.fastpath import TerminalFastPath
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
+from app.readiness import database_state
 from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
 from app.schedules.router import router as schedules_router
 from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
@@ -102,14 +102,8 @@ def _add_operations_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
-        """The database answers and the background scheduler runs."""
-        checks: dict[str, str] = {}
-        try:
-            with get_engine().connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # readiness must report, not raise
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+        """The database takes writes (reachable, writable, not locked) and the scheduler runs."""
+        checks: dict[str, str] = {"database": database_state(get_engine())}
         runtime = getattr(app.state, "scheduler_running", None)
         if runtime is not None:
             checks["scheduler"] = "ok" if runtime() else "stopped"

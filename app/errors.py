@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "TooManyRequests",
+    "StorageFull",
+    "storage_full",
     "PayloadTooLarge",
     "UnsupportedMedia",
     "BadRequest",
@@ -85,6 +88,21 @@ class UnsupportedMedia(AppError):
 
 class InvalidInput(AppError):
     status, code = 422, "invalid"
+
+
+class StorageFull(AppError):
+    """The disk holding the media (or a temporary file) is full: nothing was stored."""
+
+    status, code = 507, "storage_full"
+
+
+def storage_full(exc: OSError) -> StorageFull | None:
+    """The client's view of a write that failed for want of space (None for other errors)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+    return StorageFull(f"the storage is full ({exc.strerror}{where}): nothing was stored; "
+                       "free some space and retry")
 
 
 class TooManyRequests(AppError):
@@ -185,6 +203,14 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
 
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _unavailable)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Response:
+        full = storage_full(exc)
+        if full is None:
+            return await _unexpected(request, exc)
+        log.error("storage full on %s: %s", request.url.path, exc)
+        return await _app_error(request, full)
 
     @app.exception_handler(InternalError)
     async def _internal(request: Request, exc: InternalError) -> JSONResponse:

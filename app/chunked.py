@@ -4,11 +4,19 @@ SQLite has one writer at a time: a transaction that writes for 10 s makes every 
 (an urgent broadcast, a heartbeat flush) wait 10 s or fail. On PostgreSQL a long transaction
 holds its row locks (program versions, schedules) just as long. So a bulk change (a CSV import
 of 100,000 areas, re-issuing a schedule over 16,000 villages) is cut into chunks, each one
-transaction, sized by a :class:`Pacer` to last about ``target_s``; between two chunks the
-pacer pauses long enough for a writer waiting on SQLite's busy handler to get in (it retries
-at least every 100 ms), and stops the work when the process is shutting down or the scheduler
-lease that runs it was lost: :class:`Interrupted` is raised between two chunks, never inside
-one. Whoever runs such a write records its progress durably, so an interrupted one is resumed.
+transaction, sized by a :class:`Pacer` to last about ``target_s``.
+
+Between two chunks on SQLite the pacer lets waiting writers in. SQLite's busy handler is not a
+queue: a waiting writer sleeps and retries (at least every 100 ms), so a bulk writer that
+starts its next chunk at once could starve it. Writers of this process announce themselves
+(the engine's statement hooks call :func:`note_write_started`); the pacer waits while one is
+waiting. Writers of other processes cannot be seen, so after every second of work the pacer
+also pauses long enough for their next retry (:data:`_SQLITE_PAUSE_S`), and always when this
+process is a command-line tool sharing the database with a server (:func:`share_database`).
+
+The pacer also stops the work when the process is shutting down or the scheduler lease that
+runs it was lost: :class:`Interrupted` is raised between two chunks, never inside one.
+Whoever runs such a write records its progress durably, so an interrupted one is resumed.
 """
 
 from __future__ import annotations
@@ -29,9 +37,14 @@ __all__ = [
     "Interrupted",
     "Pacer",
     "guarded_by",
+    "note_write_started",
+    "note_write_ended",
     "request_stop",
+    "reset_stop",
+    "share_database",
     "should_stop",
     "start_stop_watch",
+    "start_worker",
     "stop_stop_watch",
 ]
 
@@ -45,6 +58,37 @@ _stopping = threading.Event()
 _guard = threading.local()
 # SQLite's busy handler retries a waiting writer at least every 100 ms.
 _SQLITE_PAUSE_S = 0.12
+# Work between two pauses for writers of other processes.
+_WORK_BETWEEN_PAUSES_S = 0.8
+# How long a bulk writer lets this process's waiting writers go first.
+_MAX_YIELD_S = 2.0
+# Threads of this process inside a write statement (maybe waiting for SQLite's lock), and
+# since when; an entry older than the busy timeout is stale.
+_writing: dict[int, float] = {}
+_WRITING_STALE_S = 20.0
+_shared = threading.Event()
+
+
+def note_write_started() -> None:
+    """This thread runs a write statement (it may be waiting for SQLite's write lock)."""
+    _writing[threading.get_ident()] = time.monotonic()
+
+
+def note_write_ended() -> None:
+    """This thread's write statement returned (or failed)."""
+    _writing.pop(threading.get_ident(), None)
+
+
+def _others_writing() -> bool:
+    me, now = threading.get_ident(), time.monotonic()
+    return any(ident != me and now - since < _WRITING_STALE_S
+               for ident, since in list(_writing.items()))
+
+
+def share_database() -> None:
+    """This process (a command-line tool) shares its SQLite database with a running server:
+    its long writes pause after every chunk so the server's writers get in."""
+    _shared.set()
 
 
 class Interrupted(Exception):  # noqa: N818 (not an error: the work stopped where asked)
@@ -54,6 +98,11 @@ class Interrupted(Exception):  # noqa: N818 (not an error: the work stopped wher
 def request_stop() -> None:
     """Ask every long write of this process to stop after its current chunk."""
     _stopping.set()
+
+
+def reset_stop() -> None:
+    """Long writes may run again (an app starting in this process; tests)."""
+    _stopping.clear()
 
 
 def should_stop() -> bool:
@@ -89,6 +138,7 @@ class Pacer:
         if pause_s is None:
             pause_s = _SQLITE_PAUSE_S if get_settings().is_sqlite else 0.0
         self.pause_s = pause_s
+        self._since_pause = time.monotonic()
 
     def record(self, items: int, seconds: float) -> None:
         """Adjust the next chunk's size after one of ``items`` took ``seconds``."""
@@ -104,9 +154,17 @@ class Pacer:
         if should_stop():
             raise Interrupted
         if self.pause_s:
-            time.sleep(self.pause_s)
+            self._let_writers_in()
         if should_stop():
             raise Interrupted
+
+    def _let_writers_in(self) -> None:
+        started = time.monotonic()
+        while _others_writing() and time.monotonic() - started < _MAX_YIELD_S:
+            time.sleep(0.005)  # a writer of this process is waiting: it goes first
+        if _shared.is_set() or time.monotonic() - self._since_pause >= _WORK_BETWEEN_PAUSES_S:
+            time.sleep(self.pause_s)  # other processes' writers retry within this pause
+            self._since_pause = time.monotonic()
 
     def chunks(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
         """Successive slices of ``items``; the time the caller spends on each sizes the next.
@@ -124,6 +182,26 @@ class Pacer:
                 self.breathe()
 
 
+# Threads running long writes in the background of this process (an import answered 202).
+_workers: set[threading.Thread] = set()
+_WORKER_JOIN_S = 10.0
+
+
+def start_worker(work: Callable[[], None], *, name: str) -> threading.Thread:
+    """Run ``work`` (a long write) in a thread the app's shutdown stops and waits for."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            _workers.discard(thread)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    _workers.add(thread)
+    thread.start()
+    return thread
+
+
 def _chain(previous: Any) -> Callable[[int, Any], None]:
     def handler(signum: int, frame: Any) -> None:
         _stopping.set()  # long writes stop between chunks, so the server can exit at once
@@ -138,7 +216,7 @@ def _chain(previous: Any) -> Callable[[int, Any], None]:
 
 def start_stop_watch(app: FastAPI) -> None:
     """Lifespan start: long writes run; SIGTERM/SIGINT will stop them (and then the server)."""
-    _stopping.clear()
+    reset_stop()
     if threading.current_thread() is not threading.main_thread():
         return  # an in-process test client: its lifespan end stops them
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -148,3 +226,6 @@ def start_stop_watch(app: FastAPI) -> None:
 def stop_stop_watch(app: FastAPI) -> None:
     """Lifespan end: long writes still running stop after their current chunk."""
     request_stop()
+    deadline = time.monotonic() + _WORKER_JOIN_S
+    for thread in list(_workers):
+        thread.join(max(0.0, deadline - time.monotonic()))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app.chunked import note_write_ended, note_write_started
 from app.config import get_settings
 from app.errors import AppError
 
@@ -156,6 +157,21 @@ def _watch_sqlite_file(engine: Engine, path: str) -> None:
     event.listen(engine, "before_cursor_execute", refuse_lost_writes)
 
 
+def _announce_writers(engine: Engine) -> None:
+    """Tell long bulk writes of this process when another thread waits to write (SQLite)."""
+
+    def started(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in _WRITES:
+            note_write_started()
+
+    def ended(*_: Any) -> None:
+        note_write_ended()
+
+    event.listen(engine, "before_cursor_execute", started)
+    event.listen(engine, "after_cursor_execute", ended)
+    event.listen(engine, "handle_error", ended)
+
+
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """Create an engine for ``url`` with the per-dialect settings the service relies on."""
     from sqlalchemy.pool import NullPool
@@ -174,6 +190,7 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if path and path != ":memory:":
             _watch_sqlite_file(engine, path.split("?", 1)[0])
+        _announce_writers(engine)
         return engine
     return create_engine(
         url, pool_pre_ping=True, **(pool_args or {"pool_size": 20, "max_overflow": 20})

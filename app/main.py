@@ -18,6 +18,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
 from app.broadcasts.router import router as broadcasts_router
+from app.chunked import start_stop_watch, stop_stop_watch
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
 from app.console.pages_ops import router as console_ops_router
@@ -59,6 +60,8 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("deliveries", start_delivery_log, stop_delivery_log),
     ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
+    # Last, so stopped first: long writes (imports, re-issues) stop between two chunks.
+    ("long writes", start_stop_watch, stop_stop_watch),
 ]
 
 

@@ -47,7 +47,13 @@ from app.chunked import Interrupted, guarded_by
 from app.config import get_settings
 from app.db import on_commit, session_scope, utcnow
 from app.events import subscribe
-from app.schedules.issuing import rule_of, top_up_all, top_up_schedules, verify_slots
+from app.schedules.issuing import (
+    resume_pending_reissues,
+    rule_of,
+    top_up_all,
+    top_up_paced,
+    verify_slots,
+)
 from app.schedules.jobs.lease import acquire_lease, release_lease
 from app.schedules.models import Schedule
 from app.schedules.rules import occurrences
@@ -59,6 +65,7 @@ __all__ = [
     "LEASE_TTL",
     "RENEW_EVERY",
     "top_up_horizon",
+    "resume_reissues",
     "run_time_of_day",
     "start_scheduler",
     "stop_scheduler",
@@ -88,6 +95,12 @@ def top_up_horizon() -> None:
                  len(report.villages))
 
 
+@leader_job("schedules.reissue", seconds=5)
+def resume_reissues() -> None:
+    """Finish the chunked re-issues of schedules that a stopped process left half-done."""
+    resume_pending_reissues()
+
+
 def run_time_of_day(now: datetime | None = None) -> None:
     """A schedule time came: top up the schedules with a slot starting now and verify the slot."""
     now = now or utcnow()
@@ -100,8 +113,7 @@ def run_time_of_day(now: datetime | None = None) -> None:
                 due[schedule.id] = slots[-1]
     if not due:
         return
-    with session_scope() as session:
-        top_up_schedules(session, due, now=now)
+    top_up_paced(due, now=now)
     with session_scope() as session:
         verify_slots(session, due)
 

@@ -330,11 +330,11 @@ def _release(import_id: str) -> None:
 
 def _apply(session: Session, principal: Principal, rows: Sequence[_Row]) -> tuple[int, int]:
     """Create or update one chunk's areas (parents first); (created, updated)."""
-    current = {a.code: a for a in _load(session, [r.code for r in rows])}
+    current = _stored(session, [r.code for r in rows])
     outside = [r.parent for r in rows if r.parent and r.parent not in current]
-    paths = {a.code: a.path for a in _load(session, outside)}
+    paths = {code: area.path for code, area in _stored(session, outside).items()}
     new: list[tuple[_Row, str]] = []
-    renamed: list[tuple[Area, _Row]] = []
+    renamed: list[tuple[_Row, _Stored]] = []
     created = moved = 0
     for row in rows:
         area = current.get(row.code)
@@ -346,26 +346,19 @@ def _apply(session: Session, principal: Principal, rows: Sequence[_Row]) -> tupl
             path = f"{paths[row.parent]}/{row.code}" if row.parent else row.code
             new.append((row, path))
             paths[row.code] = path
-        elif area.parent_code != row.parent:  # a move takes its subtree along: one by one
+        elif area.parent != row.parent:  # a move takes its subtree along: one by one
             created += _insert(session, principal, new)
             new = []
             paths[row.code] = _move(session, principal, row)
             moved += 1
+            current = _stored(session, [r.code for r in rows])  # its subtree's new paths
         else:
             paths[row.code] = area.path
             if area.name != row.name:
-                renamed.append((area, row))
+                renamed.append((row, area))
     created += _insert(session, principal, new)
     _rename(session, principal, renamed)
     return created, moved + len(renamed)
-
-
-def _load(session: Session, codes: Sequence[str]) -> list[Area]:
-    found: list[Area] = []
-    unique = sorted(set(codes))
-    for start in range(0, len(unique), _IN):
-        found += session.scalars(select(Area).where(Area.code.in_(unique[start:start + _IN])))
-    return found
 
 
 def _insert(session: Session, principal: Principal, new: list[tuple[_Row, str]]) -> int:
@@ -384,7 +377,8 @@ def _insert(session: Session, principal: Principal, new: list[tuple[_Row, str]])
     return len(areas)
 
 
-def _rename(session: Session, principal: Principal, renamed: list[tuple[Area, _Row]]) -> None:
+def _rename(session: Session, principal: Principal,
+            renamed: list[tuple[_Row, _Stored]]) -> None:
     if not renamed:
         return
     now = utcnow()
@@ -392,14 +386,11 @@ def _rename(session: Session, principal: Principal, renamed: list[tuple[Area, _R
     session.connection().execute(
         table.update().where(table.c.code == bindparam("b_code"))
         .values(name=bindparam("b_name"), updated_at=now),
-        [{"b_code": area.code, "b_name": row.name} for area, row in renamed])
+        [{"b_code": row.code, "b_name": row.name} for row, _ in renamed])
     _audit(session, principal, "update", [
-        (area.code, area.path,
-         _view(area.code, area.name, area.level, area.parent_code, area.path),
-         _view(area.code, row.name, area.level, area.parent_code, area.path))
-        for area, row in renamed])
-    for area, _ in renamed:
-        session.expire(area)
+        (row.code, old.path, _view(row.code, old.name, old.level, old.parent, old.path),
+         _view(row.code, row.name, old.level, old.parent, old.path))
+        for row, old in renamed])
 
 
 def _move(session: Session, principal: Principal, row: _Row) -> str:

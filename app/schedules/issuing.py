@@ -313,7 +313,7 @@ def withdraw_future_orders(
     (call it after the schedule is deleted or disabled in the session).
     """
     now = now or utcnow()
-    if len(_affected_villages(session, schedule_id, now)) > INLINE_VILLAGES:
+    if _many_villages(session, schedule_id, now):
         _defer(session, schedule_id, now)
         return IssueReport()
     return _finish(session, _withdraw(session, schedule_id, now))
@@ -364,7 +364,7 @@ def reissue_schedules(
     for schedule_id in sorted(set(schedule_ids)):
         if only is not None:
             report.merge(_reissue_villages(session, schedule_id, only, now))
-        elif len(_affected_villages(session, schedule_id, now)) > INLINE_VILLAGES:
+        elif _many_villages(session, schedule_id, now):
             _defer(session, schedule_id, now)
         else:
             report.merge(_reissue(session, schedule_id, now))
@@ -385,6 +385,29 @@ def _affected_villages(session: Session, schedule_id: str, now: datetime) -> lis
             PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
             PlayOrder.start_at >= now).distinct()))
     return sorted(found)
+
+
+def _many_villages(session: Session, schedule_id: str, now: datetime) -> bool:
+    """True when a re-issue may change more than :data:`INLINE_VILLAGES` villages' orders.
+
+    Cheap even for 16,000 villages: each query stops after the limit (this runs in the
+    transaction of the change, which may already hold SQLite's write lock).
+    """
+    schedule = session.get(Schedule, schedule_id)
+    targeted: list[str] = []
+    if schedule is not None and schedule.enabled:
+        for path in session.scalars(select(Area.path).where(
+                Area.code.in_(schedule.target_codes))):
+            targeted += session.scalars(select(Area.code).where(
+                Area.level == "village",
+                or_(Area.path == path, and_(Area.path >= path + "/", Area.path < path + "0")),
+            ).limit(INLINE_VILLAGES + 1))
+            if len(targeted) > INLINE_VILLAGES:
+                return True
+    holding = list(session.scalars(select(PlayOrder.village_code).where(
+        PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
+        PlayOrder.start_at >= now).distinct().limit(INLINE_VILLAGES + 1)))
+    return len(set(targeted) | set(holding)) > INLINE_VILLAGES
 
 
 def _covered(session: Session, target_codes: Sequence[str],
@@ -458,10 +481,12 @@ def _pass_after_commit(schedule_id: str, token: str) -> None:
                  schedule_id)
 
 
+class _Superseded(Exception):  # noqa: N818 (rolls a chunk back; not an error)
+    """A newer change (or an in-line re-issue) took over from this pass."""
+
+
 def _claim_chunk(session: Session, schedule_id: str, token: str) -> bool:
-    """Lock the schedule, then note this pass is alive; False once a newer change (or an
-    in-line re-issue) superseded it."""
-    _lock_schedule(session, schedule_id)
+    """Note this pass is alive (after the schedule's lock); False once it was superseded."""
     return session.execute(
         update(PendingReissue)
         .where(PendingReissue.schedule_id == schedule_id, PendingReissue.token == token)
@@ -482,13 +507,16 @@ def reissue_in_chunks(schedule_id: str, token: str) -> IssueReport:
     with session_scope() as session:
         villages = _affected_villages(session, schedule_id, now)
     end, report = horizon_end(now), IssueReport()
-    for chunk in Pacer(first=PASS_CHUNK[0], least=PASS_CHUNK[1],
-                       most=PASS_CHUNK[2]).chunks(villages):
-        with session_scope() as session:
-            if not _claim_chunk(session, schedule_id, token):
-                return report
-            report.merge(_finish(session, _reissue_villages(
-                session, schedule_id, chunk, utcnow(), extend_to=end)))
+    try:
+        for chunk in Pacer(first=PASS_CHUNK[0], least=PASS_CHUNK[1],
+                           most=PASS_CHUNK[2]).chunks(villages):
+            with session_scope() as session:
+                done = _reissue_villages(session, schedule_id, chunk, utcnow(), extend_to=end)
+                if not _claim_chunk(session, schedule_id, token):
+                    raise _Superseded  # this chunk rolls back
+                report.merge(_finish(session, done))
+    except _Superseded:
+        return report
     with session_scope() as session:
         _lock_schedule(session, schedule_id)
         session.execute(delete(PendingReissue).where(PendingReissue.schedule_id == schedule_id,
@@ -747,7 +775,7 @@ def issue_villages(session: Session, villages: Sequence[tuple[str, str]], *,
     now = now or utcnow()
     above: dict[str, list[str]] = defaultdict(list)  # area code → the villages below it
     for code, path in villages:
-        for part in path.split("/"):
+        for part in path.split("/")[:-1]:  # a new village is no schedule's target yet
             above[part].append(code)
     targeting = select(ScheduleTarget.schedule_id, ScheduleTarget.area_code).join(
         Schedule, Schedule.id == ScheduleTarget.schedule_id).where(Schedule.enabled.is_(True))

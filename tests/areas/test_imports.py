@@ -166,3 +166,25 @@ def test_villages_imported_under_a_scheduled_town_get_their_orders(
     for village in ("nv0", "nv11"):
         assert _count(PlayOrder, PlayOrder.village_code == village) == per_village
     assert _count(PlayOrder, PlayOrder.village_code == "nx") == 0  # not under t1
+
+
+def test_a_big_import_moving_a_town_takes_its_villages_along(
+    district: District, small_chunks: None,
+) -> None:
+    from app.audit.models import AuditEntry
+
+    client, admin = district.client, district.admin
+    text = (HEADER + "d2,新区,district,\n" + "t1,东镇(迁),town,d2\n"
+            + _villages(10, town="t1") + "v12,东二村(改),village,t1\n")
+    answer = _post(district, text)
+    final = _wait_done(district, answer.headers["location"])
+    assert (final["status"], final["created"], final["updated"]) == ("done", 11, 2)
+    paths = {code: client.get(f"/api/v1/areas/{code}", headers=admin).json()["path"]
+             for code in ("t1", "v11", "v12", "nv9")}
+    assert paths == {"t1": "d2/t1", "v11": "d2/t1/v11", "v12": "d2/t1/v12",
+                     "nv9": "d2/t1/nv9"}
+    with session_scope() as session:
+        renamed = session.scalar(select(AuditEntry).where(
+            AuditEntry.entity_id == "v12", AuditEntry.action == "update"))
+    assert renamed is not None and renamed.area_path == "d2/t1/v12"
+    assert renamed.after["name"] == "东二村(改)"

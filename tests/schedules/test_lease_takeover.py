@@ -101,6 +101,7 @@ def _wait(condition: Any, timeout: float, step: float = 0.05) -> float:
     raise AssertionError(f"not met within {timeout:g} s")
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(not PG_URL, reason="several server processes share one PostgreSQL database")
 def test_a_killed_leader_is_replaced_within_ten_seconds_and_no_order_is_lost_or_doubled(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch,

@@ -13,6 +13,8 @@ starts its next chunk at once could starve it. Writers of this process announce 
 waiting. Writers of other processes cannot be seen, so after every second of work the pacer
 also pauses long enough for their next retry (:data:`_SQLITE_PAUSE_S`), and always when this
 process is a command-line tool sharing the database with a server (:func:`share_database`).
+While an urgent broadcast is being answered (:class:`UrgentFirst`), long writes wait between
+their chunks, on any database: the broadcast has the database and the CPU to itself.
 
 The pacer also stops the work when the process is shutting down or the scheduler lease that
 runs it was lost: :class:`Interrupted` is raised between two chunks, never inside one.
@@ -45,6 +47,7 @@ __all__ = [
     "should_stop",
     "start_stop_watch",
     "start_worker",
+    "UrgentFirst",
     "stop_stop_watch",
 ]
 
@@ -83,6 +86,35 @@ def _others_writing() -> bool:
     me, now = threading.get_ident(), time.monotonic()
     return any(ident != me and now - since < _WRITING_STALE_S
                for ident, since in list(_writing.items()))
+
+
+# Urgent requests (broadcasts) being answered by this process right now.
+_urgent = [0]
+_urgent_lock = threading.Lock()
+
+
+class UrgentFirst:
+    """ASGI middleware: while an urgent broadcast is being answered, long writes of this
+    process wait between their chunks (for the database's lock, and for the CPU)."""
+
+    PATHS = ("/api/v1/broadcasts",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        urgent = (scope["type"] == "http" and scope.get("method") == "POST"
+                  and str(scope.get("path", "")).startswith(self.PATHS))
+        if not urgent:
+            await self.app(scope, receive, send)
+            return
+        with _urgent_lock:
+            _urgent[0] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with _urgent_lock:
+                _urgent[0] -= 1
 
 
 def share_database() -> None:
@@ -153,15 +185,16 @@ class Pacer:
         """Between two chunks: stop if asked, else let waiting writers in."""
         if should_stop():
             raise Interrupted
-        if self.pause_s:
-            self._let_writers_in()
+        self._let_writers_in()
         if should_stop():
             raise Interrupted
 
     def _let_writers_in(self) -> None:
         started = time.monotonic()
-        while _others_writing() and time.monotonic() - started < _MAX_YIELD_S:
-            time.sleep(0.005)  # a writer of this process is waiting: it goes first
+        while (_others_writing() or _urgent[0]) and time.monotonic() - started < _MAX_YIELD_S:
+            time.sleep(0.005)  # a writer or an urgent request of this process goes first
+        if not self.pause_s:
+            return  # PostgreSQL: its lock queue is fair, writers of other processes get in
         if _shared.is_set() or time.monotonic() - self._since_pause >= _WORK_BETWEEN_PAUSES_S:
             time.sleep(self.pause_s)  # other processes' writers retry within this pause
             self._since_pause = time.monotonic()

@@ -18,7 +18,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
 from app.broadcasts.router import router as broadcasts_router
-from app.chunked import start_stop_watch, stop_stop_watch
+from app.chunked import UrgentFirst, start_stop_watch, stop_stop_watch
 from app.config import get_settings
 from app.console.pages_content import router as console_content_router
 from app.console.pages_ops import router as console_ops_router
@@ -131,6 +131,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_error_handlers(app, page_errors=console_error_page)
+    app.add_middleware(UrgentFirst)  # long writes of this process wait for urgent broadcasts
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
     app.add_middleware(TimingMiddleware)
     _add_operations_routes(app)

@@ -5,7 +5,8 @@ Run from the project root: ``.venv/bin/python bench/contention.py [--rows 100000
 [--villages 16000]``. A real server (``cunxiang serve``) on a scratch database holds a
 district of ``--villages`` villages (100 per town) with one schedule over all of them (three
 times a day, so 3 orders per village within the 24 h horizon). Level-I broadcasts (a stored
-MP3, to one town of that district: 100 villages) are sent one after another:
+MP3, to one town of that district: 100 villages) are sent one after another, half a second
+apart:
 
 - on the idle server (the baseline);
 - while a ``--rows``-line CSV import of a new district runs (``POST /api/v1/areas/import``,
@@ -101,7 +102,7 @@ class Urgent:
         if answer.status_code != 201:
             self.failures.append(f"{answer.status_code} {answer.text[:120]}")
 
-    def during(self, work: threading.Thread, gap_s: float = 0.2) -> None:
+    def during(self, work: threading.Thread, gap_s: float = 0.5) -> None:
         """Send broadcasts until ``work`` ends."""
         while work.is_alive():
             self.send()

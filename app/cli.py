@@ -294,7 +294,12 @@ def _apply_file(file: Path, render_audio: bool) -> None:
     from app.migrate import upgrade
     from app.schedules.apply import apply_schedule_file, load_schedule_file
 
-    upgrade(_settings().database_url)
+    settings = _settings()
+    upgrade(settings.database_url)
+    if settings.is_sqlite:
+        from app.chunked import share_database
+
+        share_database()  # big re-issues pause after each chunk for a running server
     try:
         document, base = load_schedule_file(file)
         with typer.progressbar(length=document.size, label=f"applying {file.name}",

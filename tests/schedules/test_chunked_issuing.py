@@ -8,6 +8,7 @@ before the answer; resumed by the lease holder if stopped half-way; top-ups in c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,26 @@ def chunked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(issuing, "TOP_UP_CHUNK", (1, 1, 1))
     yield chunked_module
     chunked_module.reset_stop()
+
+
+@contextmanager
+def stop_after(chunks: int) -> Iterator[None]:
+    """SIGTERM's effect once ``chunks`` chunks have changed orders (each bumps versions)."""
+    from app.chunked import request_stop
+    from app.events import _subscribers, subscribe
+
+    seen = [0]
+
+    @subscribe("orders.changed")
+    def count(session: Any, **_: Any) -> None:
+        seen[0] += 1
+        if seen[0] == chunks:
+            request_stop()
+
+    try:
+        yield
+    finally:
+        _subscribers["orders.changed"].remove(count)
 
 
 def _pending() -> int:
@@ -80,22 +101,14 @@ def test_a_change_over_many_villages_is_in_place_when_the_answer_arrives(
 def test_a_change_stopped_half_way_is_finished_by_the_lease_holder(
     client: TestClient, admin: dict[str, str], content: Content, chunked: Any,
 ) -> None:
-    from app.events import _subscribers, subscribe
     from app.schedules.issuing import resume_pending_reissues
 
     playlist = content.ready_playlist()["id"]
     with time_machine.travel(MONDAY_5AM, tick=False):
         schedule = _schedule(client, admin, playlist)
-
-        @subscribe("orders.changed")
-        def stop_after_first_chunk(session: Any, **_: Any) -> None:
-            chunked.request_stop()  # SIGTERM arrives while the change is being re-issued
-
-        try:
+        with stop_after(1):  # SIGTERM arrives while the change is being re-issued
             changed = client.patch(f"/api/v1/schedules/{schedule}", headers=admin,
                                    json={"times": ["08:00"]})
-        finally:
-            _subscribers["orders.changed"].remove(stop_after_first_chunk)
         assert changed.status_code == 200, changed.text  # the change itself is committed
         half = _by_village()
         assert half["v11"] == ["01-06 08:00"]  # first chunk done, then the process stopped
@@ -148,20 +161,8 @@ def test_a_top_up_in_chunks_issues_each_order_once_even_when_stopped_half_way(
             through = session.get(Schedule, schedule).issued_through  # type: ignore[union-attr]
         traveller.move_to(datetime(2025, 1, 6, 7, 0, 30, tzinfo=SHANGHAI))  # 07:00 tomorrow is due
 
-        calls = {"n": 0}
-        from app.events import _subscribers, subscribe
-
-        @subscribe("orders.changed")
-        def stop_after_two_chunks(session: Any, **_: Any) -> None:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                chunked.request_stop()
-
-        try:
-            with pytest.raises(Interrupted):
-                top_up_all()
-        finally:
-            _subscribers["orders.changed"].remove(stop_after_two_chunks)
+        with stop_after(2), pytest.raises(Interrupted):
+            top_up_all()
         with session_scope() as session:  # not advanced: the next run does the rest
             assert session.get(Schedule, schedule).issued_through == through  # type: ignore[union-attr]
         chunked.reset_stop()

@@ -188,3 +188,27 @@ def test_a_big_import_moving_a_town_takes_its_villages_along(
             AuditEntry.entity_id == "v12", AuditEntry.action == "update"))
     assert renamed is not None and renamed.area_path == "d2/t1/v12"
     assert renamed.after["name"] == "东二村(改)"
+
+
+def test_an_import_whose_process_died_is_resumed_once_its_heartbeat_is_stale(
+    district: District,
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.areas.imports import accept_import, resume_imports
+    from app.areas.models import Area, AreaImport
+    from app.auth.permissions import SYSTEM
+    from app.db import utcnow
+
+    with session_scope() as session:  # accepted, then its process was killed (kill -9)
+        job = accept_import(session=session, principal=SYSTEM, text=HEADER + _villages(7))
+    assert resume_imports() == 0  # its heartbeat is fresh: it may still be at work
+    with session_scope() as session:
+        session.execute(update(AreaImport).values(heartbeat_at=utcnow() - timedelta(seconds=16)))
+    assert resume_imports() == 1
+    with session_scope() as session:
+        done = session.get(AreaImport, job.id)
+        assert done is not None and (done.status, done.created) == ("done", 7)
+    assert _count(Area, Area.code.like("nv%")) == 7

@@ -103,24 +103,70 @@ def create_user(
 
 @cli.command("import-areas")
 def import_areas(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Import areas from a CSV file (code,name,level,parent); all or nothing."""
-    from app.areas.service import CsvImportError, import_areas_csv
+    """Import areas from a CSV file (code,name,level,parent); any bad line: nothing changes."""
+    from app.areas.imports import accept_import, run_import
+    from app.areas.service import CsvImportError
     from app.auth.permissions import SYSTEM
+    from app.chunked import Interrupted, request_stop, share_database
     from app.db import session_scope
 
-    _settings()
+    settings = _settings()
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         _fail(f"{file}: not UTF-8", 2)
     try:
         with session_scope() as session:
-            created, updated = import_areas_csv(session=session, principal=SYSTEM, text=text)
+            job = accept_import(session=session, principal=SYSTEM, text=text)
     except CsvImportError as exc:
         for err in exc.extra.get("errors", []):
             typer.secho(f"{file}:{err['line']}: {err['detail']}", fg="red", err=True)
         _fail(exc.message, 2)
-    typer.echo(f"created {created}, updated {updated}")
+    if settings.is_sqlite:
+        share_database()  # a running server's writers get in between our chunks
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop between two chunks, not inside one
+        signal.signal(sig, lambda *_: request_stop())
+    bar = _ImportProgress(job.total)
+    try:
+        job = run_import(job.id, progress=bar.update)
+    except Interrupted:
+        bar.close()
+        _fail(f"interrupted after {bar.done} of {job.total} line(s) (import {job.id}); the "
+              "areas written so far stay. A running server finishes it within a minute, or "
+              "run the same command again.", 130)
+    bar.close()
+    if job.status == "failed":
+        for err in job.errors:
+            typer.secho(f"{file}:{err['line']}: {err['detail']}", fg="red", err=True)
+        _fail(f"the areas changed while importing: {job.done} of {job.total} line(s) "
+              "were written", 2)
+    typer.echo(f"created {job.created}, updated {job.updated}")
+
+
+class _ImportProgress:
+    """A progress bar on stderr (a line per 10 % when stderr is not a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self._shown = total, 0, -1
+        self._tty = sys.stderr.isatty()
+
+    def update(self, job: Any) -> None:
+        self.done = job.done
+        share = self.done / self.total if self.total else 1.0
+        if self._tty:
+            filled = int(share * 30)
+            sys.stderr.write(f"\rimporting [{'#' * filled}{'.' * (30 - filled)}] "
+                             f"{self.done}/{self.total}")
+            sys.stderr.flush()
+        elif int(share * 10) > self._shown:
+            self._shown = int(share * 10)
+            typer.echo(f"imported {self.done}/{self.total} line(s)", err=True)
+
+    def close(self) -> None:
+        if self._tty:
+            sys.stderr.write("\n")
 
 
 def _read_script(file: Path) -> str:
@@ -251,7 +297,12 @@ def _apply_file(file: Path, render_audio: bool) -> Any:
     from app.migrate import upgrade
     from app.schedules.apply import apply_schedule_file, load_schedule_file
 
-    upgrade(_settings().database_url)
+    settings = _settings()
+    upgrade(settings.database_url)
+    if settings.is_sqlite:
+        from app.chunked import share_database
+
+        share_database()  # big re-issues pause after each chunk for a running server
     try:
         document, base = load_schedule_file(file)
         with typer.progressbar(length=document.size, label=f"applying {file.name}",

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "parse_quiet_hours"]
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_cap_mb: int = Field(default=4, ge=1, le=256)
     max_import_mb: int = Field(default=32, ge=1, le=1024)
     secure_cookie: bool = False  # the console's cookie only over HTTPS (a site behind TLS)
+    # The scheduler lease (SPEC §10): a dead leader is replaced within ttl + renew seconds.
+    lease_ttl: float = Field(default=6.0, ge=1.0, le=600.0)
+    lease_renew: float = Field(default=2.0, ge=0.1, le=300.0)
 
     @field_validator("timezone")
     @classmethod
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
             raise ValueError(f"invalid engine name {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _renew_well_within_ttl(self) -> Settings:
+        if self.lease_renew * 2 > self.lease_ttl:
+            raise ValueError("CUNXIANG_LEASE_RENEW must be at most half of CUNXIANG_LEASE_TTL")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:
@@ -133,6 +142,9 @@ class Settings(BaseSettings):
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
+        if not err["loc"]:  # a rule across several variables names them itself
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
         name = "CUNXIANG_" + "_".join(str(p) for p in err["loc"]).upper()
         lines.append(f"{name}: {err['msg']}")
     return "invalid configuration: " + "; ".join(lines)

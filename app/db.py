@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, select
@@ -14,7 +17,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app.chunked import note_write_ended, note_write_started
 from app.config import get_settings
+from app.errors import AppError
 
 __all__ = [
     "Base",
@@ -28,6 +33,8 @@ __all__ = [
     "utcnow",
     "reset_engine",
     "count",
+    "sqlite_file_problem",
+    "DatabaseFileGone",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,6 +96,82 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class DatabaseFileGone(AppError):
+    """The SQLite file was deleted or replaced under the running server: writes would be lost."""
+
+    status, code = 503, "database_file_gone"
+
+
+@dataclass(frozen=True)
+class _SqliteFile:
+    """The database file an engine's connections opened: its path and (device, inode)."""
+
+    path: str
+    identity: tuple[int, int]
+
+    def problem(self) -> str | None:
+        """None while the path still names the file the connections hold open."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return "file deleted"
+        except OSError as exc:
+            return f"file unreadable: {exc.strerror}"
+        return None if (found.st_dev, found.st_ino) == self.identity else "file replaced"
+
+
+_sqlite_files: WeakKeyDictionary[Engine, _SqliteFile] = WeakKeyDictionary()
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+
+
+def sqlite_file_problem(engine: Engine) -> str | None:
+    """For a SQLite file database: "file deleted" or "file replaced" when the path no longer
+    names the file the engine's connections write to; otherwise None."""
+    found = _sqlite_files.get(engine)
+    return found.problem() if found is not None else None
+
+
+def _watch_sqlite_file(engine: Engine, path: str) -> None:
+    """Remember the file the first connection opens; refuse writes once it is gone.
+
+    An unlinked SQLite file stays writable through the open connections: every write would
+    answer 201 and be lost at the next start. A write statement first checks (one stat) that
+    the path still names that file, and fails with 503 otherwise.
+    """
+
+    def remember(_dbapi_conn: Any, _record: Any) -> None:
+        if engine not in _sqlite_files:
+            stat = os.stat(path)
+            _sqlite_files[engine] = _SqliteFile(path, (stat.st_dev, stat.st_ino))
+
+    def refuse_lost_writes(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in _WRITES:
+            watched = _sqlite_files.get(engine)
+            problem = watched.problem() if watched is not None else None
+            if problem:
+                raise DatabaseFileGone(
+                    f"the database file {path} was {problem.removeprefix('file ')} while "
+                    "the server ran: nothing was written; restart the server")
+
+    event.listen(engine, "connect", remember)
+    event.listen(engine, "before_cursor_execute", refuse_lost_writes)
+
+
+def _announce_writers(engine: Engine) -> None:
+    """Tell long bulk writes of this process when another thread waits to write (SQLite)."""
+
+    def started(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in _WRITES:
+            note_write_started()
+
+    def ended(*_: Any) -> None:
+        note_write_ended()
+
+    event.listen(engine, "before_cursor_execute", started)
+    event.listen(engine, "after_cursor_execute", ended)
+    event.listen(engine, "handle_error", ended)
+
+
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """Create an engine for ``url`` with the per-dialect settings the service relies on."""
     from sqlalchemy.pool import NullPool
@@ -105,6 +188,9 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
             **(pool_args or {"pool_size": 20}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path and path != ":memory:":
+            _watch_sqlite_file(engine, path.split("?", 1)[0])
+        _announce_writers(engine)
         return engine
     return create_engine(
         url, pool_pre_ping=True, **(pool_args or {"pool_size": 20, "max_overflow": 20})

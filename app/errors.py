@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +28,8 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "TooManyRequests",
+    "StorageFull",
+    "storage_full",
     "PayloadTooLarge",
     "UnsupportedMedia",
     "BadRequest",
@@ -85,6 +94,21 @@ class UnsupportedMedia(AppError):
 
 class InvalidInput(AppError):
     status, code = 422, "invalid"
+
+
+class StorageFull(AppError):
+    """The disk holding the media (or a temporary file) is full: nothing was stored."""
+
+    status, code = 507, "storage_full"
+
+
+def storage_full(exc: OSError) -> StorageFull | None:
+    """The client's view of a write that failed for want of space (None for other errors)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+    return StorageFull(f"the storage is full ({exc.strerror}{where}): nothing was stored; "
+                       "free some space and retry")
 
 
 class TooManyRequests(AppError):
@@ -196,6 +220,25 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
 
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _unavailable)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Response:
+        full = storage_full(exc)
+        if full is None:
+            return await _unexpected(request, exc)
+        log.error("storage full on %s: %s", request.url.path, exc)
+        return await _app_error(request, full)
+
+    @app.exception_handler(InternalError)
+    async def _internal(request: Request, exc: InternalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == "25006":  # a read-only PostgreSQL
+            log.error("database read-only on %s: %s", request.url.path, exc.orig)
+            return JSONResponse(
+                {"error": "read_only", "detail": "the database accepts no writes now (read-only); "
+                 "nothing was changed; retry later"},
+                status_code=503, headers={"Retry-After": "5"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,8 @@ long-polls, sending webhooks) uses ``app.db.on_commit`` from inside the subscrib
 
 Event names in use:
 - ``area.created``          area: Area
+- ``areas.created``         villages: list[(code, path)]   (a CSV import's chunk: its new
+                            areas were written in bulk; ``area.created`` is not emitted for them)
 - ``area.moved``            area: Area, old_path: str   (its subtree moved with it)
 - ``playlist.changed``      playlist_id: str
 - ``announcement.approved`` announcement_id: str

@@ -8,14 +8,18 @@ import time
 __all__ = ["new_id"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# Two base32 digits per 10-bit value: half the steps of a digit-by-digit encoding (ids are
+# made in bulk: an import writes an audit entry per area).
+_PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]
 
 
 def _b32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """``value`` as ``length`` base32 digits (``length`` even), most significant first."""
+    pairs = []
+    for _ in range(length // 2):
+        value, rem = divmod(value, 1024)
+        pairs.append(_PAIRS[rem])
+    return "".join(reversed(pairs))
 
 
 def new_id(prefix: str) -> str:

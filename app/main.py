@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from app import __version__
 from app.announcements.router import router as announcements_router
@@ -21,6 +20,7 @@ from app.auth.router import router as auth_router
 from app.auth.service import ensure_admin
 from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
+from app.chunked import UrgentFirst, start_stop_watch, stop_stop_watch
 from app.config import get_settings
 from app.console.pages_admin import router as console_admin_router
 from app.console.pages_content import router as console_content_router
@@ -53,6 +53,7 @@ from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
 from app.pronunciations.router import router as pronunciations_router
+from app.readiness import database_state
 from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
 from app.schedules.router import router as schedules_router
 from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
@@ -80,6 +81,8 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("deliveries", start_delivery_log, stop_delivery_log),
     ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
+    # Last, so stopped first: long writes (imports, re-issues) stop between two chunks.
+    ("long writes", start_stop_watch, stop_stop_watch),
 ]
 
 
@@ -123,14 +126,8 @@ def _add_operations_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
-        """The database answers and the background scheduler runs."""
-        checks: dict[str, str] = {}
-        try:
-            with get_engine().connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # readiness must report, not raise
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+        """The database takes writes (reachable, writable, not locked) and the scheduler runs."""
+        checks: dict[str, str] = {"database": database_state(get_engine())}
         runtime = getattr(app.state, "scheduler_running", None)
         if runtime is not None:
             checks["scheduler"] = "ok" if runtime() else "stopped"
@@ -158,6 +155,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app, page_errors=console_error_page)
     app.add_middleware(ConsoleSecurityHeaders)
+    app.add_middleware(UrgentFirst)  # long writes of this process wait for urgent broadcasts
     app.add_middleware(TerminalFastPath)  # inside the timing: its answers are counted too
     app.add_middleware(RequestGuard)  # in front of the fast path: the same door for both
     app.add_middleware(TimingMiddleware)

@@ -122,8 +122,10 @@ def env(
     reset_settings()
     reset_engine()
     from app.auth.router import login_throttle
+    from app.chunked import reset_stop
 
     login_throttle.clear()
+    reset_stop()  # an app stopped by an earlier test asked long writes to stop
     yield values
     _wipe(database_url)
     reset_engine()

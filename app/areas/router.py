@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.areas import service
-from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, ImportResult, Level
+from app.areas import imports, service
+from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, ImportRead, ImportResult, Level
 from app.auth.deps import require
 from app.auth.permissions import Principal
+from app.chunked import Interrupted
 from app.db import DbSession
+from app.errors import AppError
 from app.pagination import Page, Paging, fetch_page
 
 __all__ = ["router"]
@@ -45,10 +48,25 @@ _CSV_BODY = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string", "description": "code,name,level,parent"}}}}}
 
 
-@router.post("/import", response_model=ImportResult, openapi_extra=_CSV_BODY,
-             responses={413: {"description": "larger than CUNXIANG_MAX_IMPORT_MB"}})
-async def import_areas(request: Request, principal: Writer, session: DbSession) -> ImportResult:
-    """Import areas from CSV (``code,name,level,parent``); all or nothing."""
+@router.post("/import", response_model=ImportResult, openapi_extra=_CSV_BODY, responses={
+    202: {"model": ImportRead, "description": "a big import (or ``Prefer: respond-async``): "
+          "accepted, written in the background; poll the ``Location``"},
+    413: {"description": "larger than CUNXIANG_MAX_IMPORT_MB"},
+    422: {"description": "bad lines, each listed; nothing was imported"},
+    503: {"description": "the server stopped during the import; it resumes after a restart"},
+})
+async def import_areas(
+    request: Request,
+    principal: Writer,
+    session: DbSession,
+    prefer: Annotated[str | None, Header()] = None,
+) -> Response | ImportResult:
+    """Import areas from CSV (``code,name,level,parent``); any bad line: 422, nothing changes.
+
+    Up to 5,000 lines answer once written; bigger files (or ``Prefer: respond-async``)
+    answer 202 at once with the import, written a chunk at a time (``GET
+    /api/v1/areas/imports/{id}`` shows its progress).
+    """
     body = bytearray()  # read only now, the caller authorised; app.guard caps its size
     async for chunk in request.stream():
         body += chunk
@@ -56,9 +74,39 @@ async def import_areas(request: Request, principal: Writer, session: DbSession) 
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise service.CsvImportError("the CSV must be UTF-8", errors=[]) from None
-    created, updated = await run_in_threadpool(
-        service.import_areas_csv, session=session, principal=principal, text=text)
-    return ImportResult(created=created, updated=updated)
+    return await run_in_threadpool(_import, session, principal, text, prefer)
+
+
+def _import(session: DbSession, principal: Principal, text: str,
+            prefer: str | None) -> Response | ImportResult:
+    job = imports.accept_import(session=session, principal=principal, text=text)
+    if job.total > imports.SYNC_ROWS or "respond-async" in (prefer or "").lower():
+        imports.run_in_background(job.id)
+        return JSONResponse(_read(job).model_dump(mode="json"), status_code=202,
+                            headers={"Location": f"/api/v1/areas/imports/{job.id}"})
+    try:
+        job = imports.run_import(job.id)
+    except Interrupted:
+        raise AppError(f"the server is stopping; import {job.id} resumes once it runs again",
+                       code="shutting_down", status=503, id=job.id) from None
+    if job.status == "failed":
+        raise service.CsvImportError("the areas changed while importing; "
+                                     f"{job.done} of {job.total} line(s) were written",
+                                     errors=job.errors, id=job.id)
+    return ImportResult(created=job.created, updated=job.updated)
+
+
+@router.get("/imports/{import_id}", response_model=ImportRead)
+def get_import(import_id: str, principal: Reader, session: DbSession) -> ImportRead:
+    """How far a CSV import got (``done`` of ``total`` lines)."""
+    return _read(imports.get_import(session=session, principal=principal, import_id=import_id))
+
+
+def _read(job: imports.ImportJob) -> ImportRead:
+    return ImportRead(id=job.id, status=job.status,  # type: ignore[arg-type]
+                      total=job.total, done=job.done, created=job.created,
+                      updated=job.updated, errors=job.errors, created_at=job.created_at,
+                      finished_at=job.finished_at)
 
 
 @router.get("/{code}", response_model=AreaRead)

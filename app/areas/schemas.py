@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.areas.divisions import normalise_division
 
-__all__ = ["AreaCreate", "AreaUpdate", "AreaRead", "ImportResult", "Level"]
+__all__ = ["AreaCreate", "AreaUpdate", "AreaRead", "ImportResult", "ImportRead", "Level"]
 
 Level = Literal["district", "town", "village"]
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -61,3 +62,18 @@ class ImportResult(BaseModel):
 
     created: int
     updated: int
+
+
+class ImportRead(BaseModel):
+    """A CSV import written in the background: poll it until ``status`` is done or failed."""
+
+    id: str
+    status: Literal["running", "done", "failed"]
+    total: int = Field(description="lines to write")
+    done: int = Field(description="lines written so far")
+    created: int
+    updated: int
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="why it failed (areas changed while it ran)")
+    created_at: datetime | None = None
+    finished_at: datetime | None = None

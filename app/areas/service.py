@@ -1,26 +1,21 @@
-"""Area rules: levels and parents, scoping, deletion guards and the all-or-nothing CSV import."""
+"""Area rules: levels and parents, scoping and deletion guards (the CSV import: ``imports``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.areas.models import LEVELS, PARENT_LEVEL, Area
+from app.areas.models import PARENT_LEVEL, Area
 from app.areas.paths import below, within
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, Level
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.events import emit
-from app.inputs import hostile_reason
 
 __all__ = [
     "get_area",
@@ -29,15 +24,12 @@ __all__ = [
     "update_area",
     "delete_area",
     "list_areas",
-    "import_areas_csv",
     "to_read",
     "villages_under",
     "village_codes_under",
     "AREA_USAGE_CHECKS",
     "CsvImportError",
 ]
-
-_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 # Other domains append checks that say why an area is still in use (or None).
 AREA_USAGE_CHECKS: list[Callable[[Session, Area], str | None]] = []
@@ -204,156 +196,3 @@ def village_codes_under(session: Session, codes: Iterable[str]) -> list[str]:
     """Village codes in or under the areas with ``codes`` (unknown codes are ignored)."""
     areas = [a for c in codes if (a := session.get(Area, c)) is not None]
     return [v.code for v in villages_under(session, areas)]
-
-
-# ---------------------------------------------------------------- CSV import
-
-
-@dataclass
-class _Row:
-    line: int
-    code: str
-    name: str
-    level: str
-    parent: str | None
-
-
-def _parse_csv(text: str) -> tuple[list[_Row], list[dict[str, object]]]:
-    reader = csv.reader(io.StringIO(text))
-    try:
-        return _parse_lines(reader)
-    except csv.Error as exc:  # a field past the csv module's limit, …
-        raise CsvImportError("nothing was imported", errors=[
-            {"line": reader.line_num, "detail": f"unreadable CSV: {exc}"}]) from None
-
-
-def _parse_lines(reader: Any) -> tuple[list[_Row], list[dict[str, object]]]:
-    rows: list[_Row] = []
-    errors: list[dict[str, object]] = []
-    header = next(reader, None)
-    if header is None or [h.strip().lower() for h in header] != ["code", "name", "level", "parent"]:
-        errors.append({"line": 1, "detail": "the header must be code,name,level,parent"})
-        return rows, errors
-    seen: dict[str, int] = {}
-    for fields in reader:
-        line = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != 4:
-            errors.append({"line": line, "detail": f"expected 4 fields, found {len(fields)}"})
-            continue
-        code, name, level, parent = (f.strip() for f in fields)
-        problem = _line_problem(fields, seen)
-        if problem:
-            errors.append({"line": line, "detail": problem})
-            continue
-        seen[code] = line
-        rows.append(_Row(line, code, name, level, parent or None))
-    return rows, errors
-
-
-def _line_problem(fields: list[str], seen: dict[str, int]) -> str | None:
-    """What is wrong with one line's fields by themselves, or None."""
-    code, name, level, _parent = (f.strip() for f in fields)
-    hostile = next(filter(None, map(hostile_reason, fields)), None)
-    if hostile:
-        return hostile
-    if not _CODE.match(code):
-        return f"invalid code {code!r}"
-    if not name or len(name) > 200:
-        return "name must be 1 to 200 characters"
-    if level not in LEVELS:
-        return f"level must be one of {', '.join(LEVELS)}"
-    if code in seen:
-        return f"code {code!r} already appears on line {seen[code]}"
-    return None
-
-
-def _resolve_levels(session: Session, rows: list[_Row]) -> list[dict[str, object]]:
-    by_code = {r.code: r for r in rows}
-    errors: list[dict[str, object]] = []
-    for row in rows:
-        wanted = PARENT_LEVEL[row.level]
-        if wanted is None:
-            if row.parent:
-                errors.append({"line": row.line, "detail": "a district has no parent"})
-            continue
-        if not row.parent:
-            errors.append({"line": row.line, "detail": f"a {row.level} needs a parent {wanted}"})
-            continue
-        parent_level = by_code[row.parent].level if row.parent in by_code else None
-        if parent_level is None and (existing := session.get(Area, row.parent)) is not None:
-            parent_level = existing.level
-        if parent_level is None:
-            errors.append({"line": row.line, "detail": f"parent {row.parent!r} does not exist"})
-        elif parent_level != wanted:
-            detail = f"a {row.level}'s parent must be a {wanted}, not a {parent_level}"
-            errors.append({"line": row.line, "detail": detail})
-    return errors
-
-
-def _check_existing(
-    session: Session, principal: Principal, rows: list[_Row]
-) -> list[dict[str, object]]:
-    errors: list[dict[str, object]] = []
-    for row in rows:
-        existing = session.get(Area, row.code)
-        if existing is not None and existing.level != row.level:
-            detail = f"{row.code!r} exists as a {existing.level}, not a {row.level}"
-            errors.append({"line": row.line, "detail": detail})
-        elif existing is not None and not principal.covers(existing.path):
-            errors.append({"line": row.line, "detail": f"{row.code!r} is outside your area"})
-    return errors
-
-
-def import_areas_csv(*, session: Session, principal: Principal, text: str) -> tuple[int, int]:
-    """Create or update areas from CSV; any bad line → 422 listing every bad line,
-    nothing changed.
-    """
-    rows, errors = _parse_csv(text)
-    if rows:
-        errors += _resolve_levels(session, rows) + _check_existing(session, principal, rows)
-    if errors:
-        errors.sort(key=lambda e: int(str(e["line"])))
-        raise CsvImportError(
-            f"{len(errors)} bad line(s); nothing was imported", errors=errors
-        )
-    created = updated = 0
-    pending = list(rows)
-    while pending:  # parents before children, whatever the file's order
-        ready = [r for r in pending if not r.parent or session.get(Area, r.parent) is not None]
-        for row in ready:
-            outcome = _apply_row(session, principal, row)
-            created += outcome == "created"
-            updated += outcome == "updated"
-        pending = [r for r in pending if r not in ready]
-        if not ready:
-            raise CsvImportError(
-                "nothing was imported",
-                errors=[{"line": r.line, "detail": "parent cycle"} for r in pending],
-            )
-    return created, updated
-
-
-def _apply_row(session: Session, principal: Principal, row: _Row) -> str | None:
-    """Create or update one line's area: "created", "updated" or None (unchanged).
-
-    A rule broken only now (a move under a parent outside the caller's area, …) is still a
-    line error: the whole import is refused and the request's rollback undoes earlier lines.
-    """
-    existing = session.get(Area, row.code)
-    try:
-        if existing is None:
-            create_area(session=session, principal=principal,
-                        data=AreaCreate(code=row.code, name=row.name, level=row.level,  # type: ignore[arg-type]
-                                        parent=row.parent))
-            return "created"
-        if existing.name != row.name or existing.parent_code != row.parent:
-            update_area(session=session, principal=principal, code=row.code,
-                        data=AreaUpdate(name=row.name, parent=row.parent))
-            return "updated"
-    except (Forbidden, InvalidInput, Conflict, NotFound) as exc:
-        raise CsvImportError(
-            "nothing was imported", errors=[{"line": row.line, "detail": exc.message}],
-        ) from None
-    return None

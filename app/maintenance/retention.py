@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from app.chunked import Pacer
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.media.service import media_store
@@ -41,8 +42,10 @@ class PruneReport:
 
 
 def _prune(model: Any, stamp: Any, cutoff: datetime, batch: int) -> int:
-    removed = 0
+    removed, pacer = 0, Pacer()
     while True:
+        if removed:
+            pacer.breathe()  # other writers get in between two batches
         with session_scope() as session:
             ids = session.scalars(select(model.id).where(stamp < cutoff).limit(batch)).all()
             if not ids:

@@ -241,8 +241,9 @@ def _advance_state(session: Session, order_id: str, events: Iterable[str]) -> No
 # ---------------------------------------------------------------- missed orders
 
 
-def mark_missed_orders(*, session: Session, now: datetime | None = None) -> dict[str, int]:
-    """End every still-issued order whose ``not_after`` has passed.
+def mark_missed_orders(*, session: Session, now: datetime | None = None,
+                       limit: int | None = None) -> dict[str, int]:
+    """End every still-issued order whose ``not_after`` has passed (at most ``limit``).
 
     No receipt at all: ``missed`` (SPEC §6: never silently dropped). Started but
     never reported ended: ``failed`` (a finishing receipt arriving later still wins).
@@ -250,7 +251,7 @@ def mark_missed_orders(*, session: Session, now: datetime | None = None) -> dict
     """
     now = now or utcnow()
     due = list(session.scalars(select(PlayOrder.id).where(
-        PlayOrder.state == "issued", PlayOrder.not_after <= now)))
+        PlayOrder.state == "issued", PlayOrder.not_after <= now).limit(limit)))
     counts = {"missed": 0, "failed": 0}
     for start in range(0, len(due), _CHUNK):
         chunk = due[start:start + _CHUNK]

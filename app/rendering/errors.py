@@ -16,6 +16,7 @@ __all__ = [
     "EmptyScript",
     "SynthesisFailed",
     "UnknownEngine",
+    "StorageFull",
 ]
 
 
@@ -84,3 +85,10 @@ class UnknownEngine(RenderingError):
 
     code = "unknown_engine"
     status = 500
+
+
+class StorageFull(RenderingError):
+    """A file could not be written for want of space (ffmpeg's output, a cache entry)."""
+
+    code = "storage_full"
+    status = 507

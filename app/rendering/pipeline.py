@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydub.utils import audioop  # type: ignore[attr-defined]
 
-from app.rendering.errors import RenderingError
+from app.rendering.errors import RenderingError, StorageFull
 from app.rendering.pcm import SAMPLE_RATE, duration_ms
 
 __all__ = [
@@ -78,6 +78,9 @@ def _ffmpeg(arguments: list[str], pcm: bytes) -> subprocess.CompletedProcess[byt
     result = subprocess.run(command, input=pcm, capture_output=True, check=False)
     if result.returncode != 0:
         detail = result.stderr.decode("utf-8", "replace").strip()[-400:]
+        if "No space left on device" in detail or "Disk quota exceeded" in detail:
+            raise StorageFull(f"the storage is full: ffmpeg could not write its output "
+                              f"({detail[-120:]}); nothing was stored; free some space and retry")
         raise RenderingError(f"ffmpeg failed ({result.returncode}): {detail}")
     return result
 

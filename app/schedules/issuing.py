@@ -19,6 +19,15 @@ locked in id order and program versions bumped last, so issuers never deadlock.
 
 Every function takes the caller's session and leaves committing to it; program versions of the
 villages whose orders changed are bumped in the same transaction.
+
+Big changes are cut into short transactions (:mod:`app.chunked`), so that no other write (an
+urgent broadcast) waits long behind them: a change affecting more than
+:data:`INLINE_VILLAGES` villages records a :class:`PendingReissue` in its own transaction and,
+once that commits, :func:`reissue_in_chunks` re-issues a chunk of villages per transaction
+(before the request answers). If the process stops half-way, the lease holder resumes the
+pass (:func:`resume_pending_reissues`); a newer change to the same schedule supersedes it.
+The horizon top-up (:func:`top_up_paced`) likewise issues a chunk of (schedule, village)
+pairs per transaction, and advances a schedule's ``issued_through`` only with its last chunk.
 """
 
 from __future__ import annotations
@@ -30,12 +39,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
+from app.chunked import Interrupted, Pacer
 from app.config import get_settings
 from app.db import on_commit, session_scope, utcnow
 from app.ids import new_id
@@ -44,7 +54,7 @@ from app.playlists.service import PlayoutMedia, playout_media
 from app.playout.models import ROUTINE_PRIORITY, PlayOrder
 from app.playout.program import bump_program_versions
 from app.schedules.calendar_days import schedule_calendar
-from app.schedules.models import Schedule, ScheduleTarget
+from app.schedules.models import PendingReissue, Schedule, ScheduleTarget
 from app.schedules.rules import Rule, occurrences
 
 __all__ = [
@@ -62,7 +72,12 @@ __all__ = [
     "verify_slot",
     "verify_slots",
     "issue_village",
+    "issue_villages",
     "withdraw_future_orders",
+    "reissue_in_chunks",
+    "resume_pending_reissues",
+    "top_up_paced",
+    "INLINE_VILLAGES",
     "schedules_covering",
     "village_codes",
 ]
@@ -75,6 +90,14 @@ MISSED_MARGIN = timedelta(minutes=15)
 # per-time job that fires at that time of day.
 _HORIZON_SLACK = timedelta(seconds=1)
 _CHUNK = 500  # ids per IN (…) list: well under SQLite's and PostgreSQL's parameter limits
+# A change re-issues up to this many villages in its own transaction; more go in chunks.
+INLINE_VILLAGES = 400
+# Chunk sizes (first, fewest, most) of a chunked re-issue (villages) and of a top-up
+# ((schedule, village) pairs); each chunk is sized to last about 0.25 s.
+PASS_CHUNK = (200, 10, 5000)
+TOP_UP_CHUNK = (1000, 10, 20000)
+# A pending re-issue no pass has written for this long is resumed by the lease holder.
+_PASS_STALE = timedelta(seconds=15)
 _IDENTITY = ("schedule_id", "village_code", "start_at")
 
 Key = tuple[str, datetime]  # (village, start_at) within one schedule
@@ -210,15 +233,19 @@ def insert_orders(
 
 
 def _existing_keys(session: Session, schedule_id: str, starts: Sequence[datetime],
-                   village: str | None = None) -> set[Key]:
-    """(village, start) of the schedule's orders at these starts, in any state."""
+                   villages: Sequence[str] | None = None) -> set[Key]:
+    """(village, start) of the schedule's orders at these starts (in these villages, if
+    given), in any state."""
     found: set[Key] = set()
-    for chunk in _chunks(starts):
-        stmt = select(PlayOrder.village_code, PlayOrder.start_at).where(
-            PlayOrder.schedule_id == schedule_id, PlayOrder.start_at.in_(chunk))
-        if village is not None:
-            stmt = stmt.where(PlayOrder.village_code == village)
-        found.update((code, start) for code, start in session.execute(stmt))
+    village_chunks: Iterable[Sequence[str] | None] = [None] if villages is None \
+        else _chunks(villages)
+    for some in village_chunks:
+        for chunk in _chunks(starts):
+            stmt = select(PlayOrder.village_code, PlayOrder.start_at).where(
+                PlayOrder.schedule_id == schedule_id, PlayOrder.start_at.in_(chunk))
+            if some is not None:
+                stmt = stmt.where(PlayOrder.village_code.in_(some))
+            found.update((code, start) for code, start in session.execute(stmt))
     return found
 
 
@@ -245,13 +272,19 @@ def _lock_schedule(session: Session, schedule_id: str) -> Schedule | None:
     ).one_or_none()
 
 
-def _future_orders(session: Session, schedule_id: str, now: datetime) -> list[Any]:
+def _future_orders(session: Session, schedule_id: str, now: datetime,
+                   villages: Sequence[str] | None = None) -> list[Any]:
     columns = (PlayOrder.id, PlayOrder.village_code, PlayOrder.start_at, PlayOrder.state,
                PlayOrder.playlist_id, PlayOrder.title, PlayOrder.loop, PlayOrder.volume,
                PlayOrder.media, PlayOrder.duration_ms, PlayOrder.not_after)
     stmt = select(*columns).where(PlayOrder.schedule_id == schedule_id,
                                   PlayOrder.start_at >= now)
-    return list(session.execute(stmt))
+    if villages is None:
+        return list(session.execute(stmt))
+    found: list[Any] = []
+    for chunk in _chunks(villages):
+        found += session.execute(stmt.where(PlayOrder.village_code.in_(chunk)))
+    return found
 
 
 def _set_state(session: Session, ids: Sequence[str], values: dict[str, Any]) -> None:
@@ -285,8 +318,16 @@ def _withdraw(session: Session, schedule_id: str, now: datetime) -> IssueReport:
 def withdraw_future_orders(
     session: Session, schedule_id: str, *, now: datetime | None = None
 ) -> IssueReport:
-    """Withdraw every order of the schedule that has not started yet (disable, delete)."""
-    return _finish(session, _withdraw(session, schedule_id, now or utcnow()))
+    """Withdraw every order of the schedule that has not started yet (disable, delete).
+
+    For a schedule playing in many villages this is done in chunks once the caller commits
+    (call it after the schedule is deleted or disabled in the session).
+    """
+    now = now or utcnow()
+    if _many_villages(session, schedule_id, now):
+        _defer(session, schedule_id, now)
+        return IssueReport()
+    return _finish(session, _withdraw(session, schedule_id, now))
 
 
 MediaCache = dict[str, PlayoutMedia | None]
@@ -317,38 +358,210 @@ def reissue_schedule(
 
 
 def reissue_schedules(
-    session: Session, schedule_ids: Iterable[str], *, now: datetime | None = None
+    session: Session, schedule_ids: Iterable[str], *, now: datetime | None = None,
+    villages: Iterable[str] | None = None,
 ) -> IssueReport:
     """Re-issue several schedules; program versions are bumped once, after every lock is held.
 
     Schedules are locked in id order and village versions only at the end (sorted), the same
     order every issuer uses, so concurrent issuers wait for each other but never deadlock.
+    ``villages``: only these villages' orders changed (a village moved); otherwise a
+    schedule affecting more than :data:`INLINE_VILLAGES` villages is re-issued in chunks
+    once this transaction commits.
     """
     now = now or utcnow()
     report = IssueReport()
+    only = sorted(set(villages)) if villages is not None else None
     for schedule_id in sorted(set(schedule_ids)):
-        report.merge(_reissue(session, schedule_id, now))
+        if only is not None:
+            report.merge(_reissue_villages(session, schedule_id, only, now))
+        elif _many_villages(session, schedule_id, now):
+            _defer(session, schedule_id, now)
+        else:
+            report.merge(_reissue(session, schedule_id, now))
+            # Everything is in line now: a pass still running for an earlier change stops.
+            session.execute(delete(PendingReissue).where(
+                PendingReissue.schedule_id == schedule_id))
     return _finish(session, report)
 
 
-def _reissue(session: Session, schedule_id: str, now: datetime) -> IssueReport:
+def _affected_villages(session: Session, schedule_id: str, now: datetime) -> list[str]:
+    """Villages whose orders of this schedule a re-issue may change: those it targets and
+    those holding a future order of it."""
+    schedule = session.get(Schedule, schedule_id)
+    found = set(village_codes(session, schedule.target_codes)) \
+        if schedule is not None and schedule.enabled else set()
+    found.update(session.scalars(
+        select(PlayOrder.village_code).where(
+            PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
+            PlayOrder.start_at >= now).distinct()))
+    return sorted(found)
+
+
+def _many_villages(session: Session, schedule_id: str, now: datetime) -> bool:
+    """True when a re-issue may change more than :data:`INLINE_VILLAGES` villages' orders.
+
+    Cheap even for 16,000 villages: each query stops after the limit (this runs in the
+    transaction of the change, which may already hold SQLite's write lock).
+    """
+    schedule = session.get(Schedule, schedule_id)
+    targeted: list[str] = []
+    if schedule is not None and schedule.enabled:
+        for path in session.scalars(select(Area.path).where(
+                Area.code.in_(schedule.target_codes))):
+            targeted += session.scalars(select(Area.code).where(
+                Area.level == "village",
+                or_(Area.path == path, and_(Area.path >= path + "/", Area.path < path + "0")),
+            ).limit(INLINE_VILLAGES + 1))
+            if len(targeted) > INLINE_VILLAGES:
+                return True
+    holding = list(session.scalars(select(PlayOrder.village_code).where(
+        PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
+        PlayOrder.start_at >= now).distinct().limit(INLINE_VILLAGES + 1)))
+    return len(set(targeted) | set(holding)) > INLINE_VILLAGES
+
+
+def _covered(session: Session, target_codes: Sequence[str],
+             villages: Sequence[str]) -> list[str]:
+    """Those of ``villages`` that lie in or under one of the target areas."""
+    paths = list(session.scalars(select(Area.path).where(Area.code.in_(list(target_codes)))))
+    found = []
+    for chunk in _chunks(villages):
+        for code, path in session.execute(select(Area.code, Area.path).where(
+                Area.code.in_(chunk), Area.level == "village")):
+            if any(path == p or path.startswith(p + "/") for p in paths):
+                found.append(code)
+    return sorted(found)
+
+
+def _withdraw_rows(session: Session, rows: Sequence[Any], now: datetime) -> IssueReport:
+    issued = [r for r in rows if r.state == "issued"]
+    _set_state(session, [r.id for r in issued], {"state": "withdrawn", "updated_at": now})
+    return IssueReport(withdrawn=len(issued), villages={r.village_code for r in issued})
+
+
+def _reissue_villages(session: Session, schedule_id: str, villages: Sequence[str] | None,
+                      now: datetime, extend_to: datetime | None = None) -> IssueReport:
+    """Bring the schedule's future orders in ``villages`` (None: all) in line with it (lock
+    taken).
+
+    Orders go up to ``issued_through``; with ``extend_to``, up to that (or further if
+    already issued further) and ``issued_through`` follows.
+    """
     schedule = _lock_schedule(session, schedule_id)
+    existing = _future_orders(session, schedule_id, now, villages)
     if schedule is None or not schedule.enabled:
-        return _withdraw(session, schedule_id, now)
+        return _withdraw_rows(session, existing, now)
     cache: MediaCache = {}
     media = _ready_media(session, schedule, cache)
     if cache[schedule.playlist_id] is None:
-        return _withdraw(session, schedule_id, now)  # the playlist is gone
+        return _withdraw_rows(session, existing, now)  # the playlist is gone
     if media is None:
         return IssueReport()
-    end = horizon_end(now)
-    template = _template(schedule, media)
-    villages = village_codes(session, schedule.target_codes)
+    end = schedule.issued_through or horizon_end(now)
+    if extend_to is not None:
+        end = max(end, extend_to) if schedule.issued_through else extend_to
+        schedule.issued_through = end
     starts = occurrences(rule_of(schedule), now, end)
-    wanted = {(village, start) for start in starts for village in villages}
-    report = _reconcile(session, template, wanted, _future_orders(session, schedule_id, now), now)
-    schedule.issued_through = end
+    covered = village_codes(session, schedule.target_codes) if villages is None \
+        else _covered(session, schedule.target_codes, villages)
+    wanted = {(village, start) for start in starts for village in covered}
+    return _reconcile(session, _template(schedule, media), wanted, existing, now)
+
+
+def _defer(session: Session, schedule_id: str, now: datetime) -> None:
+    """Record that the schedule's orders must follow this change; start a chunked pass once
+    the change commits (the lease holder resumes it if this process stops first)."""
+    _lock_schedule(session, schedule_id)  # after any pass's chunk in flight
+    token = new_id("rei")
+    connection = session.connection()
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, PendingReissue.__table__)
+    connection.execute(insert(table).values(
+        schedule_id=schedule_id, token=token, requested_at=now, seen_at=None,
+    ).on_conflict_do_update(index_elements=[table.c.schedule_id],
+                            set_={"token": token, "requested_at": now, "seen_at": None}))
+    on_commit(session, lambda: _pass_after_commit(schedule_id, token))
+
+
+def _pass_after_commit(schedule_id: str, token: str) -> None:
+    try:
+        reissue_in_chunks(schedule_id, token)
+    except Interrupted:
+        log.info("re-issuing schedule %s stopped between two chunks; it will be resumed",
+                 schedule_id)
+
+
+class _Superseded(Exception):  # noqa: N818 (rolls a chunk back; not an error)
+    """A newer change (or an in-line re-issue) took over from this pass."""
+
+
+def _claim_chunk(session: Session, schedule_id: str, token: str) -> bool:
+    """Note this pass is alive (after the schedule's lock); False once it was superseded."""
+    return session.execute(
+        update(PendingReissue)
+        .where(PendingReissue.schedule_id == schedule_id, PendingReissue.token == token)
+        .values(seen_at=utcnow())
+        .returning(PendingReissue.schedule_id)
+        .execution_options(synchronize_session=False)
+    ).first() is not None
+
+
+def reissue_in_chunks(schedule_id: str, token: str) -> IssueReport:
+    """Bring a schedule's future orders in line with its change ``token``, a chunk of
+    villages per transaction; stops early if a newer change supersedes it.
+
+    Raises :class:`app.chunked.Interrupted` between chunks when the process stops (the
+    pending record stays: the pass is resumed).
+    """
+    now = utcnow()
+    with session_scope() as session:
+        villages = _affected_villages(session, schedule_id, now)
+    end, report = horizon_end(now), IssueReport()
+    try:
+        for chunk in Pacer(first=PASS_CHUNK[0], least=PASS_CHUNK[1],
+                           most=PASS_CHUNK[2]).chunks(villages):
+            with session_scope() as session:
+                done = _reissue_villages(session, schedule_id, chunk, utcnow(), extend_to=end)
+                if not _claim_chunk(session, schedule_id, token):
+                    raise _Superseded  # this chunk rolls back
+                report.merge(_finish(session, done))
+    except _Superseded:
+        return report
+    with session_scope() as session:
+        _lock_schedule(session, schedule_id)
+        session.execute(delete(PendingReissue).where(PendingReissue.schedule_id == schedule_id,
+                                                     PendingReissue.token == token))
     return report
+
+
+def resume_pending_reissues(*, now: datetime | None = None) -> int:
+    """Resume the chunked re-issues that no process has worked on lately (its process
+    stopped or died); how many were resumed."""
+    cutoff = (now or utcnow()) - _PASS_STALE
+    stale = func.coalesce(PendingReissue.seen_at, PendingReissue.requested_at) < cutoff
+    with session_scope() as session:
+        found = list(session.execute(select(PendingReissue.schedule_id, PendingReissue.token)
+                                     .where(stale).order_by(PendingReissue.schedule_id)))
+    resumed = 0
+    for schedule_id, token in found:
+        with session_scope() as session:
+            claimed = session.execute(
+                update(PendingReissue)
+                .where(PendingReissue.schedule_id == schedule_id,
+                       PendingReissue.token == token, stale)
+                .values(seen_at=utcnow()).returning(PendingReissue.schedule_id)
+                .execution_options(synchronize_session=False)).first()
+        if claimed is not None:
+            log.info("resuming the re-issue of schedule %s", schedule_id)
+            reissue_in_chunks(schedule_id, token)
+            resumed += 1
+    return resumed
+
+
+def _reissue(session: Session, schedule_id: str, now: datetime) -> IssueReport:
+    """Every village of the schedule, up to the horizon (a change made in-line)."""
+    return _reissue_villages(session, schedule_id, None, now, extend_to=horizon_end(now))
 
 
 def _reconcile(session: Session, template: _Template, wanted: set[Key],
@@ -385,10 +598,17 @@ def _reconcile(session: Session, template: _Template, wanted: set[Key],
 
 
 def _new_rows(session: Session, template: _Template, villages: Sequence[str],
-              starts: Sequence[datetime], now: datetime) -> list[dict[str, Any]]:
-    """Rows of the orders of these starts and villages that do not exist yet (lock held)."""
-    village = villages[0] if len(villages) == 1 else None
-    existing = _existing_keys(session, template.schedule_id, starts, village)
+              starts: Sequence[datetime], now: datetime,
+              only_these: bool | None = None) -> list[dict[str, Any]]:
+    """Rows of the orders of these starts and villages that do not exist yet (lock held).
+
+    ``only_these``: read the existing orders of these villages only (a few among many);
+    by default, when there is a single village.
+    """
+    if only_these is None:
+        only_these = len(villages) == 1
+    existing = _existing_keys(session, template.schedule_id, starts,
+                              villages if only_these else None)
     keys = [(v, start) for start in starts for v in villages if (v, start) not in existing]
     return template.rows(keys, now)
 
@@ -477,11 +697,11 @@ def verify_slot(session: Session, schedule_id: str, start_at: datetime) -> Issue
     return verify_slots(session, {schedule_id: start_at})
 
 
-def top_up_all(*, now: datetime | None = None, batch: int = 200) -> IssueReport:
+def top_up_all(*, now: datetime | None = None) -> IssueReport:
     """Top up every enabled schedule with an occurrence due before the horizon.
 
     Which schedules are due is read without locks (a pure computation per schedule); only
-    those are locked and issued, ``batch`` schedules per transaction.
+    those are locked and issued, in short transactions (:func:`top_up_paced`).
     """
     now = now or utcnow()
     end = horizon_end(now)
@@ -489,11 +709,61 @@ def top_up_all(*, now: datetime | None = None, batch: int = 200) -> IssueReport:
         due = [s.id for s in session.scalars(select(Schedule).where(Schedule.enabled.is_(True))
                                               .order_by(Schedule.id))
                if occurrences(rule_of(s), max(now, s.issued_through or now), end)]
-    total = IssueReport()
-    for chunk in _chunks(due, batch):
+    return top_up_paced(due, now=now)
+
+
+Unit = tuple[str, str | None]  # (schedule, village); None: the schedule has no village
+
+
+def top_up_paced(schedule_ids: Iterable[str], *, now: datetime | None = None) -> IssueReport:
+    """Top up schedules in short transactions, each a chunk of (schedule, village) pairs.
+
+    A schedule's ``issued_through`` advances with the chunk holding its last village, so a
+    top-up stopped half-way is simply done again (what exists is not issued twice).
+    """
+    now = now or utcnow()
+    units: list[Unit] = []
+    with session_scope() as session:
+        for schedule_id in sorted(set(schedule_ids)):
+            schedule = session.get(Schedule, schedule_id)
+            villages = village_codes(session, schedule.target_codes) if schedule else []
+            units += [(schedule_id, v) for v in villages] or [(schedule_id, None)]
+    last = {schedule_id: index for index, (schedule_id, _) in enumerate(units)}
+    total, done = IssueReport(), 0
+    pacer = Pacer(first=TOP_UP_CHUNK[0], least=TOP_UP_CHUNK[1], most=TOP_UP_CHUNK[2])
+    for chunk in pacer.chunks(units):
         with session_scope() as session:
-            total.merge(top_up_schedules(session, chunk, now=now))
+            total.merge(_top_up_units(session, chunk, now, ends={
+                sid for sid, index in last.items() if done <= index < done + len(chunk)}))
+        done += len(chunk)
     return total
+
+
+def _top_up_units(session: Session, units: Sequence[Unit], now: datetime,
+                  ends: set[str]) -> IssueReport:
+    """One chunk of a paced top-up; ``ends``: schedules whose last village is in it."""
+    by_schedule: dict[str, list[str]] = defaultdict(list)
+    for schedule_id, village in units:
+        by_schedule[schedule_id] += [village] if village else []
+    rows: list[dict[str, Any]] = []
+    cache: MediaCache = {}
+    for schedule_id in sorted(by_schedule):
+        schedule = _lock_schedule(session, schedule_id)
+        if schedule is None or not schedule.enabled:
+            continue
+        end = horizon_end(now)
+        since = max(now, schedule.issued_through or now)
+        starts = occurrences(rule_of(schedule), since, end) if since < end else []
+        media = _ready_media(session, schedule, cache) if starts else None
+        if starts and media is None:
+            continue  # nothing playable yet: issued_through stays, the next run tries again
+        if starts and media is not None:
+            villages = _covered(session, schedule.target_codes, by_schedule[schedule_id])
+            rows += _new_rows(session, _template(schedule, media), villages, starts, now,
+                              only_these=True)
+        if schedule_id in ends and since < end:
+            schedule.issued_through = end
+    return _issue_rows(session, rows)
 
 
 def schedules_covering(session: Session, village: Area) -> list[Schedule]:
@@ -507,15 +777,34 @@ def schedules_covering(session: Session, village: Area) -> list[Schedule]:
 
 def issue_village(session: Session, village: Area, *, now: datetime | None = None) -> IssueReport:
     """Give a (new) village the orders of every schedule that covers it, up to the horizon."""
+    return issue_villages(session, [(village.code, village.path)], now=now)
+
+
+def issue_villages(session: Session, villages: Sequence[tuple[str, str]], *,
+                   now: datetime | None = None) -> IssueReport:
+    """Give new villages, as (code, path), the orders of every schedule covering them."""
     now = now or utcnow()
+    above: dict[str, list[str]] = defaultdict(list)  # area code → the villages below it
+    for code, path in villages:
+        for part in path.split("/")[:-1]:  # a new village is no schedule's target yet
+            above[part].append(code)
+    targeting = select(ScheduleTarget.schedule_id, ScheduleTarget.area_code).join(
+        Schedule, Schedule.id == ScheduleTarget.schedule_id).where(Schedule.enabled.is_(True))
+    covered: dict[str, set[str]] = defaultdict(set)
+    for chunk in _chunks(sorted(above)):
+        for schedule_id, area_code in session.execute(
+                targeting.where(ScheduleTarget.area_code.in_(chunk))):
+            covered[schedule_id].update(above[area_code])
     rows: list[dict[str, Any]] = []
-    for schedule in schedules_covering(session, village):
-        locked = _lock_schedule(session, schedule.id)
+    cache: MediaCache = {}
+    for schedule_id in sorted(covered):
+        locked = _lock_schedule(session, schedule_id)
         if locked is None or not locked.enabled:
             continue
-        media = _ready_media(session, locked)
+        media = _ready_media(session, locked, cache)
         if media is None:
             continue
         starts = occurrences(rule_of(locked), now, locked.issued_through or horizon_end(now))
-        rows += _new_rows(session, _template(locked, media), [village.code], starts, now)
+        rows += _new_rows(session, _template(locked, media), sorted(covered[schedule_id]),
+                          starts, now, only_these=True)
     return _issue_rows(session, rows)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 from app.ids import new_id
 
-__all__ = ["Schedule", "ScheduleTarget", "SchedulerLease"]
+__all__ = ["Schedule", "ScheduleTarget", "SchedulerLease", "PendingReissue"]
 
 
 class Schedule(Base):
@@ -76,7 +76,7 @@ class ScheduleTarget(Base):
 
 
 class SchedulerLease(Base):
-    """Which process runs the scheduler's jobs, until when (renewed every 10 s)."""
+    """Which process runs the scheduler's jobs, until when (renewed every few seconds)."""
 
     __tablename__ = "scheduler_lease"
 
@@ -84,3 +84,20 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PendingReissue(Base):
+    """A schedule whose future orders are being brought in line with a change, in chunks.
+
+    Written in the transaction of the change, deleted by the pass that completes it. No
+    foreign key: a deleted schedule's orders are withdrawn by such a pass too. ``token`` names
+    the change (a newer one supersedes a pass still running for an older one); ``seen_at`` is
+    when a pass last wrote a chunk (a pass silent for long is resumed by the lease holder).
+    """
+
+    __tablename__ = "pending_reissues"
+
+    schedule_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[str] = mapped_column(String(40))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from app.areas.models import Area
 from app.events import subscribe
 from app.playlists.service import playlists_using_announcement
-from app.schedules.issuing import issue_village, reissue_schedules
+from app.schedules.issuing import issue_village, issue_villages, reissue_schedules, village_codes
 from app.schedules.models import Schedule, ScheduleTarget
 
-__all__ = ["on_area_created", "on_area_moved", "on_playlist_changed", "on_content_changed"]
+__all__ = ["on_area_created", "on_areas_created", "on_area_moved", "on_playlist_changed",
+           "on_content_changed"]
 
 
 @subscribe("area.created")
@@ -26,6 +27,13 @@ def on_area_created(session: Session, area: Area, **_: object) -> None:
         issue_village(session, area)
 
 
+@subscribe("areas.created")
+def on_areas_created(session: Session, villages: list[tuple[str, str]], **_: object) -> None:
+    """New villages (an import's chunk, as (code, path)) get their orders at once."""
+    if villages:
+        issue_villages(session, villages)
+
+
 @subscribe("area.moved")
 def on_area_moved(session: Session, area: Area, old_path: str, **_: object) -> None:
     """A village (or a town with its villages) moved: the schedules of the areas it left and
@@ -33,13 +41,15 @@ def on_area_moved(session: Session, area: Area, old_path: str, **_: object) -> N
     the new town's are issued, in the same transaction as the move."""
     # Areas above both (the district of a move between its towns) keep covering it.
     above = (set(old_path.split("/")) ^ set(area.path.split("/"))) - {area.code}
-    _reissue(session, list(session.scalars(
+    schedule_ids = list(session.scalars(
         select(Schedule.id).where(
             Schedule.enabled.is_(True),
             Schedule.id.in_(select(ScheduleTarget.schedule_id)
                             .where(ScheduleTarget.area_code.in_(above))))
         .order_by(Schedule.id)
-    )))
+    ))
+    if schedule_ids:  # only the moved villages' orders change
+        reissue_schedules(session, schedule_ids, villages=village_codes(session, [area.code]))
 
 
 def _reissue(session: Session, schedule_ids: list[str]) -> None:

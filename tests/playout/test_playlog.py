@@ -149,3 +149,16 @@ def test_the_playlog_as_csv(client: TestClient, admin, district, tone: dict[str,
         (played, "v11", "C-1", "played"), (missed, "v12", "", "missed")]
     assert rows[0]["title"] == "通知,一"
     assert datetime.fromisoformat(rows[0]["started_at"]) == T0
+
+
+def test_many_orders_ending_at_once_are_all_marked_a_batch_per_transaction(
+    client: TestClient, admin, district, tone: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.playout import jobs
+
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    ids = [insert_order(village, T0 + timedelta(seconds=n), [tone],
+                        not_after=T0 + timedelta(minutes=16))
+           for n, village in enumerate(["v11", "v12", "v21", "v11", "v12"])]
+    _mark_missed()
+    assert [order_row(o).state for o in ids] == ["missed"] * 5

@@ -1,7 +1,9 @@
 """The scheduler runtime: APScheduler 3 in every process, jobs only in the lease holder.
 
 Every process runs a ``BackgroundScheduler`` with one job of its own, the lease tick (every
-10 s): take or renew the database lease (30 s). The process that holds it adds
+``CUNXIANG_LEASE_RENEW`` s, default 2, on a thread of its own so that busy jobs never delay
+it): take or renew the database lease (``CUNXIANG_LEASE_TTL`` s, default 6). The process that
+holds it adds
 
 - every registered leader job (:mod:`app.schedules.scheduler`), among them the horizon
   top-up (every 60 s: each schedule's orders issued ``CUNXIANG_HORIZON`` ahead);
@@ -12,9 +14,13 @@ Every process runs a ``BackgroundScheduler`` with one job of its own, the lease 
   However many schedules and villages, there are at most 1,440 such jobs.
 
 A process that fails to renew (the database is unreachable, or another took over after a
-pause) removes those jobs at once; every job also checks the lease is still valid before it
-runs. When the leader dies, its lease runs out after at most 30 s and another process takes
-it at its next tick: within 40 s. ``stop()`` releases the lease so the takeover is immediate.
+pause) removes those jobs at once. Every job checks before it starts that the lease has a
+safety margin left, and a long job (a chunked re-issue, an import) checks it again between
+its chunks (:func:`app.chunked.guarded_by`): a holder that cannot renew stops its work
+before its lease runs out, so it never works alongside the next leader. When the leader
+dies, its lease runs out at most TTL after its last renewal and another process takes it
+at its next tick: within TTL + RENEW (8 s by default). ``stop()`` releases the lease so the
+takeover is immediate.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,10 +43,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.chunked import Interrupted, guarded_by
 from app.config import get_settings
 from app.db import on_commit, session_scope, utcnow
 from app.events import subscribe
-from app.schedules.issuing import rule_of, top_up_all, top_up_schedules, verify_slots
+from app.schedules.issuing import (
+    resume_pending_reissues,
+    rule_of,
+    top_up_all,
+    top_up_paced,
+    verify_slots,
+)
 from app.schedules.jobs.lease import acquire_lease, release_lease
 from app.schedules.models import Schedule
 from app.schedules.rules import occurrences
@@ -51,6 +65,7 @@ __all__ = [
     "LEASE_TTL",
     "RENEW_EVERY",
     "top_up_horizon",
+    "resume_reissues",
     "run_time_of_day",
     "start_scheduler",
     "stop_scheduler",
@@ -59,11 +74,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
-RENEW_EVERY = timedelta(seconds=10)
-LEASE_TTL = timedelta(seconds=30)
-# A job starts only while the lease has at least this long left, so a process that was
-# paused past its expiry does not run a job alongside the new leader.
-_SAFETY = timedelta(seconds=5)
+# Defaults of CUNXIANG_LEASE_RENEW and CUNXIANG_LEASE_TTL.
+RENEW_EVERY = timedelta(seconds=2)
+LEASE_TTL = timedelta(seconds=6)
 # How late a time-of-day job may still run. APScheduler's default (1 s) counts a job as missed
 # when it waits a second for a worker thread (10,000 same-second jobs with that grace would
 # nearly all be "missed"); this one's work is idempotent and still useful an hour late.
@@ -82,6 +95,12 @@ def top_up_horizon() -> None:
                  len(report.villages))
 
 
+@leader_job("schedules.reissue", seconds=5)
+def resume_reissues() -> None:
+    """Finish the chunked re-issues of schedules that a stopped process left half-done."""
+    resume_pending_reissues()
+
+
 def run_time_of_day(now: datetime | None = None) -> None:
     """A schedule time came: top up the schedules with a slot starting now and verify the slot."""
     now = now or utcnow()
@@ -94,8 +113,7 @@ def run_time_of_day(now: datetime | None = None) -> None:
                 due[schedule.id] = slots[-1]
     if not due:
         return
-    with session_scope() as session:
-        top_up_schedules(session, due, now=now)
+    top_up_paced(due, now=now)
     with session_scope() as session:
         verify_slots(session, due)
 
@@ -108,16 +126,25 @@ class SchedulerRuntime:
     """One process's scheduler: the lease tick, and the leader's jobs while it holds the lease."""
 
     def __init__(self, *, holder: str | None = None, lease_name: str = LEASE_NAME,
-                 renew_every: timedelta = RENEW_EVERY, ttl: timedelta = LEASE_TTL,
+                 renew_every: timedelta | None = None, ttl: timedelta | None = None,
                  workers: int = 8) -> None:
+        settings = get_settings()
         self.holder = holder or _holder_name()
         self.lease_name = lease_name
-        self._renew_every, self._ttl = renew_every, ttl
+        self._renew_every = renew_every or timedelta(seconds=settings.lease_renew)
+        self._ttl = ttl or timedelta(seconds=settings.lease_ttl)
+        # A job starts only while the lease has at least this long left, so a holder whose
+        # renewals are late (a paused process, a slow database) stops before it can expire.
+        self._safety = max(self._ttl - 2 * self._renew_every, self._renew_every / 2)
         self._scheduler = BackgroundScheduler(
-            timezone=get_settings().tz,
-            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            timezone=settings.tz,
+            # The lease tick has a thread of its own: eight busy jobs must not delay it.
+            executors={"default": ThreadPoolExecutor(max_workers=workers),
+                       "lease": ThreadPoolExecutor(max_workers=1)},
         )
         self._lease_until: datetime | None = None
+        self._jobs_lock = threading.Lock()
+        self._stopped = False
         self._leader_jobs: set[str] = set()
         self._time_jobs: set[str] = set()  # "HH:MM" of the time-of-day jobs
 
@@ -132,12 +159,16 @@ class SchedulerRuntime:
         self._scheduler.add_job(
             self.tick, IntervalTrigger(seconds=self._renew_every.total_seconds()),
             id="lease", next_run_time=datetime.now(self._scheduler.timezone),
-            coalesce=True, misfire_grace_time=None, max_instances=1,
+            coalesce=True, misfire_grace_time=None, max_instances=1, executor="lease",
         )
 
     def stop(self) -> None:
         """Stop the jobs, wait for running ones, and give the lease up."""
         _RUNNING.discard(self)
+        # APScheduler's shutdown waits for running jobs while holding its job-store lock: a
+        # tick finishing meanwhile must not touch the jobs (it would wait for that lock).
+        with self._jobs_lock:
+            self._stopped = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         if self._lease_until is not None:
@@ -156,10 +187,10 @@ class SchedulerRuntime:
     def is_leader(self) -> bool:
         """True while this process holds a lease with enough time left to start a job."""
         until = self._lease_until
-        return until is not None and utcnow() < until - _SAFETY
+        return until is not None and utcnow() < until - self._safety
 
     def nudge(self) -> None:
-        """Run the lease tick now (it resyncs the time-of-day jobs), not in up to 10 s."""
+        """Run the lease tick now (it resyncs the time-of-day jobs), not at its next turn."""
         if self._scheduler.running:
             now = datetime.now(self._scheduler.timezone)
             self._scheduler.modify_job("lease", next_run_time=now)
@@ -179,16 +210,19 @@ class SchedulerRuntime:
         except SQLAlchemyError:
             log.exception("scheduler lease: the database did not answer")
             expires = None
-        if expires is None:
-            if self._lease_until is not None:
-                log.warning("scheduler lease lost: %s stops running jobs", self.holder)
-                self._step_down()
-            return
-        if self._lease_until is None:
-            log.info("scheduler lease taken: %s runs the jobs", self.holder)
-        self._lease_until = expires
-        self._add_leader_jobs()
-        self._sync_time_jobs()
+        with self._jobs_lock:
+            if self._stopped:
+                return
+            if expires is None:
+                if self._lease_until is not None:
+                    log.warning("scheduler lease lost: %s stops running jobs", self.holder)
+                    self._step_down()
+                return
+            if self._lease_until is None:
+                log.info("scheduler lease taken: %s runs the jobs", self.holder)
+            self._lease_until = expires
+            self._add_leader_jobs()
+            self._sync_time_jobs()
 
     def _step_down(self) -> None:
         self._lease_until = None
@@ -205,8 +239,14 @@ class SchedulerRuntime:
 
     def _guarded(self, func: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
-            if self.is_leader:
-                func()
+            if not self.is_leader:
+                return
+            try:
+                with guarded_by(lambda: self.is_leader):
+                    func()
+            except Interrupted:
+                log.info("%s stopped between two chunks (lease lost or shutting down); "
+                         "the next leader resumes it", getattr(func, "__name__", "a job"))
 
         return run
 

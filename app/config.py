@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     token_ttl: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
     scheduler: bool = True
     render_workers: int = Field(default=2, ge=1, le=64)
+    # Shared media (several nodes): an S3-compatible object store; media_dir is then each
+    # node's local cache of it. Unset: media live in media_dir alone.
+    media_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_addressing_style: str = "auto"
+    # Behind a load balancer: the addresses whose X-Forwarded-Proto/-For are believed.
+    forwarded_allow_ips: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -81,6 +91,23 @@ class Settings(BaseSettings):
     def _known_engine(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
             raise ValueError(f"invalid engine name {value!r}")
+        return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _known_media_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from app.media.location import parse_media_url
+
+        parse_media_url(value)
+        return value
+
+    @field_validator("s3_addressing_style")
+    @classmethod
+    def _known_addressing(cls, value: str) -> str:
+        if value not in ("auto", "path", "virtual"):
+            raise ValueError("expected auto, path or virtual")
         return value
 
     @property

@@ -28,7 +28,10 @@ from app.db import get_engine, session_scope
 from app.errors import install_error_handlers
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
+from app.media.housekeeping import start_media_housekeeping, stop_media_housekeeping
 from app.media.router import router as media_router
+from app.media.service import media_store
+from app.media.storage import MediaStoreUnavailable
 from app.metrics import TimingMiddleware, metrics_response
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
@@ -59,6 +62,7 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("deliveries", start_delivery_log, stop_delivery_log),
     ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
+    ("media housekeeping", start_media_housekeeping, stop_media_housekeeping),
 ]
 
 
@@ -94,6 +98,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log.exception("stopping %s failed", name)
 
 
+def _media_check() -> str | None:
+    """The shared object store's answer ("ok" or why not); None for media on local disk."""
+    check = getattr(media_store(), "check", None)
+    if check is None:
+        return None
+    try:
+        check()
+    except MediaStoreUnavailable as exc:
+        return f"unreachable: {exc.message}"
+    return "ok"
+
+
 def _add_operations_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -110,6 +126,9 @@ def _add_operations_routes(app: FastAPI) -> None:
             checks["database"] = "ok"
         except Exception as exc:  # readiness must report, not raise
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        media = _media_check()
+        if media is not None:
+            checks["media"] = media
         runtime = getattr(app.state, "scheduler_running", None)
         if runtime is not None:
             checks["scheduler"] = "ok" if runtime() else "stopped"

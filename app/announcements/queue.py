@@ -25,6 +25,7 @@ from app.announcements.render_task import RenderedAudio, RenderSpec, engine_opti
 from app.config import get_settings
 from app.db import on_commit, utcnow
 from app.events import emit
+from app.media.backend import MediaConfig
 from app.media.service import record_media
 
 __all__ = [
@@ -152,7 +153,7 @@ def _spec(revision: Revision) -> RenderSpec:
     settings = get_settings()
     options = engine_options(settings.tts_engine, voice=settings.tts_voice,
                              command=settings.tts_command)
-    return RenderSpec(text=revision.body, media_dir=str(settings.media_dir),
+    return RenderSpec(text=revision.body, media=MediaConfig.from_settings(settings),
                       engine=settings.tts_engine, options=options)
 
 

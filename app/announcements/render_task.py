@@ -1,6 +1,6 @@
 """What a render worker process runs: one revision's script → a stored MP3 (no database here).
 
-The spec carries everything the child needs (media directory, engine and its options), so
+The spec carries everything the child needs (the media store, engine and its options), so
 a worker process never reads the environment: it may have been forked long before the
 settings it would find there.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.media.storage import MediaStore
+from app.media.backend import MediaConfig, open_store
 from app.rendering.engines import make_engine
 from app.rendering.render import render_script
 
@@ -22,7 +22,7 @@ class RenderSpec:
     """One render: the script, the engine by name with its options, and where to store it."""
 
     text: str
-    media_dir: str
+    media: MediaConfig
     engine: str
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -48,7 +48,7 @@ def engine_options(engine: str, *, voice: str | None, command: str | None) -> di
 
 def render_revision(spec: RenderSpec) -> RenderedAudio:
     """Render a script to a loudness-normalised mono MP3 in the store (cached by text)."""
-    store = MediaStore(spec.media_dir)
+    store = open_store(spec.media)
     result = render_script(
         spec.text, engine=make_engine(spec.engine, **spec.options), media_store=store, chime=False
     )

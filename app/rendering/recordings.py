@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.media.storage import MediaStore
+from app.media.storage import MediaBackend
 from app.rendering.cache import RenderCache, cache_key
 from app.rendering.errors import AudioTooLong, UnreadableAudio, UnsupportedMedia
 from app.rendering.pcm import SAMPLE_RATE, duration_ms
@@ -196,7 +196,7 @@ def _file_sha256(path: Path) -> str:
 def transcode_recording(
     path: str | os.PathLike[str],
     *,
-    media_store: MediaStore,
+    media_store: MediaBackend,
     chime: bool = False,
     max_duration_ms: int = MAX_RECORDING_MS,
     cache_dir: str | os.PathLike[str] | None = None,

@@ -7,12 +7,15 @@ settings it would find there.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.media.backend import MediaConfig, open_store
+from app.rendering.cache import cache_key
 from app.rendering.engines import make_engine
-from app.rendering.render import render_script
+from app.rendering.normalize import NORMALIZER_VERSION
+from app.rendering.render import RENDER_VERSION, render_script
 
 __all__ = ["RenderSpec", "RenderedAudio", "render_revision", "engine_options"]
 
@@ -25,6 +28,13 @@ class RenderSpec:
     media: MediaConfig
     engine: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """What the render makes depends on this alone (not on where it is stored): jobs
+        with the same key make the same file."""
+        return cache_key("revision", f"v{RENDER_VERSION}.{NORMALIZER_VERSION}", self.engine,
+                         json.dumps(self.options, sort_keys=True), self.text)
 
 
 @dataclass(frozen=True)

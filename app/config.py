@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     s3_addressing_style: str = "auto"
     # Behind a load balancer: the addresses whose X-Forwarded-Proto/-For are believed.
     forwarded_allow_ips: str | None = None
+    # On SIGTERM, requests still running after this many seconds (long-polls) are cut, so a
+    # node restarts quickly; nginx sends their terminals' GETs to another node.
+    shutdown_grace: int = Field(default=10, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod

@@ -35,6 +35,7 @@ from app.media.storage import MediaStoreUnavailable
 from app.metrics import TimingMiddleware, metrics_response
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
+from app.playout.drain import start_drain_on_sigterm, stop_drain_on_sigterm
 from app.playout.fastpath import TerminalFastPath
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
@@ -63,6 +64,7 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
     ("media housekeeping", start_media_housekeeping, stop_media_housekeeping),
+    ("long-poll drain", start_drain_on_sigterm, stop_drain_on_sigterm),
 ]
 
 

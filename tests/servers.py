@@ -191,7 +191,7 @@ http {{
   upstream cunxiang {{
 {servers}
     keepalive 256;
-    keepalive_timeout 75s;
+    keepalive_timeout 4s;  # idle upstream connections: under uvicorn's 5 s
   }}
   server {{
     listen 127.0.0.1:{port} backlog=4096;

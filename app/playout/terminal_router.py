@@ -97,7 +97,7 @@ async def answer_program(app: FastAPI, token: str, version: int | None, wait: fl
                 await _delivered(app, program.undelivered)
             return 200, program.encoded(utcnow())
         remaining = deadline - loop.time()
-        if remaining <= 0 or not await notifier.wait(event, remaining):
+        if remaining <= 0 or notifier.closing or not await notifier.wait(event, remaining):
             return 304, b""
 
 

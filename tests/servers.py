@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -106,6 +107,11 @@ class Postgres(_Server):
                         "-U", "cunxiang", "cunxiang"], check=True)
         return self
 
+    def postmaster_pid(self) -> int:
+        """The server's main process."""
+        assert self.work is not None
+        return int((self.work / "data" / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         """Stop at once and remove its directory."""
         if self.work is None or self.bin is None:
@@ -171,50 +177,35 @@ class S3Server(_Server):
         self.proc = None
 
 
+DEPLOY_NGINX = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+
+
 def nginx_config(*, prefix: Path, port: int, upstreams: list[str], workers: int = 1,
                  connections: int = 4096) -> str:
-    """An nginx load balancer for cunxiang nodes, as ``deploy/nginx.conf`` sets one up
-    (long-polls, keep-alive upstream, retry on a dead node), with every path in ``prefix``."""
-    servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)
-    temp = " ".join(f"{kind}_temp_path {prefix}/tmp/{kind};"
-                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""
-{"user root root;" if _AS_ROOT else ""}
-worker_processes {workers};
-worker_rlimit_nofile {connections * 2 + 100};
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections {connections}; }}
-http {{
-  access_log off;
-  {temp}
-  upstream cunxiang {{
-{servers}
-    keepalive 256;
-    keepalive_timeout 4s;  # idle upstream connections: under uvicorn's 5 s
-  }}
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    client_max_body_size 60m;
-    keepalive_timeout 75s;
-    keepalive_requests 100000;
-    location / {{
-      proxy_pass http://cunxiang;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 75s;
-      proxy_send_timeout 75s;
-      proxy_next_upstream error timeout http_502 http_503 http_504;
-      proxy_next_upstream_tries 3;
-      proxy_request_buffering off;
-    }}
-  }}
-}}
-"""
+    """``deploy/nginx.conf`` itself, made to run here: its nodes replaced by ``upstreams``,
+    listening on ``port`` of the loopback, every file it writes inside ``prefix``."""
+    text = DEPLOY_NGINX.read_text()
+    node_line = re.compile(r"^(\s*)server \S+:\d+ (.*);$", re.M)
+    indent, options = node_line.search(text).groups()  # type: ignore[union-attr]
+    text = node_line.sub("", text)
+    nodes = "".join(f"{indent}server {u} {options};\n" for u in upstreams)
+    text = text.replace("upstream cunxiang {\n", "upstream cunxiang {\n" + nodes, 1)
+    temp = "".join(f"    {kind}_temp_path {prefix}/tmp/{kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    replacements = [
+        (r"^user .*;$", "user root root;" if _AS_ROOT else ""),
+        (r"^worker_processes .*;$", f"worker_processes {workers};"),
+        (r"worker_connections \d+;", f"worker_connections {connections};"),
+        (r"^pid .*;$", f"pid {prefix}/nginx.pid;"),
+        (r"^error_log \S+", f"error_log {prefix}/error.log"),
+        (r"proxy_cache_path \S+", f"proxy_cache_path {prefix}/cache"),
+        (r"listen 80 ", f"listen 127.0.0.1:{port} "),
+        (r"^http {$", "http {\n" + temp),
+    ]
+    for pattern, value in replacements:
+        text, count = re.subn(pattern, value, text, count=1, flags=re.M)
+        assert count == 1, f"deploy/nginx.conf no longer has {pattern!r}"
+    return text
 
 
 class Nginx(_Server):

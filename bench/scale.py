@@ -240,6 +240,16 @@ def waiters(url: str) -> float:
     return 0.0
 
 
+def answers(url: str) -> dict[str, float]:
+    """Program requests a node has answered so far, by status."""
+    counts: dict[str, float] = defaultdict(float)
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("cunxiang_http_requests_total{") and "/terminal/v1/program" in line:
+            status = line.split('status="', 1)[1].split('"', 1)[0]
+            counts[status] += float(line.split()[-1])
+    return counts
+
+
 def wait_for_waiters(nodes: list[str], count: int, timeout: float = 300) -> None:
     """Until the nodes together hold ``count`` long-polls."""
     deadline = time.monotonic() + timeout
@@ -289,12 +299,15 @@ def run_phase(url: str, nodes: list[tuple[int, str]], extra_pids: list[int],
         memory["all"] = {pid: rss_mb(pid) for pid in watched}
 
         cpu = cpu_now()
+        counted = [answers(u) for u in node_urls]
         sent_id, sent, answered = broadcast(url, admin, media)
         deadline = time.monotonic() + 300
         while clients.holding(sent_id) < len(tokens) and time.monotonic() < deadline:
             time.sleep(0.05)
         wait_for_waiters(node_urls, len(tokens))
         fanout_cpu = {pid: spent - cpu[pid] for pid, spent in cpu_now().items()}
+        fanout_answers = [{k: v - before.get(k, 0) for k, v in answers(u).items()}
+                          for u, before in zip(node_urls, counted, strict=True)]
 
         time.sleep(2)
         cpu = cpu_now()
@@ -306,7 +319,7 @@ def run_phase(url: str, nodes: list[tuple[int, str]], extra_pids: list[int],
     return {"memory": memory, "arrivals": [t - sent for t in arrivals[sent_id]],
             "answered": answered, "fanout_cpu": fanout_cpu, "idle_cpu": idle_cpu,
             "errors": errors, "nodes": [pid for pid, _ in nodes], "extra": extra_pids,
-            "postmaster": postmaster, "first": first}
+            "postmaster": postmaster, "first": first, "answers": fanout_answers}
 
 
 # --- heartbeats -----------------------------------------------------------------------------
@@ -357,6 +370,12 @@ def report(single: dict[str, Any], multi: dict[str, Any], beats: dict[str, dict[
     multi_node_cpu = sum(multi["fanout_cpu"][p] for p in multi["nodes"])
     lb_cpu = sum(multi["fanout_cpu"][p] for p in nginx_pids)
     db_cpu = multi["fanout_cpu"][multi["postmaster"]]
+    for label, phase in (("one node", single), ("two nodes", multi)):
+        per_node = ", ".join(
+            f"{phase['fanout_cpu'][pid]:.2f} s CPU / "
+            + " ".join(f"{int(v)}×{k}" for k, v in sorted(counts.items()) if v)
+            for pid, counts in zip(phase["nodes"], phase["answers"], strict=True))
+        print(f"  {label}: per node {per_node}")
     print(f"fan-out CPU: one node {node_cpu:.2f} s + PostgreSQL {single_db:.2f} s "
           f"({(node_cpu + single_db) / n * 1000:.3f} ms/terminal); two nodes "
           f"{multi_node_cpu:.2f} s + nginx {lb_cpu:.2f} s + PostgreSQL {db_cpu:.2f} s "
@@ -457,7 +476,8 @@ def main() -> int:
                       connections=args.terminals * 2 + 1024).start()
         servers.append(nginx)
         assert nginx.proc is not None
-        nginx_pids = family(nginx.proc.pid)
+        nginx_pids = [pid for pid in family(nginx.proc.pid)  # not its cache loader, which ends
+                      if b"cache" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
         postmaster = pg.postmaster_pid()
         single = run_phase(nodes[0][1], nodes[:1], [], tokens, args.clients, admin, media,

@@ -1,9 +1,11 @@
 """A node that is told to stop (SIGTERM) lets its terminals go at once: their long-polls
 answer 304 (they poll again, elsewhere behind a balancer) and the process exits promptly,
-instead of holding them to the end of their wait or cutting them with a 500."""
+instead of holding them to the end of their wait or cutting them with a 500. A terminal
+that goes away in the middle of a long-poll is forgotten at once."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -49,3 +51,34 @@ def test_sigterm_answers_waiting_long_polls_at_once_and_stops(env: dict[str, str
     assert answers and answers[0][0] == 304
     assert answers[0][1] - told < 3.0  # not at the end of its 50 s wait
     assert stopped < 8.0
+
+
+def _waiting(server: LiveServer) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    return next(float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("cunxiang_program_waiters "))
+
+
+def test_a_terminal_that_disconnects_mid_long_poll_stops_being_waited_for(
+    env: dict[str, str],
+) -> None:
+    server = LiveServer(env).start(timeout=90)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            admin = login(http, "admin", ADMIN_PASSWORD)  # type: ignore[arg-type]
+            District(http, admin)  # type: ignore[arg-type]
+            token = register(http, admin, "v11", "GONE-1")["token"]
+            version = http.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+        with socket.create_connection(("127.0.0.1", server.port)) as terminal:
+            terminal.sendall(f"GET /terminal/v1/program?version={version}&wait=50 HTTP/1.1\r\n"
+                             f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            deadline = time.monotonic() + 10
+            while _waiting(server) < 1:
+                assert time.monotonic() < deadline, "the long-poll never started waiting"
+                time.sleep(0.05)
+        gone = time.monotonic()  # the terminal closed its connection
+        while _waiting(server) > 0:
+            assert time.monotonic() - gone < 5, "still waiting for a terminal that left"
+            time.sleep(0.05)
+    finally:
+        server.stop()

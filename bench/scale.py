@@ -46,6 +46,7 @@ import httpx
 from _live import (
     ROOT,
     TerminalConnection,
+    follow_program,
     make_area_tree,
     make_speakers,
     percentile,
@@ -86,30 +87,9 @@ async def _terminal(host: str, port: int, token: str, slots: asyncio.Semaphore,
                     errors: list[str]) -> None:
     """Fetch the program, then long-poll for ever, noting when each broadcast arrives."""
     connection = TerminalConnection(host, port, token)
-    version, seen = await _first_program(connection, slots, errors), set()
+    version = await _first_program(connection, slots, errors)
     await ready.put(None)
-    while True:
-        try:
-            status, body = await connection.get(
-                f"/terminal/v1/program?version={version}&wait={WAIT_S}")
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            errors.append(repr(exc))
-            await asyncio.sleep(0.1)
-            continue
-        now = time.time()
-        if status == 304:
-            continue
-        if status != 200:
-            errors.append(f"HTTP {status}")
-            await asyncio.sleep(0.1)
-            continue
-        program = json.loads(body)
-        version = program["version"]
-        for order in program["orders"]:
-            broadcast = order.get("broadcast")
-            if broadcast and broadcast not in seen:
-                seen.add(broadcast)
-                arrivals[broadcast].append(now)
+    await follow_program(connection, version, arrivals, errors, WAIT_S)
 
 
 async def _terminals(url: str, tokens: list[str], pipe: Connection) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +59,18 @@ def nginx_bin() -> str | None:
     """The nginx binary (often in /usr/sbin, outside a user's PATH), or None."""
     return shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+
+
+def _end(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGTERM a process and wait; SIGKILL it if it is still there after 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class _Server:
@@ -167,13 +178,7 @@ class S3Server(_Server):
 
     def stop(self) -> None:
         """Stop the server."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _end(self.proc)
         self.proc = None
 
 
@@ -250,13 +255,7 @@ class Nginx(_Server):
 
     def stop(self) -> None:
         """Stop nginx (fast shutdown) and remove its prefix."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _end(self.proc)
         self.proc = None
         if self.prefix is not None:
             shutil.rmtree(self.prefix, ignore_errors=True)

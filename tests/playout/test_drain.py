@@ -18,14 +18,20 @@ from tests.playout.orders import bearer, register
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
+def _terminal(server: LiveServer, serial: str) -> tuple[str, int]:
+    """A speaker of village v11 on ``server``: its token and the program version it holds."""
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        admin = login(http, "admin", ADMIN_PASSWORD)  # type: ignore[arg-type]
+        District(http, admin)  # type: ignore[arg-type]
+        token = register(http, admin, "v11", serial)["token"]
+        version = http.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+    return str(token), int(version)
+
+
 def test_sigterm_answers_waiting_long_polls_at_once_and_stops(env: dict[str, str]) -> None:
     server = LiveServer(env).start(timeout=90)
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            admin = login(http, "admin", ADMIN_PASSWORD)  # type: ignore[arg-type]
-            District(http, admin)  # type: ignore[arg-type]
-            token = register(http, admin, "v11", "DRAIN-1")["token"]
-            version = http.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+        token, version = _terminal(server, "DRAIN-1")
         answers: list[tuple[int, float]] = []
 
         def long_poll() -> None:
@@ -64,11 +70,7 @@ def test_a_terminal_that_disconnects_mid_long_poll_stops_being_waited_for(
 ) -> None:
     server = LiveServer(env).start(timeout=90)
     try:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            admin = login(http, "admin", ADMIN_PASSWORD)  # type: ignore[arg-type]
-            District(http, admin)  # type: ignore[arg-type]
-            token = register(http, admin, "v11", "GONE-1")["token"]
-            version = http.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+        token, version = _terminal(server, "GONE-1")
         with socket.create_connection(("127.0.0.1", server.port)) as terminal:
             terminal.sendall(f"GET /terminal/v1/program?version={version}&wait=50 HTTP/1.1\r\n"
                              f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
@@ -80,5 +82,7 @@ def test_a_terminal_that_disconnects_mid_long_poll_stops_being_waited_for(
         while _waiting(server) > 0:
             assert time.monotonic() - gone < 5, "still waiting for a terminal that left"
             time.sleep(0.05)
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        assert 'route="/terminal/v1/program",status="499"} 1.0' in metrics  # not a 500
     finally:
         server.stop()

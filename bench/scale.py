@@ -284,10 +284,11 @@ def run_phase(url: str, nodes: list[tuple[int, str]], extra_pids: list[int],
         deadline = time.monotonic() + 300
         while clients.holding(sent_id) < len(tokens) and time.monotonic() < deadline:
             time.sleep(0.05)
-        wait_for_waiters(node_urls, len(tokens))
+        time.sleep(1.0)  # their next long-polls are in (not asking the nodes: that costs)
         fanout_cpu = {pid: spent - cpu[pid] for pid, spent in cpu_now().items()}
         fanout_answers = [{k: v - before.get(k, 0) for k, v in answers(u).items()}
                           for u, before in zip(node_urls, counted, strict=True)]
+        wait_for_waiters(node_urls, len(tokens))
 
         time.sleep(2)
         cpu = cpu_now()

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 RUN_PACKAGES := ffmpeg:ffmpeg espeak-ng:espeak-ng
-TEST_PACKAGES := $(RUN_PACKAGES) chromium:chromium fonts-wqy-microhei:__none__ libopencore-amrnb0:__none__
+TEST_PACKAGES := $(RUN_PACKAGES) chromium:chromium fonts-wqy-microhei:__none__ libopencore-amrnb0:__none__ nginx:__none__ postgresql:__none__
 
 .PHONY: run test bench system system-test venv dev migrate lint clean
 

@@ -64,8 +64,12 @@ def serve(
         migrate()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Behind a load balancer, believe its X-Forwarded-For/-Proto (the client's address for the
+    # login throttle, https in media URLs) only from the addresses it is told.
+    forwarded = settings.forwarded_allow_ips
     uvicorn.run("app.main:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, log_level="info", proxy_headers=False)
+                port=port or settings.port, log_level="info", proxy_headers=bool(forwarded),
+                forwarded_allow_ips=forwarded, timeout_graceful_shutdown=settings.shutdown_grace)
 
 
 @cli.command("create-user")

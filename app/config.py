@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     # The scheduler lease (SPEC §10): a dead leader is replaced within ttl + renew seconds.
     lease_ttl: float = Field(default=6.0, ge=1.0, le=600.0)
     lease_renew: float = Field(default=2.0, ge=0.1, le=300.0)
+    # Shared media (several nodes): an S3-compatible object store; media_dir is then each
+    # node's local cache of it. Unset: media live in media_dir alone.
+    media_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_addressing_style: str = "auto"
+    # Behind a load balancer: the addresses whose X-Forwarded-Proto/-For are believed.
+    forwarded_allow_ips: str | None = None
+    # On SIGTERM, requests still running after this many seconds (long-polls) are cut, so a
+    # node restarts quickly; nginx sends their terminals' GETs to another node.
+    shutdown_grace: int = Field(default=10, ge=0, le=600)
 
     @field_validator("timezone")
     @classmethod
@@ -97,6 +110,23 @@ class Settings(BaseSettings):
         if self.lease_renew * 2 > self.lease_ttl:
             raise ValueError("CUNXIANG_LEASE_RENEW must be at most half of CUNXIANG_LEASE_TTL")
         return self
+
+    @field_validator("media_url")
+    @classmethod
+    def _known_media_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from app.media.location import parse_media_url
+
+        parse_media_url(value)
+        return value
+
+    @field_validator("s3_addressing_style")
+    @classmethod
+    def _known_addressing(cls, value: str) -> str:
+        if value not in ("auto", "path", "virtual"):
+            raise ValueError("expected auto, path or virtual")
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -20,6 +20,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.media.storage import MediaStoreUnavailable
+
 __all__ = [
     "AppError",
     "NotFound",
@@ -239,6 +241,12 @@ def install_error_handlers(app: FastAPI, page_errors: PageRenderer | None = None
                 status_code=503, headers={"Retry-After": "5"},
             )
         return await _unexpected(request, exc)
+
+    @app.exception_handler(MediaStoreUnavailable)
+    async def _media_unavailable(request: Request, exc: MediaStoreUnavailable) -> JSONResponse:
+        log.error("media store unavailable on %s: %s", request.url.path, exc.message)
+        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status,
+                            headers={"Retry-After": "2"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -43,11 +43,15 @@ from app.maintenance.history_router import router as history_router
 from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
 from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
+from app.media.housekeeping import start_media_housekeeping, stop_media_housekeeping
 from app.media.router import router as media_router
+from app.media.service import media_store
+from app.media.storage import MediaStoreUnavailable
 from app.metrics import TimingMiddleware, metrics_response
 from app.openapi import install_openapi
 from app.playlists.router import router as playlists_router
 from app.playout.deliveries import start_delivery_log, stop_delivery_log
+from app.playout.drain import start_drain_on_sigterm, stop_drain_on_sigterm
 from app.playout.fastpath import TerminalFastPath
 from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
@@ -83,6 +87,8 @@ LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI],
     ("webhook worker", start_webhook_worker, stop_webhook_worker),
     # Last, so stopped first: long writes (imports, re-issues) stop between two chunks.
     ("long writes", start_stop_watch, stop_stop_watch),
+    ("media housekeeping", start_media_housekeeping, stop_media_housekeeping),
+    ("long-poll drain", start_drain_on_sigterm, stop_drain_on_sigterm),
 ]
 
 
@@ -118,6 +124,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log.exception("stopping %s failed", name)
 
 
+def _media_check() -> str | None:
+    """The shared object store's answer ("ok" or why not); None for media on local disk."""
+    check = getattr(media_store(), "check", None)
+    if check is None:
+        return None
+    try:
+        check()
+    except MediaStoreUnavailable as exc:
+        return f"unreachable: {exc.message}"
+    return "ok"
+
+
 def _add_operations_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -126,8 +144,12 @@ def _add_operations_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
-        """The database takes writes (reachable, writable, not locked) and the scheduler runs."""
+        """The database takes writes (reachable, writable, not locked), the shared media store
+        answers (when there is one) and the scheduler runs."""
         checks: dict[str, str] = {"database": database_state(get_engine())}
+        media = _media_check()
+        if media is not None:
+            checks["media"] = media
         runtime = getattr(app.state, "scheduler_running", None)
         if runtime is not None:
             checks["scheduler"] = "ok" if runtime() else "stopped"

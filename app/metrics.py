@@ -78,16 +78,18 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status, answered = 500, False
 
         async def send_and_note(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
+            if status == 500 and not answered:
+                status = 499  # returned without answering: the client had gone (nginx's code)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched") if route is not None else "unmatched"

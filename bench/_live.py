@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 __all__ = ["ROOT", "scratch_env", "free_port", "start_server", "stop", "make_area_tree",
-           "make_speakers", "tone", "insert_orders", "percentile", "TerminalConnection"]
+           "make_speakers", "tone", "insert_orders", "percentile", "TerminalConnection",
+           "follow_program"]
 
 
 def scratch_env(workdir: Path) -> dict[str, str]:
@@ -201,3 +202,35 @@ class TerminalConnection:
         if any(line.lower() == b"connection: close" for line in lines):
             self.writer.close()
         return status, body
+
+
+async def follow_program(connection: TerminalConnection, version: int,
+                         arrivals: dict[str, list[float]], errors: list[str],
+                         wait: int = 60) -> None:
+    """Long-poll for ever from ``version``, noting when each broadcast first arrives;
+    failures are counted and retried, as a terminal does."""
+    import json
+
+    seen: set[str] = set()
+    while True:
+        try:
+            status, body = await connection.get(
+                f"/terminal/v1/program?version={version}&wait={wait}")
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            errors.append(repr(exc))
+            await asyncio.sleep(0.1)
+            continue
+        now = time.time()
+        if status == 304:
+            continue
+        if status != 200:
+            errors.append(f"HTTP {status}: {body[:200]!r}")
+            await asyncio.sleep(0.1)
+            continue
+        program = json.loads(body)
+        version = program["version"]
+        for order in program["orders"]:
+            broadcast = order.get("broadcast")
+            if broadcast and broadcast not in seen:
+                seen.add(broadcast)
+                arrivals[broadcast].append(now)

@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 from _live import (
     TerminalConnection,
+    follow_program,
     make_area_tree,
     make_speakers,
     percentile,
@@ -69,29 +70,8 @@ async def _terminal(
     status, body = await connection.get("/terminal/v1/program")
     if status != 200:
         raise SystemExit(f"the first program fetch answered {status}: {body[:200]!r}")
-    version, seen = json.loads(body)["version"], set()
     await ready.put(None)
-    while True:
-        try:
-            status, body = await connection.get(f"/terminal/v1/program?version={version}&wait=60")
-        except (OSError, asyncio.IncompleteReadError) as exc:  # counted; a terminal retries
-            errors.append(repr(exc))
-            await asyncio.sleep(0.1)
-            continue
-        now = time.time()
-        if status == 304:
-            continue
-        if status != 200:
-            errors.append(f"HTTP {status}: {body[:200]!r}")
-            await asyncio.sleep(0.1)
-            continue
-        program = json.loads(body)
-        version = program["version"]
-        for order in program["orders"]:
-            broadcast = order.get("broadcast")
-            if broadcast and broadcast not in seen:
-                seen.add(broadcast)
-                arrivals[broadcast].append(now)
+    await follow_program(connection, json.loads(body)["version"], arrivals, errors)
 
 
 async def _terminals(url: str, tokens: list[str], pipe: Connection) -> None:

@@ -79,7 +79,8 @@ class RenderJob(Base):
     """A request to render one revision; workers in any process claim it atomically."""
 
     __tablename__ = "render_jobs"
-    __table_args__ = (Index("ix_render_jobs_state_created", "state", "created_at"),)
+    __table_args__ = (Index("ix_render_jobs_state_created", "state", "created_at"),
+                      Index("ix_render_jobs_key_state", "render_key", "state"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("rnd"))
     revision_id: Mapped[str] = mapped_column(
@@ -94,3 +95,7 @@ class RenderJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What is rendered (script, engine and its options, renderer version): jobs with the same
+    # key make the same file, so while one runs the others wait, then reuse its result.
+    render_key: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # the file a done job made

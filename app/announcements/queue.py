@@ -5,6 +5,13 @@ on PostgreSQL the sub-select skips rows other workers hold; SQLite has no row lo
 ``FOR UPDATE`` is not rendered) but runs the single guarded UPDATE under its write lock, so
 two processes never take the same job. A claim is a lease: the worker renews it while it
 renders; a job whose lease ran out (its process died) is claimed again.
+
+One render per content across every node: a job carries its render key (script, engine and
+options, renderer version). A job whose key another job is rendering under a live lease is
+not claimable until that one ends (PostgreSQL: claims of one key are serialised by a
+transaction-level advisory lock, since two snapshots could each miss the other's claim;
+SQLite: the single guarded UPDATE runs under the write lock). A job whose key an earlier
+job already rendered is completed with that file, without rendering.
 """
 
 from __future__ import annotations
@@ -17,15 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.announcements.models import Announcement, RenderJob, Revision
 from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
 from app.config import get_settings
 from app.db import on_commit, utcnow
 from app.events import emit
-from app.media.service import record_media
+from app.media.backend import MediaConfig
+from app.media.models import MediaFile
+from app.media.service import media_store, record_media
 from app.pronunciations.lookup import lexicon_for_area
 
 __all__ = [
@@ -76,11 +85,13 @@ def new_worker_id() -> str:
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """A job this worker holds, with what the render process needs."""
+    """A job this worker holds, with what the render process needs; ``rendered`` is the
+    file an earlier job of the same key made (then there is nothing to render)."""
 
     job_id: str
     revision_id: str
     spec: RenderSpec
+    rendered: RenderedAudio | None = None
 
 
 def _open_job(session: Session, revision_id: str,
@@ -102,7 +113,7 @@ def enqueue_render(session: Session, revision: Revision, *, keep_audio: bool = F
     # A running job may have read the old pronunciations: a re-render waits behind it.
     job = _open_job(session, revision.id, ("queued",) if keep_audio else ("queued", "running"))
     if job is None:
-        job = RenderJob(revision_id=revision.id)
+        job = RenderJob(revision_id=revision.id, render_key=_spec(session, revision).key)
         session.add(job)
         session.flush()
     on_commit(session, _wake_workers)
@@ -110,9 +121,16 @@ def enqueue_render(session: Session, revision: Revision, *, keep_audio: bool = F
 
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        RenderJob.state == "queued",
-        and_(RenderJob.state == "running", RenderJob.lease_until < now),
+    """Queued or abandoned, and no other job renders the same key under a live lease."""
+    other = aliased(RenderJob)
+    same_key_running = exists().where(
+        other.render_key == RenderJob.render_key, other.id != RenderJob.id,
+        other.state == "running", other.lease_until >= now,
+    )
+    return and_(
+        or_(RenderJob.state == "queued",
+            and_(RenderJob.state == "running", RenderJob.lease_until < now)),
+        ~same_key_running,
     )
 
 
@@ -120,6 +138,25 @@ def has_claimable_job(session: Session, *, now: datetime | None = None) -> bool:
     """A cheap read: is there a job to claim? (Idle workers poll with it, not with a write.)"""
     found = session.scalar(select(RenderJob.id).where(_claimable(now or utcnow())).limit(1))
     return found is not None
+
+
+def _oldest_claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return (select(RenderJob.id).where(_claimable(now))
+            .order_by(RenderJob.created_at, RenderJob.id).limit(1)
+            .with_for_update(skip_locked=True))
+
+
+def _lock_next(session: Session, now: datetime) -> str | None:
+    """PostgreSQL: lock the next claimable job and the advisory lock of its render key until
+    the claim commits, so a second claim of the same key waits and then sees the first."""
+    found = session.execute(
+        _oldest_claimable(now).add_columns(RenderJob.render_key)
+    ).first()
+    if found is None:
+        return None
+    if found.render_key:
+        session.execute(select(func.pg_advisory_xact_lock(int(found.render_key[:15], 16))))
+    return str(found.id)
 
 
 def claim_next_job(
@@ -131,13 +168,15 @@ def claim_next_job(
     first statement to wait for the write lock instead of failing on a stale snapshot.
     """
     now = now or utcnow()
-    oldest = (
-        select(RenderJob.id).where(_claimable(now)).order_by(RenderJob.created_at, RenderJob.id)
-        .limit(1).with_for_update(skip_locked=True).scalar_subquery()
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        target: object = _lock_next(session, now)
+        if target is None:
+            return None
+    else:
+        target = _oldest_claimable(now).scalar_subquery()
     job_id = session.scalar(
         update(RenderJob)
-        .where(RenderJob.id == oldest, _claimable(now))
+        .where(RenderJob.id == target, _claimable(now))
         .values(state="running", claimed_by=worker_id, lease_until=now + LEASE,
                 attempts=RenderJob.attempts + 1)
         .returning(RenderJob.id)
@@ -152,7 +191,22 @@ def claim_next_job(
         return None
     revision = session.get(Revision, job.revision_id)
     assert revision is not None  # jobs are deleted with their revision
-    return ClaimedJob(job.id, revision.id, _spec(session, revision))
+    spec = _spec(session, revision)
+    if job.render_key != spec.key:  # queued under other settings (engine, voice) than now
+        job.render_key = spec.key
+    return ClaimedJob(job.id, revision.id, spec, _rendered_before(session, spec.key))
+
+
+def _rendered_before(session: Session, key: str) -> RenderedAudio | None:
+    """The file an earlier job of this render key made, if it is still stored."""
+    media = session.scalar(
+        select(MediaFile).join(RenderJob, RenderJob.sha256 == MediaFile.sha256)
+        .where(RenderJob.render_key == key, RenderJob.state == "done").limit(1)
+    )
+    if media is None or not media_store().exists(media.sha256):
+        return None
+    return RenderedAudio(sha256=media.sha256, size_bytes=media.size_bytes,
+                         duration_ms=media.duration_ms, loudness_lufs=media.loudness_lufs or 0.0)
 
 
 def _spec(session: Session, revision: Revision) -> RenderSpec:
@@ -161,7 +215,7 @@ def _spec(session: Session, revision: Revision) -> RenderSpec:
                              command=settings.tts_command)
     announcement = session.get(Announcement, revision.announcement_id)
     lexicon = lexicon_for_area(session, announcement.area_code) if announcement else ()
-    return RenderSpec(text=revision.body, media_dir=str(settings.media_dir),
+    return RenderSpec(text=revision.body, media=MediaConfig.from_settings(settings),
                       engine=settings.tts_engine, options=options, lexicon=lexicon)
 
 
@@ -197,7 +251,7 @@ def complete_job(
 ) -> Revision | None:
     """Record the rendered file and the revision's audio; tell listeners if it is approved."""
     if not _end_held_job(session, job_id, worker_id, state="done", finished_at=utcnow(),
-                         error=None):
+                         error=None, sha256=audio.sha256):
         return None
     job = session.get(RenderJob, job_id, populate_existing=True)
     assert job is not None

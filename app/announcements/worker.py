@@ -125,7 +125,8 @@ class RenderWorker:
     async def _render(self, claimed: ClaimedJob) -> None:
         started = time.perf_counter()
         try:
-            audio = await self._run_in_pool(claimed)
+            # Rendered before (on any node): the job takes that file, nothing is rendered.
+            audio = claimed.rendered or await self._run_in_pool(claimed)
         except RenderingError as exc:
             await asyncio.to_thread(self._fail, claimed, exc.message, False)
         except BrokenProcessPool:  # a worker process died (killed, out of memory)
@@ -136,7 +137,8 @@ class RenderWorker:
             log.exception("render job %s failed", claimed.job_id)
             await asyncio.to_thread(self._fail, claimed, f"internal error: {exc}", True)
         else:
-            render_seconds.observe(time.perf_counter() - started)
+            if claimed.rendered is None:
+                render_seconds.observe(time.perf_counter() - started)
             await self._record(claimed, audio)
         finally:
             self._slots.release()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
@@ -217,10 +218,15 @@ def ensure_admin(*, session: Session, password: str | None) -> str | None:
     if session.scalar(select(User.id).limit(1)) is not None:
         return None
     generated = None if password else secrets.token_urlsafe(12)
-    session.add(User(username="admin", password_hash=hash_password(password or generated or ""),
-                     role="admin", area_code=None))
-    record(session=session, actor="system:cunxiang", action="bootstrap", entity="user",
-           entity_id="admin", after={"username": "admin", "role": "admin"})
+    try:
+        with session.begin_nested():  # several nodes may start at once on a new database
+            session.add(User(username="admin", role="admin", area_code=None,
+                             password_hash=hash_password(password or generated or "")))
+            session.flush()
+            record(session=session, actor="system:cunxiang", action="bootstrap", entity="user",
+                   entity_id="admin", after={"username": "admin", "role": "admin"})
+    except IntegrityError:
+        return None  # another process created it first
     return generated
 
 

@@ -3,6 +3,8 @@
 Files never change, so the answer carries the hash as a strong ETag and may be cached for a
 year; Range requests (206, 416) let players seek and terminals resume downloads.
 ``/media/{sha256}.mp3`` is the same file, for players that go by the name's extension.
+With shared media (``CUNXIANG_MEDIA_URL``) any node answers: from its local copy, fetched
+from the object store on first use (hash checked); 503 if the store cannot be reached.
 """
 
 from __future__ import annotations

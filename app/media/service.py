@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.media.backend import MediaConfig, open_store
 from app.media.models import MediaFile
-from app.media.storage import MediaStore, StoredMedia, is_sha256
+from app.media.storage import MediaBackend, StoredMedia, is_sha256
 from app.rendering.chimes import load_chime
 from app.rendering.pcm import silence
 from app.rendering.pipeline import TARGET_LUFS, Mastered, master_to_mp3
@@ -37,9 +38,9 @@ CHIME_BELOW_SPEECH_LU = 3.0
 MAX_SILENCE_MS = 10 * 60 * 1000
 
 
-def media_store() -> MediaStore:
-    """The store under ``CUNXIANG_MEDIA_DIR``."""
-    return MediaStore(get_settings().media_dir)
+def media_store() -> MediaBackend:
+    """The configured store: ``CUNXIANG_MEDIA_DIR``, or the bucket of ``CUNXIANG_MEDIA_URL``."""
+    return open_store(MediaConfig.from_settings(get_settings()))
 
 
 def media_url(sha256: str) -> str:
@@ -56,14 +57,13 @@ def get_media(session: Session, sha256: str) -> MediaFile | None:
 
 
 def stored_path(session: Session, sha256: str) -> tuple[MediaFile, str] | None:
-    """The row and file path of a stored file that is really on disk, or None."""
+    """The row and a local path of a stored file that is really there, or None (with shared
+    media, this node's copy, fetched from the object store on first use)."""
     media = get_media(session, sha256)
     if media is None:
         return None
-    store = media_store()
-    if not store.exists(media.sha256):
-        return None
-    return media, str(store.path_for(media.sha256))
+    path = media_store().local_path(media.sha256)
+    return (media, str(path)) if path is not None else None
 
 
 def record_media(

@@ -3,6 +3,10 @@
 A file appears under its final name only once it is complete and on disk (temporary file
 in the same directory → fsync → rename → fsync of the directory), so a reader, a crash or
 a second writer never sees half a file. No database here.
+
+:class:`MediaBackend` is what the rest of the service asks of a store; :class:`MediaStore`
+(a local directory) is one, :class:`app.media.s3.S3MediaStore` (an S3-compatible object
+store shared by every node, with a local copy on each) the other. Both name files alike.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-__all__ = ["MediaStore", "StoredMedia", "is_sha256"]
+__all__ = ["MediaBackend", "MediaStore", "StoredMedia", "MediaStoreUnavailable", "is_sha256",
+           "hash_file"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
@@ -36,6 +41,41 @@ class StoredMedia:
     sha256: str
     path: Path
     size: int
+
+
+class MediaStoreUnavailable(Exception):
+    """The shared media store did not answer: 503, retry (nothing was stored).
+
+    A plain exception (no web layer here); the API's error handler maps it."""
+
+    code = "media_unavailable"
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MediaBackend(Protocol):
+    """A content-addressed store of immutable files; ``root`` is a local directory (the files
+    themselves, or this node's copies of them) under which render caches live too."""
+
+    root: Path
+
+    def exists(self, sha256: str) -> bool:
+        """True if a complete file with this hash is stored."""
+
+    def size(self, sha256: str) -> int | None:
+        """The stored file's size in bytes, None if it is not stored."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """A complete local copy of the file (fetched if need be), None if it is not stored."""
+
+    def put_bytes(self, data: bytes) -> StoredMedia:
+        """Store bytes under their hash; storing the same bytes again is a no-op."""
+
+    def put_file(self, path: str | os.PathLike[str]) -> StoredMedia:
+        """Copy a file into the store under its hash (the source is left as it was)."""
 
 
 class MediaStore:
@@ -67,25 +107,34 @@ class MediaStore:
         """True if a complete file with this hash is stored."""
         return is_sha256(sha256) and self.path_for(sha256).is_file()
 
+    def size(self, sha256: str) -> int | None:
+        """The stored file's size in bytes, None if it is not stored."""
+        path = self.local_path(sha256)
+        return path.stat().st_size if path is not None else None
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The file itself, None if it is not stored."""
+        return self.path_for(sha256) if self.exists(sha256) else None
+
     def put_bytes(self, data: bytes) -> StoredMedia:
         """Store bytes under their hash; storing the same bytes again is a no-op."""
         sha256 = hashlib.sha256(data).hexdigest()
         target = self.path_for(sha256)
         if not target.is_file():
-            self._write_atomically(target, lambda out: out.write(data))
+            self.write_atomically(target, lambda out: out.write(data))
         return StoredMedia(sha256, target, len(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> StoredMedia:
         """Copy a file into the store under its hash (the source is left as it was)."""
         source = Path(path)
-        sha256 = _hash_file(source)
+        sha256 = hash_file(source)
         target = self.path_for(sha256)
         if not target.is_file():
             with source.open("rb") as reader:
-                self._write_atomically(target, lambda out: shutil.copyfileobj(reader, out, _CHUNK))
+                self.write_atomically(target, lambda out: shutil.copyfileobj(reader, out, _CHUNK))
         return StoredMedia(sha256, target, target.stat().st_size)
 
-    def _write_atomically(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
+    def write_atomically(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
         """Temp file beside ``target`` → fsync → rename → fsync dir; no leftovers on failure."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
@@ -103,7 +152,7 @@ class MediaStore:
         _fsync_directory(target.parent)
 
 
-def _hash_file(path: Path) -> str:
+def hash_file(path: Path) -> str:
     """SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as reader:

@@ -18,7 +18,11 @@ token revoked while waiting), is answered here, through the same error shape.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -41,6 +45,7 @@ _TOKEN_PREFIX = b"cxt_"
 # The program's query as the terminals send it: version (an integer) and wait (seconds).
 _NUMBER = re.compile(rb"[0-9]{1,12}(\.[0-9]{1,6})?")
 _JSON = [(b"content-type", b"application/json")]
+T = TypeVar("T")
 
 
 class _Route:
@@ -153,9 +158,15 @@ class TerminalFastPath:
             await self.app(scope, receive, send)
             return
         version, wait = query
+        answering = answer_program(scope["app"], caller[0], version, wait, _base_url(scope))
         try:
-            status, body = await answer_program(scope["app"], caller[0], version, wait,
-                                                _base_url(scope))
+            if version is not None and wait > 0:  # a long-poll: it ends if the client goes
+                answered = await _unless_gone(answering, receive)
+                if answered is None:
+                    return
+                status, body = answered
+            else:
+                status, body = await answering
         except AppError as error:  # mid-poll: the token was revoked while waiting
             await app_error_response(error)(scope, receive, send)
             return
@@ -180,6 +191,29 @@ class TerminalFastPath:
             return
         ack = await accept_heartbeat(scope["app"], caller[1], body, arrived_at)
         await _answer(send, 200, ack.model_dump_json().encode(), _JSON)
+
+
+async def _unless_gone(answering: Coroutine[Any, Any, T], receive: Receive) -> T | None:
+    """Await the answer, or give it up (None) as soon as the client disconnects: a terminal
+    that went away (rebooted, reconnected through another node) must not stay counted
+    as waiting, nor have a program built for it at the next change."""
+    answer = asyncio.ensure_future(answering)
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not answer.done():
+        answer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await answer
+        return None
+    return answer.result()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:

@@ -80,6 +80,7 @@ class ProgramNotifier:
         self.runtime = runtime
         self._events: dict[str, asyncio.Event] = {}
         self.waiting = 0
+        self.closing = False  # the process is stopping: long-polls answer at once
 
     def event_for(self, village_code: str) -> asyncio.Event:
         """The event the next change of this village sets (take it before reading the version)."""
@@ -90,6 +91,8 @@ class ProgramNotifier:
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
         """Wait for ``event`` up to ``timeout`` seconds; True if it was set."""
+        if self.closing:
+            return False
         self.waiting += 1
         program_waiters.inc()
         try:
@@ -107,6 +110,16 @@ class ProgramNotifier:
         codes = tuple(village_codes)
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
             self.loop.call_soon_threadsafe(self._wake, codes)
+
+    def close(self) -> None:
+        """The process is stopping: end every long-poll now (unchanged: 304) and refuse to
+        wait from now on; safe from any thread and from a signal handler."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._close)
+
+    def _close(self) -> None:
+        self.closing = True
+        self._wake(tuple(self._events))
 
     def forget_terminals(self, speaker_ids: Iterable[str]) -> None:
         """Make this loop's runtime look these terminals up again; safe from any thread."""

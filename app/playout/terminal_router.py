@@ -91,13 +91,19 @@ async def answer_program(app: FastAPI, token: str, version: int | None, wait: fl
         village = terminal.village_code or ""
         event = notifier.event_for(village)  # before reading: a change from now on sets it
         current = await runtime.version(village)
+        if version is not None and current < version:
+            # The terminal holds a newer program than this process knows of: another node
+            # answered it first and the notification is still on its way. Read afresh rather
+            # than answer the terminal again (or with an older program).
+            runtime.villages_changed((village,))
+            current = await runtime.version(village)
         if version is None or current != version:
             program = await runtime.program(village, current, base_url)
             if program.undelivered:
                 await _delivered(app, program.undelivered)
             return 200, program.encoded(utcnow())
         remaining = deadline - loop.time()
-        if remaining <= 0 or not await notifier.wait(event, remaining):
+        if remaining <= 0 or notifier.closing or not await notifier.wait(event, remaining):
             return 304, b""
 
 

@@ -27,7 +27,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from app.media.storage import MediaStore
+from app.media.backend import MediaConfig, open_store
+from app.media.storage import MediaBackend, MediaStore
 from app.rendering.errors import (
     AudioTooLong,
     RecordingBusy,
@@ -112,9 +113,10 @@ def warm_process_context() -> None:
 def transcode_isolated(
     path: str | os.PathLike[str],
     *,
-    media_store: MediaStore,
+    media_store: MediaBackend,
     max_duration_ms: int,
     slots: int,
+    media_config: MediaConfig | None = None,
     memory_limit: int = MEMORY_LIMIT_BYTES,
     time_limit_s: float = TIME_LIMIT_S,
     queue_wait_s: float = QUEUE_WAIT_S,
@@ -123,7 +125,8 @@ def transcode_isolated(
 
     ``RecordingBusy`` (503) when no slot frees within ``queue_wait_s``, ``RecordingTimeout``
     (503) when the worker runs past ``time_limit_s`` (it is killed), ``UnreadableAudio``
-    (422) when it dies (out of memory, say).
+    (422) when it dies (out of memory, say). A store other than a local directory (an object
+    store's client does not cross processes) needs ``media_config``: the worker opens its own.
     """
     earlier = cached_recording(path, media_store=media_store)  # the same bytes, done before
     if earlier is not None:
@@ -135,13 +138,17 @@ def transcode_isolated(
     if not gate.acquire(timeout=queue_wait_s):
         raise RecordingBusy("the server is busy with other recordings; try again in a minute")
     try:
-        return _run(Path(path), media_store, max_duration_ms, memory_limit, time_limit_s)
+        target = media_store if isinstance(media_store, MediaStore) else media_config
+        if target is None:
+            raise RenderingError("an object store needs its MediaConfig to cross processes")
+        return _run(Path(path), target, max_duration_ms, memory_limit, time_limit_s)
     finally:
         gate.release()
 
 
 def _run(
-    path: Path, store: MediaStore, max_duration_ms: int, memory_limit: int, time_limit_s: float
+    path: Path, store: MediaStore | MediaConfig, max_duration_ms: int, memory_limit: int,
+    time_limit_s: float,
 ) -> RenderResult:
     context = process_context()
     receiver, sender = context.Pipe(duplex=False)
@@ -190,14 +197,16 @@ def _receive(receiver: Connection, time_limit_s: float) -> object:
 
 
 def _work(
-    sender: Connection, path: str, store: MediaStore, max_duration_ms: int, memory_limit: int
+    sender: Connection, path: str, store: MediaStore | MediaConfig, max_duration_ms: int,
+    memory_limit: int,
 ) -> None:
     """In the worker process: cap the address space, transcode, send back the result."""
     with contextlib.suppress(ValueError, OSError):  # a lower hard limit stays as it is
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     answer: object
     try:
-        answer = transcode_recording(path, media_store=store, max_duration_ms=max_duration_ms)
+        backend = open_store(store) if isinstance(store, MediaConfig) else store
+        answer = transcode_recording(path, media_store=backend, max_duration_ms=max_duration_ms)
     except RenderingError as exc:
         answer = type(exc)(exc.message)
     except MemoryError:

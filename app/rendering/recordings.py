@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.media.storage import MediaStore
+from app.media.storage import MediaBackend
 from app.rendering.cache import RenderCache, cache_key
 from app.rendering.errors import AudioTooLong, UnreadableAudio, UnsupportedMedia
 from app.rendering.pcm import SAMPLE_RATE, duration_ms
@@ -224,7 +224,7 @@ def _recording_key(source: Path, chime: bool) -> str:
 
 
 def cached_recording(
-    path: str | os.PathLike[str], *, media_store: MediaStore, chime: bool = False
+    path: str | os.PathLike[str], *, media_store: MediaBackend, chime: bool = False
 ) -> RenderResult | None:
     """The stored result of an earlier transcode of the same bytes, if there is one."""
     cache = RenderCache(default_cache_dir(media_store))
@@ -234,7 +234,7 @@ def cached_recording(
 def transcode_recording(
     path: str | os.PathLike[str],
     *,
-    media_store: MediaStore,
+    media_store: MediaBackend,
     chime: bool = False,
     max_duration_ms: int = MAX_RECORDING_MS,
     cache_dir: str | os.PathLike[str] | None = None,

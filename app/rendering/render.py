@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.media.storage import MediaStore
+from app.media.storage import MediaBackend
 from app.rendering.cache import RenderCache, cache_key
 from app.rendering.chimes import load_chime
 from app.rendering.engines import Engine, engine_identity, make_engine
@@ -58,7 +58,7 @@ class RenderResult:
     cached: bool = False
 
 
-def default_cache_dir(media_store: MediaStore) -> Path:
+def default_cache_dir(media_store: MediaBackend) -> Path:
     """Where rendering caches live unless told otherwise: ``<media dir>/cache``."""
     return media_store.root / "cache"
 
@@ -91,15 +91,16 @@ def _render_key(applied: Applied, engine: Engine, *, chime: bool, drill: bool) -
     )
 
 
-def cached_result(cache: RenderCache, key: str, store: MediaStore) -> RenderResult | None:
+def cached_result(cache: RenderCache, key: str, store: MediaBackend) -> RenderResult | None:
     """A previous render of the same thing whose MP3 is still stored."""
-    record = cache.get_render(key)
-    if not record or not store.exists(str(record.get("sha256", ""))):
+    record = cache.get_render(key) or {}
+    sha256 = str(record.get("sha256", ""))
+    path = store.local_path(sha256) if record else None
+    if path is None:
         return None
-    sha256 = record["sha256"]
     return RenderResult(
         sha256,
-        store.path_for(sha256),
+        path,
         int(record["duration_ms"]),
         float(record["loudness_lufs"]),
         cached=True,
@@ -107,7 +108,7 @@ def cached_result(cache: RenderCache, key: str, store: MediaStore) -> RenderResu
 
 
 def store_mastered(
-    mastered: Mastered, *, media_store: MediaStore, cache: RenderCache, key: str
+    mastered: Mastered, *, media_store: MediaBackend, cache: RenderCache, key: str
 ) -> RenderResult:
     """Put the MP3 in the store and remember the render under ``key``."""
     stored = media_store.put_bytes(mastered.mp3)
@@ -124,7 +125,7 @@ def render_script(
     text: str,
     *,
     engine: Engine | str = "espeak",
-    media_store: MediaStore,
+    media_store: MediaBackend,
     chime: bool = True,
     drill: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,

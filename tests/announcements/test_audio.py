@@ -128,8 +128,9 @@ def test_a_job_held_by_a_dead_process_is_taken_again_after_its_lease(
 
 def test_workers_never_claim_the_same_job(client: TestClient, people) -> None:
     stop_render_worker(client)
-    for n in range(6):
-        approved(client, people["staff"], people["reviewer"], title=f"通知{n}")
+    for n in range(6):  # different texts: jobs of one text wait for each other
+        approved(client, people["staff"], people["reviewer"], title=f"通知{n}",
+                 body=f"第{n + 1}号通知：明天上午九点开会。")
     claims: list[str] = []
     barrier = threading.Barrier(4)
 

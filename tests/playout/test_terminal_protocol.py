@@ -251,3 +251,25 @@ def test_a_change_committed_by_another_process_wakes_the_long_poll(env, tmp_path
             assert len(answer.json()["orders"]) == 1
     finally:
         server.stop()
+
+
+def test_a_terminal_ahead_of_this_process_is_not_answered_again(
+    client: TestClient, admin, district, tone: dict[str, Any]
+) -> None:
+    """Behind a load balancer a terminal may learn of a change from another node before this
+    one has its notification: this node must wait with it, not answer the same (or an
+    older) program again."""
+    from sqlalchemy import update
+
+    from app.db import session_scope
+    from app.playout.models import VillageProgram
+
+    token = register(client, admin, "v11", "AHEAD")["token"]
+    insert_order("v11", _now() + timedelta(hours=1), [tone])
+    held = client.get("/terminal/v1/program", headers=bearer(token)).json()["version"]
+    with session_scope() as session:  # another node's commit, its notification not yet here
+        session.execute(update(VillageProgram).where(VillageProgram.village_code == "v11")
+                        .values(version=VillageProgram.version + 1))
+    answer = client.get(f"/terminal/v1/program?version={held + 1}&wait=1",
+                        headers=bearer(token))
+    assert answer.status_code == 304

@@ -29,6 +29,16 @@ def _settings():  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _wired_settings():  # type: ignore[no-untyped-def]
+    """The settings, with the service's reactions wired (:func:`app.wiring.wire`): a command
+    that writes to the database issues orders, wakes terminals … as the server does."""
+    settings = _settings()
+    from app.wiring import wire
+
+    wire()
+    return settings
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(message, fg="red", err=True)
     raise typer.Exit(code)
@@ -90,7 +100,7 @@ def create_user(
     from app.db import session_scope
     from app.errors import AppError
 
-    _settings()
+    _wired_settings()
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
@@ -111,10 +121,10 @@ def import_areas(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
     from app.areas.imports import accept_import, run_import
     from app.areas.service import CsvImportError
     from app.auth.permissions import SYSTEM
-    from app.chunked import Interrupted, request_stop, share_database
     from app.db import session_scope
+    from app.runtime.chunked import Interrupted, request_stop, share_database
 
-    settings = _settings()
+    settings = _wired_settings()
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -301,10 +311,10 @@ def _apply_file(file: Path, render_audio: bool) -> Any:
     from app.migrate import upgrade
     from app.schedules.apply import apply_schedule_file, load_schedule_file
 
-    settings = _settings()
+    settings = _wired_settings()
     upgrade(settings.database_url)
     if settings.is_sqlite:
-        from app.chunked import share_database
+        from app.runtime.chunked import share_database
 
         share_database()  # big re-issues pause after each chunk for a running server
     try:
@@ -379,7 +389,7 @@ def export_command(
     from app.migrate import upgrade
     from app.schedules.apply import dump_yaml, export_schedule_file
 
-    upgrade(_settings().database_url)
+    upgrade(_wired_settings().database_url)
     with session_scope() as session:
         text = dump_yaml(export_schedule_file(session))
     if output is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from app.chunked import note_write_ended, note_write_started
 from app.config import get_settings
 from app.errors import AppError
 
@@ -29,11 +30,11 @@ __all__ = [
     "get_engine",
     "get_sessionmaker",
     "session_scope",
-    "on_commit",
     "utcnow",
     "reset_engine",
     "count",
     "sqlite_file_problem",
+    "others_writing",
     "DatabaseFileGone",
 ]
 
@@ -157,15 +158,29 @@ def _watch_sqlite_file(engine: Engine, path: str) -> None:
     event.listen(engine, "before_cursor_execute", refuse_lost_writes)
 
 
+# Threads of this process inside a write statement (maybe waiting for SQLite's lock), and
+# since when; an entry older than the busy timeout is stale.
+_writing: dict[int, float] = {}
+_WRITING_STALE_S = 20.0
+
+
+def others_writing() -> bool:
+    """Another thread of this process runs a write statement (it may be waiting for SQLite's
+    write lock): long bulk writes let it go first (:class:`app.runtime.chunked.Pacer`)."""
+    me, now = threading.get_ident(), time.monotonic()
+    return any(ident != me and now - since < _WRITING_STALE_S
+               for ident, since in list(_writing.items()))
+
+
 def _announce_writers(engine: Engine) -> None:
-    """Tell long bulk writes of this process when another thread waits to write (SQLite)."""
+    """Note which threads of this process run a write statement (SQLite)."""
 
     def started(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip()[:6].upper() in _WRITES:
-            note_write_started()
+            _writing[threading.get_ident()] = time.monotonic()
 
     def ended(*_: Any) -> None:
-        note_write_ended()
+        _writing.pop(threading.get_ident(), None)
 
     event.listen(engine, "before_cursor_execute", started)
     event.listen(engine, "after_cursor_execute", ended)
@@ -219,26 +234,6 @@ def reset_engine() -> None:
     if _engine is not None:
         _engine.dispose()
     _engine, _sessionmaker = None, None
-
-
-def on_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once this session's transaction commits; drop it on rollback."""
-    session.info.setdefault("after_commit", []).append(action)
-
-
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    actions = session.info.pop("after_commit", [])
-    for action in actions:
-        try:
-            action()
-        except Exception:  # a failed wake-up must not undo a committed change
-            log.exception("after-commit action failed")
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop("after_commit", None)
 
 
 @contextmanager

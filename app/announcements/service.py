@@ -24,16 +24,16 @@ from app.announcements.schemas import (
 )
 from app.areas.models import Area
 from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
-from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import media_url
 from app.pagination import matching
 from app.rendering.lexicon import strip_hints
+from app.runtime.events import emit
 
 __all__ = [
     "get_announcement",
@@ -53,6 +53,7 @@ __all__ = [
     "to_read",
     "revision_read",
     "audio_read",
+    "announcements_in_area",
 ]
 
 
@@ -360,10 +361,9 @@ def list_revisions(*, session: Session, principal: Principal,
             .order_by(Revision.number.desc()))
 
 
-def _announcements_in(session: Session, area: Area) -> str | None:
+def announcements_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by announcements (an area usage check), or None."""
     found = session.scalar(select(func.count()).select_from(Announcement)
                            .where(Announcement.area_code == area.code))
     return f"{found} announcement(s) belong to it" if found else None
 
-
-AREA_USAGE_CHECKS.append(_announcements_in)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -32,7 +32,9 @@ __all__ = [
     "login",
     "logout",
     "resolve_token",
-    "register_token_kind",
+    "install_token_kinds",
+    "resolve_user_token",
+    "resolve_api_key",
     "create_user",
     "update_user",
     "get_user",
@@ -48,12 +50,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TokenResolver = Callable[[Session, str], Principal | None]
+# Which part resolves a bearer token, by its prefix (cxu_, cxk_, cxt_); installed at start-up
+# by app.wiring.
 _RESOLVERS: dict[str, TokenResolver] = {}
 
 
-def register_token_kind(prefix: str, resolver: TokenResolver) -> None:
-    """Let another domain (terminals) resolve bearer tokens that start with ``prefix``."""
-    _RESOLVERS[prefix] = resolver
+def install_token_kinds(kinds: Mapping[str, TokenResolver]) -> None:
+    """The token kinds :func:`resolve_token` knows: a resolver per token prefix (replacing any
+    installed before)."""
+    _RESOLVERS.clear()
+    _RESOLVERS.update(kinds)
 
 
 def _area_path(session: Session, code: str | None) -> str | None:
@@ -90,7 +96,8 @@ def logout(*, session: Session, token: str) -> None:
                     .values(revoked_at=utcnow()))
 
 
-def _resolve_user_token(session: Session, token: str) -> Principal | None:
+def resolve_user_token(session: Session, token: str) -> Principal | None:
+    """The user a login token (``cxu_``) stands for, or None."""
     row = session.execute(
         select(AccessToken, User).join(User, User.id == AccessToken.user_id)
         .where(AccessToken.token_hash == token_digest(token))
@@ -103,7 +110,8 @@ def _resolve_user_token(session: Session, token: str) -> Principal | None:
     return _user_principal(session, user)
 
 
-def _resolve_api_key(session: Session, token: str) -> Principal | None:
+def resolve_api_key(session: Session, token: str) -> Principal | None:
+    """The API key (``cxk_``) a token is, or None."""
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == token_digest(token)))
     if key is None or key.revoked_at is not None:
         return None
@@ -112,9 +120,6 @@ def _resolve_api_key(session: Session, token: str) -> Principal | None:
         area_path=_area_path(session, key.area_code), permissions=frozenset(key.scopes),
     )
 
-
-register_token_kind(USER_TOKEN_PREFIX, _resolve_user_token)
-register_token_kind(API_KEY_PREFIX, _resolve_api_key)
 
 
 def resolve_token(*, session: Session, token: str) -> Principal | None:

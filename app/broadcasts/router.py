@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 from app.auth.deps import BearerToken, require
 from app.auth.permissions import Principal
 from app.auth.service import resolve_token
-from app.broadcasts import cap_targets, flows, jobs, service  # noqa: F401  (jobs: the sweep)
+from app.broadcasts import cap_targets, flows, service
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.config import get_settings
 from app.db import DbSession, session_scope
 from app.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMedia
 from app.pagination import Page, Paging, Search, fetch_page
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 
 __all__ = ["router", "CAP_CONTENT_TYPES"]
 

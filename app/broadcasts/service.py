@@ -34,15 +34,15 @@ from app.broadcasts.models import Broadcast, IdempotencyKey
 from app.broadcasts.schemas import BroadcastRead, CapInfo, SpeakerCounts, VillageRead
 from app.broadcasts.states import REPORTED_END_STATES, village_state
 from app.config import get_settings
-from app.db import on_commit, utcnow
+from app.db import utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.events import emit, subscribe
 from app.ids import new_id
 from app.metrics import broadcast_fanout, orders_issued
 from app.pagination import matching
 from app.playout.models import PlayOrder
 from app.playout.program import bump_program_versions
 from app.playout.receipts_models import PlayReceipt
+from app.runtime.events import emit, on_commit
 from app.schedules.rules import quiet_hours_end
 from app.speakers.health import ONLINE, derive_status
 from app.speakers.models import Speaker
@@ -71,6 +71,7 @@ __all__ = [
     "finish_if_done",
     "expire_due",
     "purge_idempotency_keys",
+    "on_receipts_recorded",
 ]
 
 log = logging.getLogger(__name__)
@@ -507,8 +508,7 @@ def purge_idempotency_keys(session: Session, now: datetime | None = None) -> int
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@subscribe("receipts.recorded")
-def _receipt_recorded(session: Session, order_id: str, **_: Any) -> None:
+def on_receipts_recorded(session: Session, order_id: str, **_: Any) -> None:
     """A terminal reported on an order: if it was urgent, its broadcast may be finished."""
     broadcast_id = session.scalar(select(PlayOrder.broadcast_id).where(PlayOrder.id == order_id))
     if broadcast_id:

@@ -22,7 +22,7 @@ from app.db import DbSession
 from app.maintenance import crews
 from app.pagination import fetch_page
 from app.speakers import service as speakers
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 
 __all__ = ["router"]
 

@@ -11,11 +11,7 @@ from sqlalchemy import select
 from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
-from app.feeds import (
-    metrics,  # noqa: F401  (registers the feed health collector)
-    poller,
-    service,
-)
+from app.feeds import poller, service
 from app.feeds.models import ITEM_STATES, Feed
 from app.feeds.schemas import DismissBody, FeedCreate, FeedItemRead, FeedRead, FeedUpdate, PollRead
 from app.pagination import Page, Paging, fetch_page

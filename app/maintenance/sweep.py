@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
-from app.events import subscribe
 from app.ids import new_id
 from app.maintenance.causes import cause_of_fault, cause_of_silence
 from app.maintenance.models import (
@@ -68,9 +67,8 @@ from app.maintenance.service import (
 from app.maintenance.webhooks import queue_events
 from app.metrics import tickets_open
 from app.playout.models import PlayOrder
-from app.schedules.jobs.lease import lease_state
-from app.schedules.jobs.scheduler import LEASE_NAME
-from app.schedules.scheduler import leader_job
+from app.runtime.lease import lease_state
+from app.runtime.scheduler import LEASE_NAME
 from app.speakers.models import Speaker
 from app.speakers.operating import (
     FOLLOW_SCHEDULE,
@@ -93,6 +91,7 @@ __all__ = [
     "expected_back",
     "operating_windows",
     "count_tickets_in_progress",
+    "on_speaker_retired",
     "SWEEP_EVERY_S",
 ]
 
@@ -141,7 +140,6 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     return report
 
 
-@leader_job("maintenance.sweep", seconds=SWEEP_EVERY_S)
 def run_sweep() -> None:
     """The periodic sweep on the lease holder."""
     report = sweep()
@@ -382,8 +380,7 @@ tickets_open.set_function(_TicketsOpenGauge())
 # ---------------------------------------------------------------- retired speakers
 
 
-@subscribe("speaker.retired")
-def _speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
+def on_speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
     """A retired speaker needs no repair: its outages and ticket end with it."""
     now = utcnow()
     session.execute(update(Outage).where(Outage.speaker_id == speaker_id,

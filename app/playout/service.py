@@ -28,10 +28,10 @@ from app.auth.permissions import Principal
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Forbidden, InvalidInput
-from app.events import emit
 from app.playout.models import PlayOrder, VillageProgram
 from app.playout.program import bump_program_versions, program_version
 from app.playout.receipts_models import PlayReceipt
+from app.runtime.events import emit
 
 __all__ = [
     "Program",

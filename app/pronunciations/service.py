@@ -12,7 +12,7 @@ from app.announcements.queue import enqueue_render
 from app.announcements.service import last_approved_revision
 from app.areas.models import Area
 from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, NotFound
@@ -27,6 +27,7 @@ __all__ = [
     "list_pronunciations",
     "rerender_affected",
     "to_read",
+    "pronunciations_in_area",
 ]
 
 
@@ -148,10 +149,9 @@ def list_pronunciations(*, session: Session, principal: Principal, area: str | N
     return stmt.order_by(Area.path, Pronunciation.word)
 
 
-def _pronunciations_in(session: Session, area: Area) -> str | None:
+def pronunciations_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by pronunciations (an area usage check), or None."""
     found = session.scalar(select(Pronunciation.id).where(Pronunciation.area_code == area.code)
                            .limit(1))
     return "pronunciations belong to it" if found else None
 
-
-AREA_USAGE_CHECKS.append(_pronunciations_in)

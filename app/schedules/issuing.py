@@ -20,7 +20,7 @@ locked in id order and program versions bumped last, so issuers never deadlock.
 Every function takes the caller's session and leaves committing to it; program versions of the
 villages whose orders changed are bumped in the same transaction.
 
-Big changes are cut into short transactions (:mod:`app.chunked`), so that no other write (an
+Big changes are cut into short transactions (:mod:`app.runtime.chunked`), so that no other write (an
 urgent broadcast) waits long behind them: a change affecting more than
 :data:`INLINE_VILLAGES` villages records a :class:`PendingReissue` in its own transaction and,
 once that commits, :func:`reissue_in_chunks` re-issues a chunk of villages per transaction
@@ -45,14 +45,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.chunked import Interrupted, Pacer
 from app.config import get_settings
-from app.db import on_commit, session_scope, utcnow
+from app.db import session_scope, utcnow
 from app.ids import new_id
 from app.metrics import orders_issued
 from app.playlists.service import PlayoutMedia, playout_media
 from app.playout.models import ROUTINE_PRIORITY, PlayOrder
 from app.playout.program import bump_program_versions
+from app.runtime.chunked import Interrupted, Pacer
+from app.runtime.events import on_commit
 from app.schedules.calendar_days import schedule_calendar
 from app.schedules.models import PendingReissue, Schedule, ScheduleTarget
 from app.schedules.rules import Rule, occurrences
@@ -511,7 +512,7 @@ def reissue_in_chunks(schedule_id: str, token: str) -> IssueReport:
     """Bring a schedule's future orders in line with its change ``token``, a chunk of
     villages per transaction; stops early if a newer change supersedes it.
 
-    Raises :class:`app.chunked.Interrupted` between chunks when the process stops (the
+    Raises :class:`app.runtime.chunked.Interrupted` between chunks when the process stops (the
     pending record stays: the pass is resumed).
     """
     now = utcnow()

@@ -1,7 +1,7 @@
 """Heartbeats land in memory and reach the database in batches (a heartbeat is not a transaction).
 
-A terminal's heartbeat is added to a :class:`HeartbeatBuffer` on the event loop; a
-background task flushes the buffer at least every second: it keeps each speaker's
+A terminal's heartbeat is added to a :class:`HeartbeatBuffer` on the event loop; the
+:class:`HeartbeatService` flushes the buffer at least every second: it keeps each speaker's
 latest heartbeat on its row, appends sampled history rows in one insert, and then
 announces health transitions (``speaker.health`` events, one savepoint each) — also
 for terminals that fell silent past ``CUNXIANG_HEARTBEAT_TIMEOUT``. Reads in the same
@@ -10,24 +10,22 @@ process flush first, so a heartbeat is visible to the next request.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fastapi import Depends, FastAPI, Request
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import DATABASE_UNAVAILABLE
-from app.events import emit
 from app.metrics import heartbeats_dropped, terminals_online
+from app.runtime.events import emit
+from app.runtime.services import PeriodicTask
 from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
@@ -37,10 +35,8 @@ __all__ = [
     "flush_heartbeats",
     "announce_health",
     "count_online",
-    "start_heartbeat_service",
-    "stop_heartbeat_service",
+    "HeartbeatService",
     "FLUSH_INTERVAL_S",
-    "FreshHeartbeats",
     "HISTORY_SAMPLE_S",
 ]
 
@@ -311,47 +307,18 @@ def _sweep() -> None:
         terminals_online.set(count_online(session=session))
 
 
-async def _run(buffer: HeartbeatBuffer, stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    next_sweep = loop.time()
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
-        try:
-            await asyncio.to_thread(buffer.flush)
-            if loop.time() >= next_sweep:
-                next_sweep = loop.time() + SWEEP_INTERVAL_S
-                await asyncio.to_thread(_sweep)
-        except Exception:  # the database may be briefly unavailable; keep beating
-            log.exception("heartbeat flush failed; will retry")
+class HeartbeatService(PeriodicTask):
+    """The service writing a :class:`HeartbeatBuffer` every ``FLUSH_INTERVAL_S`` (and what is
+    left when it stops), announcing health transitions every ``SWEEP_INTERVAL_S``."""
 
+    def __init__(self) -> None:
+        self.buffer = HeartbeatBuffer()
+        self._next_sweep = 0.0
+        super().__init__("heartbeat flush", self._tick, every_s=FLUSH_INTERVAL_S,
+                         final=self.buffer.flush)
 
-def start_heartbeat_service(app: FastAPI) -> None:
-    """Lifespan start: the app's buffer and its flushing task."""
-    buffer = HeartbeatBuffer()
-    stop = asyncio.Event()
-    app.state.heartbeats = buffer
-    app.state.heartbeat_stop = stop
-    app.state.heartbeat_task = asyncio.get_running_loop().create_task(_run(buffer, stop))
-
-
-async def stop_heartbeat_service(app: FastAPI) -> None:
-    """Lifespan stop: end the task and write what is still pending."""
-    stop: asyncio.Event | None = getattr(app.state, "heartbeat_stop", None)
-    if stop is None:
-        return
-    stop.set()
-    await app.state.heartbeat_task
-    await asyncio.to_thread(app.state.heartbeats.flush)
-
-
-async def _fresh_heartbeats(request: Request) -> None:
-    """Write this process's pending heartbeats first: a read sees every heartbeat answered
-    (and the health transitions they cause: outages closing, villages reachable again)."""
-    buffer: HeartbeatBuffer | None = getattr(request.app.state, "heartbeats", None)
-    if buffer is not None and len(buffer):
-        await run_in_threadpool(buffer.flush)
-
-
-# ``dependencies=[FreshHeartbeats]`` on a route that reads speakers' health.
-FreshHeartbeats = Depends(_fresh_heartbeats)
+    def _tick(self) -> None:
+        self.buffer.flush()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+            _sweep()

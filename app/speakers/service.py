@@ -12,17 +12,16 @@ from sqlalchemy.orm import Session
 
 from app.areas.models import Area
 from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area, get_area_in_scope
+from app.areas.service import get_area, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import TERMINAL, Principal
 from app.auth.security import TERMINAL_TOKEN_PREFIX, new_token, token_digest
-from app.auth.service import register_token_kind
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
 from app.pagination import matching
 from app.playout.service import move_terminal_program
+from app.runtime.events import emit
 from app.speakers.health import FAULT, MAINTENANCE, OFFLINE, derive_status
 from app.speakers.models import Speaker
 from app.speakers.schemas import SpeakerCreate, SpeakerRead, SpeakerUpdate
@@ -42,6 +41,7 @@ __all__ = [
     "status_clause",
     "health_by_village",
     "VillageHealth",
+    "speakers_in_area",
 ]
 
 
@@ -272,8 +272,6 @@ def resolve_terminal_token(session: Session, token: str) -> Principal | None:
                      area_path=path, permissions=frozenset({TERMINAL}), village_code=village)
 
 
-register_token_kind(TERMINAL_TOKEN_PREFIX, resolve_terminal_token)
-
 
 @dataclass(frozen=True, slots=True)
 class VillageHealth:
@@ -303,12 +301,11 @@ def health_by_village(
     return {code: VillageHealth(**tally) for code, tally in counts.items()}
 
 
-def _speakers_in_area(session: Session, area: Area) -> str | None:
+def speakers_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by speakers (an area usage check), or None."""
     found = session.scalar(
         select(func.count()).select_from(Speaker).join(Area, Area.code == Speaker.village_code)
         .where(Speaker.retired_at.is_(None), within(Area.path, area.path))
     )
     return f"{found} speaker(s) are registered there" if found else None
 
-
-AREA_USAGE_CHECKS.append(_speakers_in_area)

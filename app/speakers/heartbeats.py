@@ -20,13 +20,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import DATABASE_UNAVAILABLE
 from app.metrics import heartbeats_dropped, terminals_online
 from app.runtime.events import emit
 from app.runtime.services import PeriodicTask
-from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
+from app.speakers.health import (
+    FAULT,
+    OFFLINE,
+    ONLINE,
+    derive_status,
+    heartbeat_timeout,
+    silent_clause,
+    status_clause,
+)
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
 __all__ = [
@@ -227,11 +234,8 @@ def announce_health(
     Each transition is a guarded update in its own savepoint, so a failing subscriber
     (or another process announcing the same change) costs only that one.
     """
-    now = now or utcnow()
-    timeout = get_settings().heartbeat_timeout
-    cutoff = now - timedelta(seconds=timeout)
-    silent = and_(Speaker.health.in_((ONLINE, FAULT)),
-                  or_(Speaker.last_heard_at.is_(None), Speaker.last_heard_at < cutoff))
+    now, timeout = now or utcnow(), heartbeat_timeout()
+    silent = and_(Speaker.health.in_((ONLINE, FAULT)), silent_clause(now, timeout))
     candidates = or_(Speaker.id.in_(list(speaker_ids)), silent) if speaker_ids else silent
     found = session.execute(
         select(Speaker.id, Speaker.health, Speaker.maintenance, Speaker.last_heard_at,
@@ -291,13 +295,11 @@ def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:
 
 
 def count_online(*, session: Session, now: datetime | None = None) -> int:
-    """Speakers heard within the timeout, healthy and not in maintenance."""
-    cutoff = (now or utcnow()) - timedelta(seconds=get_settings().heartbeat_timeout)
+    """Speakers online: heard within the timeout, healthy and not in maintenance."""
     return session.scalar(
         select(func.count()).select_from(Speaker).where(
-            Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
-            Speaker.last_heard_at >= cutoff,
-            or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
+            Speaker.retired_at.is_(None),
+            status_clause(ONLINE, now or utcnow(), heartbeat_timeout()))
     ) or 0
 
 

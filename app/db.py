@@ -30,6 +30,7 @@ __all__ = [
     "get_engine",
     "get_sessionmaker",
     "session_scope",
+    "commit_early",
     "utcnow",
     "reset_engine",
     "count",
@@ -257,6 +258,18 @@ def _request_session() -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+
+
+def commit_early(session: Session) -> None:
+    """Commit a request's work now, before its answer is composed: the one way a route does.
+
+    A route's session commits once, at the end of the request. An urgent broadcast (or its
+    cancellation) wakes every terminal of its villages at its commit, and they should not wait
+    while the answer to its sender is read back and encoded: such a route commits here, then
+    reads. The session goes on in a new transaction, committed at the end of the request as
+    always (by then with nothing left to write), and after-commit actions run at each commit.
+    """
+    session.commit()
 
 
 def count(session: Session, stmt: Any) -> int:

@@ -95,10 +95,10 @@ def create_user(
     from pydantic import ValidationError
 
     from app.auth.permissions import SYSTEM
-    from app.auth.schemas import UserCreate
-    from app.auth.service import create_user as create
     from app.db import session_scope
     from app.errors import AppError
+    from app.users.schemas import UserCreate
+    from app.users.service import create_user as create
 
     _wired_settings()
     if password is None:
@@ -251,8 +251,8 @@ def render(
     import shutil
 
     from app.announcements.render_task import engine_options
-    from app.media.storage import MediaStore
     from app.rendering import RenderingError, make_engine, render_script
+    from app.storage.store import MediaStore
 
     settings = _settings()
     name = engine or settings.tts_engine

@@ -14,8 +14,6 @@ from app.announcements.router import router as announcements_router
 from app.apidocs import install_api_docs
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
-from app.auth.router import router as auth_router
-from app.auth.service import ensure_admin
 from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
 from app.config import get_settings
@@ -41,7 +39,6 @@ from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
 from app.media.router import router as media_router
 from app.media.service import media_store
-from app.media.storage import MediaStoreUnavailable
 from app.metrics import TimingMiddleware, metrics_response
 from app.openapi import install_openapi
 from app.playlists.router import router as playlists_router
@@ -55,6 +52,9 @@ from app.runtime.chunked import UrgentFirst
 from app.runtime.scheduler import SchedulerRuntime
 from app.schedules.router import router as schedules_router
 from app.speakers.router import router as speakers_router
+from app.storage.store import MediaStoreUnavailable
+from app.users.router import router as auth_router
+from app.users.service import ensure_admin
 from app.wiring import build_services, wire
 
 __all__ = ["create_app", "ROUTERS"]

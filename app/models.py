@@ -3,7 +3,6 @@
 from app.announcements import models as announcements_models
 from app.areas import models as areas_models
 from app.audit import models as audit_models
-from app.auth import models as auth_models
 from app.broadcasts import models as broadcasts_models
 from app.daytypes import models as daytypes_models
 from app.db import Base
@@ -17,6 +16,7 @@ from app.pronunciations import models as pronunciations_models
 from app.runtime import models as runtime_models
 from app.schedules import models as schedules_models
 from app.speakers import models as speakers_models
+from app.users import models as auth_models
 
 __all__ = ["Base", "MODEL_MODULES"]
 

@@ -27,8 +27,8 @@ from app.announcements.service import announcements_in_area
 from app.announcements.worker import RenderWorker
 from app.areas import service as areas
 from app.areas.imports import RESUME_EVERY_S, resume_imports
-from app.auth import service as auth
 from app.auth.security import API_KEY_PREFIX, TERMINAL_TOKEN_PREFIX, USER_TOKEN_PREFIX
+from app.auth.tokens import TokenResolver, install_token_kinds
 from app.broadcasts.jobs import SWEEP_SECONDS, sweep_broadcasts
 from app.broadcasts.service import on_receipts_recorded
 from app.config import Settings
@@ -69,6 +69,7 @@ from app.schedules.jobs import (
 from app.schedules.service import schedules_playing_playlist, schedules_targeting_area
 from app.speakers.heartbeats import HeartbeatService
 from app.speakers.service import resolve_terminal_token, speakers_in_area
+from app.users import service as users
 
 __all__ = ["EVENTS", "SUBSCRIBERS", "LEADER_JOBS", "SCHEDULE_CLOCK", "TOKEN_KINDS",
            "AREA_USAGE_CHECKS", "PLAYLIST_USAGE_CHECKS", "COLLECTORS", "wire", "build_services"]
@@ -133,9 +134,9 @@ LEADER_JOBS: list[LeaderJob] = [
 
 # ---------------------------------------------------------------- registries
 
-TOKEN_KINDS: dict[str, auth.TokenResolver] = {
-    USER_TOKEN_PREFIX: auth.resolve_user_token,  # cxu_: a person's login
-    API_KEY_PREFIX: auth.resolve_api_key,  # cxk_: an API key
+TOKEN_KINDS: dict[str, TokenResolver] = {
+    USER_TOKEN_PREFIX: users.resolve_user_token,  # cxu_: a person's login
+    API_KEY_PREFIX: users.resolve_api_key,  # cxk_: an API key
     TERMINAL_TOKEN_PREFIX: resolve_terminal_token,  # cxt_: a speaker's terminal
 }
 
@@ -152,7 +153,7 @@ COLLECTORS = [FeedCollector()]
 def wire() -> None:
     """Install the lists above (again: each call replaces what the last one installed)."""
     events.install(SUBSCRIBERS)
-    auth.install_token_kinds(TOKEN_KINDS)
+    install_token_kinds(TOKEN_KINDS)
     areas.install_usage_checks(AREA_USAGE_CHECKS)
     playlists.install_usage_checks(PLAYLIST_USAGE_CHECKS)
     install_collectors(COLLECTORS)

@@ -121,8 +121,8 @@ def env(
         monkeypatch.setenv(key, value)
     reset_settings()
     reset_engine()
-    from app.auth.router import login_throttle
     from app.runtime.chunked import reset_stop
+    from app.users.router import login_throttle
 
     login_throttle.clear()
     reset_stop()  # an app stopped by an earlier test asked long writes to stop

@@ -30,9 +30,8 @@ from app.announcements.models import Announcement, RenderJob, Revision
 from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
 from app.config import get_settings
 from app.db import utcnow
-from app.media.backend import MediaConfig
 from app.media.models import MediaFile
-from app.media.service import media_store, record_media
+from app.media.service import media_config, media_store, record_media
 from app.pronunciations.lookup import lexicon_for_area
 from app.runtime.events import emit
 
@@ -194,7 +193,7 @@ def _spec(session: Session, revision: Revision) -> RenderSpec:
                              command=settings.tts_command)
     announcement = session.get(Announcement, revision.announcement_id)
     lexicon = lexicon_for_area(session, announcement.area_code) if announcement else ()
-    return RenderSpec(text=revision.body, media=MediaConfig.from_settings(settings),
+    return RenderSpec(text=revision.body, media=media_config(),
                       engine=settings.tts_engine, options=options, lexicon=lexicon)
 
 

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.media.backend import MediaConfig, open_store
 from app.rendering.cache import cache_key
 from app.rendering.engines import make_engine
 from app.rendering.normalize import NORMALIZER_VERSION
 from app.rendering.render import RENDER_VERSION, render_script
+from app.storage.backend import MediaConfig, open_store
 
 __all__ = ["RenderSpec", "RenderedAudio", "render_revision", "engine_options"]
 

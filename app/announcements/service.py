@@ -23,10 +23,10 @@ from app.announcements.schemas import (
     RevisionRead,
 )
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.media.models import MediaFile

@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.areas.models import PARENT_LEVEL, Area
-from app.areas.paths import below, within
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, Level
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import below, within
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.runtime.events import emit
 

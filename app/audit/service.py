@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.areas.paths import within
 from app.audit.models import AuditEntry
+from app.auth.scope import within
 
 __all__ = ["record", "query", "jsonable"]
 

@@ -27,9 +27,9 @@ from sqlalchemy import Select, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import below, within
 from app.audit.service import record
 from app.auth.permissions import SYSTEM, Principal
+from app.auth.scope import below, within
 from app.broadcasts.models import Broadcast, IdempotencyKey
 from app.broadcasts.schemas import BroadcastRead, CapInfo, SpeakerCounts, VillageRead
 from app.broadcasts.states import REPORTED_END_STATES, village_state

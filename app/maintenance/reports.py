@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.csvout import csv_text
 from app.db import utcnow
 from app.maintenance.causes import CAUSES

@@ -20,9 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.ids import new_id

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from app.announcements.models import Announcement, Revision
 from app.announcements.service import get_announcement, last_approved_revision
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.media.models import MediaFile

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from app.auth.permissions import Principal
 from app.auth.security import token_digest
-from app.auth.service import resolve_token
+from app.auth.tokens import resolve_token
 from app.db import session_scope
 from app.playout.models import VillageProgram
 from app.playout.service import Program, assemble_programs

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from app.announcements.render_task import engine_options
 from app.config import get_settings
-from app.media.storage import MediaStore
 from app.rendering.cache import RenderCache
 from app.rendering.engines import make_engine
 from app.rendering.lexicon import Lexicon, apply_pronunciations
 from app.rendering.pinyin import to_pinyin_lines
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, default_cache_dir, master_script
+from app.storage.store import MediaStore
 
 __all__ = ["Preview", "make_preview", "preview_path", "PREVIEW_TTL", "PREVIEW_DIR_NAME"]
 

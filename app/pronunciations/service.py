@@ -11,10 +11,10 @@ from app.announcements.models import Announcement
 from app.announcements.queue import enqueue_render
 from app.announcements.service import last_approved_revision
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.errors import Conflict, Forbidden, NotFound
 from app.pronunciations.models import Pronunciation
 from app.pronunciations.schemas import PronunciationCreate, PronunciationRead, PronunciationUpdate

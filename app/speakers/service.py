@@ -11,10 +11,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import get_area, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import TERMINAL, Principal
+from app.auth.scope import within
 from app.auth.security import TERMINAL_TOKEN_PREFIX, new_token, token_digest
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -1,10 +1,9 @@
-"""Users, logins, access tokens and API keys."""
+"""User accounts, logins and their access tokens, API keys (and resolving those two tokens)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -13,9 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.areas.models import Area
 from app.audit.service import record
-from app.auth.models import AccessToken, ApiKey, User
 from app.auth.permissions import ROLE_PERMISSIONS, Principal
-from app.auth.schemas import ApiKeyCreate, ApiKeyRead, UserCreate, UserRead, UserUpdate
 from app.auth.security import (
     API_KEY_PREFIX,
     USER_TOKEN_PREFIX,
@@ -27,12 +24,12 @@ from app.auth.security import (
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.pagination import matching
+from app.users.models import AccessToken, ApiKey, User
+from app.users.schemas import ApiKeyCreate, ApiKeyRead, UserCreate, UserRead, UserUpdate
 
 __all__ = [
     "login",
     "logout",
-    "resolve_token",
-    "install_token_kinds",
     "resolve_user_token",
     "resolve_api_key",
     "create_user",
@@ -48,18 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TokenResolver = Callable[[Session, str], Principal | None]
-# Which part resolves a bearer token, by its prefix (cxu_, cxk_, cxt_); installed at start-up
-# by app.wiring.
-_RESOLVERS: dict[str, TokenResolver] = {}
-
-
-def install_token_kinds(kinds: Mapping[str, TokenResolver]) -> None:
-    """The token kinds :func:`resolve_token` knows: a resolver per token prefix (replacing any
-    installed before)."""
-    _RESOLVERS.clear()
-    _RESOLVERS.update(kinds)
 
 
 def _area_path(session: Session, code: str | None) -> str | None:
@@ -120,14 +105,6 @@ def resolve_api_key(session: Session, token: str) -> Principal | None:
         area_path=_area_path(session, key.area_code), permissions=frozenset(key.scopes),
     )
 
-
-
-def resolve_token(*, session: Session, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None when it is unknown, revoked or expired."""
-    for prefix, resolver in _RESOLVERS.items():
-        if token.startswith(prefix):
-            return resolver(session, token)
-    return None
 
 
 # ---------------------------------------------------------------- users

@@ -250,8 +250,8 @@ def render(
         _fail(f"{file}: the MP3 would overwrite the script; give another with -o FILE", 2)
     import shutil
 
-    from app.announcements.render_task import engine_options
     from app.rendering import RenderingError, make_engine, render_script
+    from app.rendering.engines import engine_options
     from app.storage.store import MediaStore
 
     settings = _settings()
@@ -309,7 +309,7 @@ def _apply_file(file: Path, render_audio: bool) -> Any:
     from app.db import session_scope
     from app.errors import AppError
     from app.migrate import upgrade
-    from app.schedules.apply import apply_schedule_file, load_schedule_file
+    from app.sitefile.apply import apply_schedule_file, load_schedule_file
 
     settings = _wired_settings()
     upgrade(settings.database_url)
@@ -347,7 +347,7 @@ def _print_tokens(tokens: dict[str, str]) -> None:
 
 def _render_queued() -> None:
     from app.db import session_scope
-    from app.schedules.apply import queued_renders, render_queued_audio
+    from app.sitefile.apply import queued_renders, render_queued_audio
 
     with session_scope() as session:
         pending = queued_renders(session)
@@ -387,7 +387,7 @@ def export_command(
     """Write the current areas, approved announcements, playlists and schedules as YAML."""
     from app.db import session_scope
     from app.migrate import upgrade
-    from app.schedules.apply import dump_yaml, export_schedule_file
+    from app.sitefile.apply import dump_yaml, export_schedule_file
 
     upgrade(_wired_settings().database_url)
     with session_scope() as session:

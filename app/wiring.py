@@ -10,7 +10,7 @@ this module says which of them run and when.
   process holding the lease;
 - :data:`TOKEN_KINDS` — who resolves which bearer token;
 - :data:`AREA_USAGE_CHECKS`, :data:`PLAYLIST_USAGE_CHECKS` — what keeps an area or a playlist
-  from being deleted;
+  from being deleted; which schedules use a day type;
 - :data:`COLLECTORS` — metrics read from the database at each scrape;
 - :func:`build_services` — the background services of a server process, in start order, with
   the events each hears while it runs.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.announcements.service import announcements_in_area
+from app.announcements.service import announcements_in_area, on_pronunciation_changed
 from app.announcements.worker import RenderWorker
 from app.areas import service as areas
 from app.areas.imports import RESUME_EVERY_S, resume_imports
@@ -32,6 +32,7 @@ from app.auth.tokens import TokenResolver, install_token_kinds
 from app.broadcasts.jobs import SWEEP_SECONDS, sweep_broadcasts
 from app.broadcasts.service import on_receipts_recorded
 from app.config import Settings
+from app.daytypes import service as day_types
 from app.feeds.metrics import FeedCollector
 from app.feeds.poller import POLL_EVERY_S, run_feed_polls
 from app.maintenance.retention import RETENTION_EVERY_S, run_retention
@@ -51,6 +52,7 @@ from app.playout.notify import (
     announce_orders_changed,
     announce_token_changed,
 )
+from app.playout.service import on_speaker_moved
 from app.pronunciations.service import pronunciations_in_area
 from app.runtime import events
 from app.runtime.chunked import LongWrites
@@ -66,7 +68,11 @@ from app.schedules.jobs import (
     resume_reissues,
     top_up_horizon,
 )
-from app.schedules.service import schedules_playing_playlist, schedules_targeting_area
+from app.schedules.service import (
+    schedules_playing_playlist,
+    schedules_targeting_area,
+    schedules_using_day_type,
+)
 from app.speakers.heartbeats import HeartbeatService
 from app.speakers.service import resolve_terminal_token, speakers_in_area
 from app.users import service as users
@@ -86,11 +92,16 @@ EVENTS: dict[str, str] = {
     "playlist.changed": "playlist_id: str",
     "announcement.approved": "announcement_id: str",
     "announcement.audio_ready": "announcement_id: str (an approved revision's audio is stored)",
+    "pronunciation.changed": "area_path: str, words: set[str], rerendering: list[str] (an "
+                             "entry of the area's lexicon changed; subscribers add the ids of "
+                             "the announcements they render again)",
     "render.queued": "(a render job was queued)",
     "schedule.changed": "schedule_id: str",
+    "day_type.changed": "day_type: str (its name; created, or its dates changed)",
     "orders.changed": "village_codes: set[str] (after program versions were bumped)",
     "speaker.health": "speaker_id: str, status: str (once per transition; for listeners "
                       "outside the service: nothing in it reacts)",
+    "speaker.moved": "speaker_id: str, from_village: str, to_village: str",
     "speaker.retired": "speaker_id: str",
     "speaker.token_changed": "speaker_id: str (token rotated or revoked, or moved village)",
     "receipts.recorded": "order_id: str, speaker_id: str, village_code: str, events: list[str]",
@@ -108,9 +119,14 @@ SUBSCRIBERS: list[tuple[str, Handler]] = [
     ("playlist.changed", reactions.on_playlist_changed),
     ("announcement.approved", reactions.on_content_changed),
     ("announcement.audio_ready", reactions.on_content_changed),
+    ("day_type.changed", reactions.on_day_type_changed),
+    # Announcements saying a word whose reading changed are rendered again.
+    ("pronunciation.changed", on_pronunciation_changed),
     # Other processes hear of changed programs and tokens (PostgreSQL NOTIFY at commit).
     ("orders.changed", announce_orders_changed),
     ("speaker.token_changed", announce_token_changed),
+    # A moved speaker's terminal gets its new village's program at once.
+    ("speaker.moved", on_speaker_moved),
     # A receipt may finish its urgent broadcast.
     ("receipts.recorded", on_receipts_recorded),
     # Maintenance: webhooks of finished broadcasts; a retired speaker's tickets close.
@@ -156,6 +172,7 @@ def wire() -> None:
     install_token_kinds(TOKEN_KINDS)
     areas.install_usage_checks(AREA_USAGE_CHECKS)
     playlists.install_usage_checks(PLAYLIST_USAGE_CHECKS)
+    day_types.install_schedule_finder(schedules_using_day_type)
     install_collectors(COLLECTORS)
 
 

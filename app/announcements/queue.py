@@ -27,12 +27,13 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.announcements.models import Announcement, RenderJob, Revision
-from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
+from app.announcements.render_task import RenderedAudio, RenderSpec
 from app.config import get_settings
 from app.db import utcnow
 from app.media.models import MediaFile
 from app.media.service import media_config, media_store, record_media
 from app.pronunciations.lookup import lexicon_for_area
+from app.rendering.engines import engine_options
 from app.runtime.events import emit
 
 __all__ = [

@@ -54,6 +54,8 @@ __all__ = [
     "revision_read",
     "audio_read",
     "announcements_in_area",
+    "rerender_saying",
+    "on_pronunciation_changed",
 ]
 
 
@@ -367,3 +369,34 @@ def announcements_in_area(session: Session, area: Area) -> str | None:
                            .where(Announcement.area_code == area.code))
     return f"{found} announcement(s) belong to it" if found else None
 
+
+# ---------------------------------------------------------------- pronunciations
+
+
+def rerender_saying(session: Session, area_path: str, words: set[str]) -> list[str]:
+    """Queue a render of every approved announcement in the area at ``area_path`` (or below)
+    saying a word; the ids of those queued.
+
+    The audio now playing stays until the new one is ready; then the schedules playing it
+    get the new audio (``announcement.audio_ready``), as after any render.
+    """
+    announcements = session.scalars(
+        select(Announcement).join(Area, Area.code == Announcement.area_code)
+        .where(within(Area.path, area_path)).order_by(Announcement.id)
+    )
+    queued = []
+    for announcement in announcements:
+        revision = last_approved_revision(session, announcement.id)
+        if revision is None or revision.recording_sha256 is not None:
+            continue
+        if any(word in revision.body for word in words):
+            enqueue_render(session, revision, keep_audio=True)
+            queued.append(announcement.id)
+    return queued
+
+
+def on_pronunciation_changed(session: Session, area_path: str, words: set[str],
+                             rerendering: list[str], **_: object) -> None:
+    """An entry of the area's lexicon changed: what says its word is rendered again (the ids
+    go into the event's ``rerendering``, which the pronunciation's answer lists)."""
+    rerendering.extend(rerender_saying(session, area_path, words))

@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.announcements.models import Announcement
-from app.announcements.render_task import engine_options
 from app.announcements.service import last_approved_revision
 from app.areas.models import Area
 from app.auth.permissions import Principal
@@ -47,6 +46,7 @@ from app.media.models import MediaFile
 from app.media.service import get_media, media_config, media_store, media_url, record_media
 from app.pronunciations.lookup import lexicon_for_path
 from app.rendering import RenderingError, make_engine, render_script, transcode_isolated
+from app.rendering.engines import engine_options
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
 
 __all__ = [

@@ -47,6 +47,7 @@ __all__ = [
     "record_receipts",
     "mark_missed_orders",
     "move_terminal_program",
+    "on_speaker_moved",
 ]
 
 # An order stays in the program until its not_after whatever the receipts say: a village
@@ -288,3 +289,8 @@ def move_terminal_program(*, session: Session, from_village: str, to_village: st
         table.update().where(table.c.village_code == to_village)
         .values(version=case((table.c.version < above, above), else_=table.c.version))
     )
+
+
+def on_speaker_moved(session: Session, from_village: str, to_village: str, **_: object) -> None:
+    """A speaker moved to another village: its terminal's program moves with it."""
+    move_terminal_program(session=session, from_village=from_village, to_village=to_village)

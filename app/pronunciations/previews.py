@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.announcements.render_task import engine_options
 from app.config import get_settings
 from app.rendering.cache import RenderCache
-from app.rendering.engines import make_engine
+from app.rendering.engines import engine_options, make_engine
 from app.rendering.lexicon import Lexicon, apply_pronunciations
 from app.rendering.pinyin import to_pinyin_lines
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, default_cache_dir, master_script

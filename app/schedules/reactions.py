@@ -1,4 +1,5 @@
-"""How schedules follow the rest of the service: new or moved villages, playlists, content.
+"""How schedules follow the rest of the service: new or moved villages, playlists, content,
+the village calendar.
 
 Each reaction runs inside the transaction of the change that caused it (:mod:`app.wiring` says
 which event calls which), so the re-issued orders and the bumped program versions commit
@@ -14,9 +15,10 @@ from app.areas.models import Area
 from app.playlists.service import playlists_using_announcement
 from app.schedules.issuing import issue_village, issue_villages, reissue_schedules, village_codes
 from app.schedules.models import Schedule, ScheduleTarget
+from app.schedules.service import schedules_using_day_type
 
 __all__ = ["on_area_created", "on_areas_created", "on_area_moved", "on_playlist_changed",
-           "on_content_changed"]
+           "on_content_changed", "on_day_type_changed"]
 
 
 def on_area_created(session: Session, area: Area, **_: object) -> None:
@@ -69,3 +71,8 @@ def on_content_changed(session: Session, announcement_id: str, **_: object) -> N
             select(Schedule.id).where(Schedule.playlist_id.in_(playlists),
                                       Schedule.enabled.is_(True)).order_by(Schedule.id)
         )))
+
+
+def on_day_type_changed(session: Session, day_type: str, **_: object) -> None:
+    """A day type's dates changed: the schedules following or skipping it are re-issued."""
+    _reissue(session, schedules_using_day_type(session, day_type))

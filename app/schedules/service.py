@@ -55,6 +55,7 @@ __all__ = [
     "ScheduleConflict",
     "MAX_CONFLICTS_LISTED",
     "schedules_targeting_area",
+    "schedules_using_day_type",
     "schedules_playing_playlist",
 ]
 
@@ -535,6 +536,13 @@ def delete_schedule(*, session: Session, principal: Principal, schedule_id: str)
 
 
 # ---------------------------------------------------------------- usage guards
+
+
+def schedules_using_day_type(session: Session, name: str) -> list[str]:
+    """Ids of the schedules that follow or skip the day type (JSON lists, read in Python)."""
+    rows = session.execute(select(Schedule.id, Schedule.day_types, Schedule.skip_day_types)
+                           .order_by(Schedule.id))
+    return [sid for sid, follow, skip in rows if name in (follow or ()) or name in (skip or ())]
 
 
 def schedules_targeting_area(session: Session, area: Area) -> str | None:

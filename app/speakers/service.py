@@ -19,7 +19,6 @@ from app.auth.security import TERMINAL_TOKEN_PREFIX, new_token, token_digest
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.pagination import matching
-from app.playout.service import move_terminal_program
 from app.runtime.events import emit
 from app.speakers.health import OFFLINE, derive_status, heartbeat_timeout, status_clause
 from app.speakers.models import Speaker
@@ -201,8 +200,9 @@ def _move(session: Session, principal: Principal, speaker: Speaker, code: str) -
     target = _village_in_scope(session, principal, code)
     previous, speaker.village_code = speaker.village_code, target.code
     emit(session, "speaker.token_changed", speaker_id=speaker.id)  # its terminal's village
-    # Wakes the terminal's long-poll (it waits on its old village) with the new program.
-    move_terminal_program(session=session, from_village=previous, to_village=target.code)
+    # Its terminal's long-poll (waiting on the old village) wakes with the new program.
+    emit(session, "speaker.moved", speaker_id=speaker.id, from_village=previous,
+         to_village=target.code)
     return target
 
 

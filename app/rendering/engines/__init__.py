@@ -21,6 +21,7 @@ __all__ = [
     "make_engine",
     "engine_names",
     "engine_identity",
+    "engine_options",
 ]
 
 
@@ -93,3 +94,12 @@ def engine_identity(engine: Engine) -> str:
     """Everything that changes how an engine sounds: the speech cache key starts with it."""
     identity = getattr(engine, "identity", None)
     return str(identity) if identity else f"{engine.name}|{engine.voice}"
+
+
+def engine_options(engine: str, *, voice: str | None, command: str | None) -> dict[str, Any]:
+    """The options of the configured engine (``CUNXIANG_TTS_VOICE`` / ``CUNXIANG_TTS_COMMAND``)."""
+    if engine == "espeak":
+        return {"voice": voice} if voice else {}
+    if engine == "command":
+        return {"command": command or ""}
+    return {}

@@ -33,11 +33,10 @@ from sqlalchemy.orm import Session
 from app.areas.models import LEVELS, PARENT_LEVEL, Area, AreaImport
 from app.areas.schemas import AreaUpdate
 from app.areas.service import CsvImportError, update_area
-from app.audit.models import AuditEntry
+from app.audit.service import record_many
 from app.auth.permissions import Principal
 from app.db import session_scope, utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
-from app.ids import new_id
 from app.inputs import hostile_reason
 from app.runtime.chunked import Interrupted, Pacer, start_worker
 from app.runtime.events import emit
@@ -422,11 +421,8 @@ def _view(code: str, name: str, level: str, parent: str | None, path: str) -> di
 def _audit(session: Session, principal: Principal, action: str,
            entries: list[tuple[str, str, Any, Any]]) -> None:
     """One audit entry per area (as a single create or update would write), in one statement."""
-    now = utcnow()
-    session.connection().execute(cast(Table, AuditEntry.__table__).insert(), [
-        {"id": new_id("aud"), "at": now, "actor": principal.actor, "action": action,
-         "entity": "area", "entity_id": code, "area_path": path, "before": before,
-         "after": after} for code, path, before, after in entries])
+    record_many(session=session, actor=principal.actor, action=action, entity="area",
+                entries=entries)
 
 
 # ---------------------------------------------------------------- reading, background, resuming

@@ -84,6 +84,7 @@ from app.speakers.operating import (
     order_windows,
     silence_verdict,
 )
+from app.speakers.service import expect_silence
 
 __all__ = [
     "SweepReport",
@@ -228,9 +229,7 @@ def expected_back(session: Session, *, speaker_id: str, village: str, hours: Any
     again = verdict.recheck_at or now + _RECHECK_HORIZON / 2
     if hours == FOLLOW_SCHEDULE:
         again = min(again, now + _NEW_ORDERS_EVERY)  # an urgent broadcast adds a window
-    session.execute(update(Speaker).where(Speaker.id == speaker_id)
-                    .values(silence_expected_until=again)
-                    .execution_options(synchronize_session=False))
+    expect_silence(session, speaker_id=speaker_id, until=again)
     return False
 
 

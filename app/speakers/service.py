@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
@@ -39,6 +39,7 @@ __all__ = [
     "health_by_village",
     "VillageHealth",
     "speakers_in_area",
+    "expect_silence",
 ]
 
 
@@ -289,3 +290,10 @@ def speakers_in_area(session: Session, area: Area) -> str | None:
     )
     return f"{found} speaker(s) are registered there" if found else None
 
+
+def expect_silence(session: Session, *, speaker_id: str, until: datetime) -> None:
+    """The maintenance sweep need not look at this speaker's silence again before ``until``
+    (it is outside its operating hours)."""
+    session.execute(update(Speaker).where(Speaker.id == speaker_id)
+                    .values(silence_expected_until=until)
+                    .execution_options(synchronize_session=False))

@@ -83,7 +83,7 @@ def _bootstrap_admin() -> None:
               "  (shown once; change it with PATCH /api/v1/users/admin)\n", flush=True)
 
 
-# What the routes use of the running services, published on app.state while they run:
+# What the routes (and tests) use of the running services, published on app.state:
 # (attribute, the service's name in app.wiring.build_services, what of it).
 _PUBLISHED = [
     ("render_worker", "render worker", lambda service: service),
@@ -105,9 +105,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 setattr(app.state, attribute, part(services[name]))
         yield
     finally:
-        for attribute, _name, _part in _PUBLISHED:
-            setattr(app.state, attribute, None)
         await services.stop()
+        # The notifier, the delivery log and the heartbeat buffer stay: a request still
+        # running when the server stops finishes with them.
+        app.state.render_worker = app.state.scheduler = None
 
 
 def _media_check() -> str | None:

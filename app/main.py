@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -53,15 +52,13 @@ from app.runtime.scheduler import SchedulerRuntime
 from app.schedules.router import router as schedules_router
 from app.speakers.router import router as speakers_router
 from app.storage.store import MediaStoreUnavailable
-from app.users.router import router as auth_router
+from app.users.router import router as users_router
 from app.users.service import ensure_admin
 from app.wiring import build_services, wire
 
 __all__ = ["create_app", "ROUTERS"]
 
-log = logging.getLogger("cunxiang")
-
-ROUTERS = [auth_router, areas_router, audit_router, console_router, console_content_router,
+ROUTERS = [users_router, areas_router, audit_router, console_router, console_content_router,
            console_ops_router, console_edit_router, console_admin_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
@@ -70,7 +67,6 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            broadcast_receipt_router, day_types_router, power_cuts_router,
            console_power_cuts_router, feeds_router, console_feeds_router,
            pronunciations_router, console_pronunciations_router]
-
 
 
 def _bootstrap_admin() -> None:

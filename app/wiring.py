@@ -193,7 +193,9 @@ def build_services(settings: Settings, *, terminals: TerminalRuntime) -> Service
         running.append(Running("scheduler", scheduler,
                                hears=[("schedule.changed", scheduler.nudge_after_commit)]))
     running += [
-        Running("program notifier", notifications, hears=notifications.hears()),
+        Running("program notifier", notifications,
+                hears=[("orders.changed", notifications.wake_after_commit),
+                       ("speaker.token_changed", notifications.forget_after_commit)]),
         Running("deliveries", DeliveryRecorder()),
         Running("heartbeats", HeartbeatService()),
         Running("webhook worker", webhooks,

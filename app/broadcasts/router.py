@@ -96,24 +96,21 @@ def _read(session: Session, broadcast: Any) -> BroadcastRead:
 async def create_broadcast(
     data: BroadcastCreate,
     principal: Writer,
-    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> BroadcastRead:
+) -> Response:
     """Broadcast at once to every village of the targets (levels III–IV wait out quiet hours)."""
-    created, read = await _off_loop(_create, principal, data, idempotency_key)
-    response.status_code = 201 if created else 200
-    return read
+    created, body = await _off_loop(_create, principal, data, idempotency_key)
+    return Response(body, status_code=201 if created else 200, media_type="application/json")
 
 
-def _create(
-    principal: Principal, data: BroadcastCreate, key: str | None
-) -> tuple[bool, BroadcastRead]:
+def _create(principal: Principal, data: BroadcastCreate, key: str | None) -> tuple[bool, bytes]:
     with session_scope() as session:
         issued = flows.create_broadcast(
             session=session, principal=principal, data=data, idempotency_key=key
         )
         session.commit()  # terminals wake now, not after the answer below is composed
-        return issued.created, _read(session, issued.broadcast)
+        # Encoded here, off the event loop, without a model object per village.
+        return issued.created, service.describe_json(session, issued.broadcast)
 
 
 @router.get("", response_model=Page[BroadcastRead], dependencies=[FreshHeartbeats])
@@ -155,11 +152,12 @@ async def _body_up_to(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
-    reads = service.describe(session, outcome.broadcasts)
+def _cap_answer(session: Session, outcome: flows.CapResult) -> Response:
     if outcome.result in ("created", "replayed"):
         status = 201 if outcome.result == "created" else 200
-        return JSONResponse(jsonable_encoder(reads[0]), status_code=status)
+        read = service.describe_json(session, outcome.broadcasts[0])
+        return Response(read, status_code=status, media_type="application/json")
+    reads = service.describe(session, outcome.broadcasts)
     alert = outcome.alert
     body = CapOutcome(
         result=outcome.result,  # type: ignore[arg-type]
@@ -184,7 +182,7 @@ def _locate(document: bytes) -> cap_targets.LocatedCap:
     return flows.locate_cap(document, positions=_positions)
 
 
-def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONResponse:
+def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> Response:
     with session_scope() as session:
         outcome = flows.apply_cap(session=session, principal=principal, located=located)
         session.commit()
@@ -221,7 +219,7 @@ def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> JSONRes
         }
     },
 )
-async def post_cap(request: Request, principal: Writer) -> JSONResponse:
+async def post_cap(request: Request, principal: Writer) -> Response:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, get_settings().max_cap_bytes)

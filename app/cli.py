@@ -77,6 +77,10 @@ def serve(
     # Behind a load balancer, believe its X-Forwarded-For/-Proto (the client's address for the
     # login throttle, https in media URLs) only from the addresses it is told.
     forwarded = settings.forwarded_allow_ips
+    import app.main  # noqa: F401  (imported before the collector freezes what exists)
+    from app.gctune import tune_collector
+
+    tune_collector()
     uvicorn.run("app.main:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, log_level="info", proxy_headers=bool(forwarded),
                 forwarded_allow_ips=forwarded, timeout_graceful_shutdown=settings.shutdown_grace)

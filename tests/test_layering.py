@@ -29,7 +29,7 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 FOUNDATION = {"app", "app.config", "app.errors", "app.ids", "app.inputs", "app.timeparams",
               "app.csvout", "app.db", "app.pagination", "app.metrics", "app.readiness",
-              "app.storage", "app.runtime"}
+              "app.storage", "app.runtime", "app.rowsets", "app.gctune"}
 DOMAINS = {"app.auth", "app.audit", "app.areas", "app.users", "app.media", "app.daytypes",
            "app.pronunciations", "app.announcements", "app.playlists", "app.speakers",
            "app.playout", "app.schedules", "app.maintenance", "app.broadcasts", "app.feeds"}

@@ -81,23 +81,22 @@ async def create_broadcast(
     data: BroadcastCreate,
     principal: Writer,
     session: DbSession,
-    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> BroadcastRead:
+) -> Response:
     """Broadcast at once to every village of the targets (levels III–IV wait out quiet hours)."""
-    created, read = await _off_loop(_create, session, principal, data, idempotency_key)
-    response.status_code = 201 if created else 200
-    return read
+    created, body = await _off_loop(_create, session, principal, data, idempotency_key)
+    return Response(body, status_code=201 if created else 200, media_type="application/json")
 
 
 def _create(
     session: Session, principal: Principal, data: BroadcastCreate, key: str | None
-) -> tuple[bool, BroadcastRead]:
+) -> tuple[bool, bytes]:
     issued = flows.create_broadcast(
         session=session, principal=principal, data=data, idempotency_key=key
     )
     commit_early(session)  # terminals wake now, not after the answer below is composed
-    return issued.created, _read(session, issued.broadcast)
+    # Encoded here, off the event loop, without a model object per village.
+    return issued.created, service.describe_json(session, issued.broadcast)
 
 
 @router.get("", response_model=Page[BroadcastRead], dependencies=[FreshHeartbeats])
@@ -139,11 +138,12 @@ async def _body_up_to(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _cap_answer(session: Session, outcome: flows.CapResult) -> JSONResponse:
-    reads = service.describe(session, outcome.broadcasts)
+def _cap_answer(session: Session, outcome: flows.CapResult) -> Response:
     if outcome.result in ("created", "replayed"):
         status = 201 if outcome.result == "created" else 200
-        return JSONResponse(jsonable_encoder(reads[0]), status_code=status)
+        read = service.describe_json(session, outcome.broadcasts[0])
+        return Response(read, status_code=status, media_type="application/json")
+    reads = service.describe(session, outcome.broadcasts)
     alert = outcome.alert
     body = CapOutcome(
         result=outcome.result,  # type: ignore[arg-type]
@@ -165,7 +165,7 @@ def _locate(session: Session, document: bytes) -> cap_targets.LocatedCap:
 
 
 def _apply_cap(session: Session, principal: Principal,
-               located: cap_targets.LocatedCap) -> JSONResponse:
+               located: cap_targets.LocatedCap) -> Response:
     outcome = flows.apply_cap(session=session, principal=principal, located=located)
     commit_early(session)  # terminals wake now, not after the answer below is composed
     return _cap_answer(session, outcome)
@@ -201,7 +201,7 @@ def _apply_cap(session: Session, principal: Principal,
         }
     },
 )
-async def post_cap(request: Request, principal: Writer, session: DbSession) -> JSONResponse:
+async def post_cap(request: Request, principal: Writer, session: DbSession) -> Response:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, get_settings().max_cap_bytes)

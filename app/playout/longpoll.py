@@ -121,6 +121,7 @@ class TerminalRuntime:
         self._version_reads: Batcher[str, int] = Batcher(_versions, self.run)
         self._builds: Batcher[tuple[str, str], Program] = Batcher(_build_all, self.run)
         self._programs: dict[tuple[str, int, str], tuple[float, asyncio.Future[Program]]] = {}
+        self._programs_pruned = 0.0  # when expired programs were last dropped (loop time)
         self._terminals: dict[str, tuple[float, Principal]] = {}  # token digest → terminal
         self._digests: dict[str, set[str]] = {}  # speaker id → its digests held above
         self._versions: dict[str, tuple[float, int]] = {}  # village → version
@@ -193,13 +194,16 @@ class TerminalRuntime:
 
     async def program(self, village: str, version: int, base_url: str) -> Program:
         """The village's program; one assembly serves every terminal asking for this version."""
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
         key = (village, version, base_url)
         entry = self._programs.get(key)
-        if entry is None or entry[0] < loop.time():
-            if len(self._programs) > 1000:
-                self._programs = {k: v for k, v in self._programs.items() if v[0] >= loop.time()}
-            entry = (loop.time() + PROGRAM_SHARE_S,
+        if entry is None or entry[0] < now:
+            # Expired programs go once a share period, not at every new one: a change that
+            # wakes 10,000 villages at once builds 10,000 programs within that second.
+            if now >= self._programs_pruned + PROGRAM_SHARE_S:
+                self._programs = {k: v for k, v in self._programs.items() if v[0] >= now}
+                self._programs_pruned = now
+            entry = (now + PROGRAM_SHARE_S,
                      asyncio.ensure_future(self._builds.get((village, base_url))))
             self._programs[key] = entry
         try:

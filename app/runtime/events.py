@@ -20,7 +20,7 @@ Event names in use:
 - ``announcement.audio_ready`` announcement_id: str   (an approved revision's audio is stored)
 - ``render.queued``         (a render job was queued)
 - ``schedule.changed``      schedule_id: str
-- ``day_type.changed``      name: str   (its dates changed)
+- ``day_type.changed``      day_type: str   (its name; created, or its dates changed)
 - ``orders.changed``        village_codes: set[str]   (after program versions were bumped)
 - ``speaker.health``        speaker_id: str, status: str   (once per transition)
 - ``speaker.moved``         speaker_id: str, village_code: str, old_village_code: str

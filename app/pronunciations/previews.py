@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.config import get_settings
+from app.errors import AppError
 from app.rendering.cache import RenderCache
 from app.rendering.engines import engine_options, make_engine
+from app.rendering.errors import RenderingError
 from app.rendering.lexicon import Lexicon, apply_pronunciations
 from app.rendering.pinyin import to_pinyin_lines
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, default_cache_dir, master_script
@@ -96,7 +98,12 @@ def make_preview(text: str, lexicon: Lexicon = (), *, drill: bool = False) -> Pr
         lexicon.items() if isinstance(lexicon, Mapping) else lexicon)
     applied = apply_pronunciations(text, entries)
     cache = RenderCache(default_cache_dir(MediaStore(settings.media_dir)))
-    mastered = master_script(applied.text, engine=engine, cache=cache, drill=drill)
+    try:
+        mastered = master_script(applied.text, engine=engine, cache=cache, drill=drill)
+    except RenderingError as exc:  # e.g. 422 empty_script: only punctuation or control marks
+        # Its HTTP form, as app.announcements.recordings.as_app_error makes it (announcements
+        # stand above this part: they read its lexicons).
+        raise AppError(exc.message, code=exc.code, status=exc.status) from None
     directory = _directory()
     _prune(directory)
     preview_id = secrets.token_urlsafe(18)

@@ -116,3 +116,16 @@ def test_hints_show_in_the_body_and_are_stripped_from_the_display_body(
     ann = create(client, people["staff"], area="v11", body=TEXT)
     assert ann["body"] == TEXT
     assert ann["display_body"] == "长垄村的村民请注意，大家得提前到村委会，重办证件。"
+
+
+def test_a_text_with_nothing_to_say_is_refused_not_failed(
+    client: TestClient, people: People, env: dict[str, str]
+) -> None:
+    # Only a control mark and a character no voice reads (found by the fuzzer: it was a 500).
+    for text in ["\u0010\U000e2fbb", "……！", "\u0010"]:
+        response = client.post("/api/v1/pronunciations/preview", headers=people["staff"],
+                               json={"text": text})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "empty_script"
+    media = Path(env["CUNXIANG_MEDIA_DIR"])
+    assert not list(media.rglob("*.mp3"))  # no preview was kept

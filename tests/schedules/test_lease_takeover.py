@@ -38,7 +38,7 @@ def _quiet_hours_far_from_now() -> str:
 
 
 def _build_schedule() -> tuple[str, list[str]]:
-    """A town of three villages and a schedule playing at each of the next few minutes."""
+    """A town of three villages and a schedule playing at each of the next six minutes."""
     from zoneinfo import ZoneInfo
 
     from app.areas.schemas import AreaCreate
@@ -50,10 +50,12 @@ def _build_schedule() -> tuple[str, list[str]]:
     from app.schedules.service import create_schedule
 
     villages = ["lv1", "lv2", "lv3"]
-    first = (datetime.now(UTC) + timedelta(seconds=90)).replace(second=0, microsecond=0)
+    # Every minute from the next one for six minutes: whenever the servers are up and the
+    # leader is killed, the survivor's first horizon (60 s and more) holds at least one slot.
+    first = (datetime.now(UTC) + timedelta(seconds=60)).replace(second=0, microsecond=0)
     zone = ZoneInfo("Asia/Shanghai")
     times = sorted({f"{(first + timedelta(minutes=n)).astimezone(zone):%H:%M}"
-                    for n in range(4)})
+                    for n in range(6)})
     with session_scope() as session:
         for code, level, parent in [("ld", "district", None), ("lt", "town", "ld"),
                                     *((v, "village", "lt") for v in villages)]:

@@ -217,7 +217,10 @@ def _fraction(match: re.Match[str]) -> str:
     return read_integer(int(match.group(2))) + "分之" + read_integer(int(match.group(1)))
 
 
-_COUNTED = re.compile(rf"(?:到\d+(?:\.\d+)?)?(?:[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])")
+# …but 年级 (二年级) numbers a school year rather than counting years
+_COUNTED = re.compile(
+    rf"(?:到\d+(?:\.\d+)?)?(?:(?!年级)[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])"
+)
 
 
 _ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
@@ -265,12 +268,12 @@ _RULES: tuple[Callable[[str], str], ...] = (
     _sub(r"[¥￥]\s*(\d+(?:\.\d+)?)", lambda m: m.group(1) + "元"),
     # dates before anything reads their dashes as ranges or minus signs
     _sub(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", _iso_date),
-    _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*年)", _year_range),
+    _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*学?年)", _year_range),
     _sub(r"(?<!\d)(\d{2})(?=年(?:底|初|末|度|上半年|下半年))", _year),
     # ratios: 1:500, 按2:1的比例 (before the clock reads 1:10 as a time)
     _sub(rf"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?=\s*{_RATIO_AFTER})"
          rf"|(?<={_RATIO_BEFORE})[为是]?(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)", _ratio),
-    _sub(r"(?<!\d)(\d{4})(?=年)", _year),
+    _sub(r"(?<!\d)(\d{4})(?=学?年)", _year),
     _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
     _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
     # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到

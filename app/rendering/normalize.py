@@ -99,7 +99,7 @@ _CODE_WORDS = (
 )
 _RATIO_AFTER = "的?(?:比例|配比|比率|稀释|兑水|兑|混合|配制|混配)"
 _RATIO_BEFORE = "比例|比分|之比|配比|比率"
-_DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真"
+_DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真|短号|分机"
 
 _UNITS: tuple[tuple[str, str], ...] = (
     ("°C", "摄氏度"),
@@ -223,6 +223,10 @@ _COUNTED = re.compile(
 )
 
 
+# 2组的村民, 2栋3单元: a group or building named by its number, not two of them
+_NAMED_PLACE = re.compile(
+    r"[组栋队班排连社](?:\d|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
+)
 _ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
 
 
@@ -237,7 +241,8 @@ def _integer(match: re.Match[str]) -> str:
         return read_digits(digits)
     counted = _COUNTED.match(match.string, match.end())
     ordinal_list = _ORDINAL_LIST.search(match.string, 0, match.start())  # 第1、2批: 二
-    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list:
+    named = _NAMED_PLACE.match(match.string, match.end())
+    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list and not named:
         return "两"
     return read_integer(int(digits))
 

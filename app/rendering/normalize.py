@@ -56,6 +56,7 @@ _MEASURES = (
 _LIANG_MEASURES = (
     "个人位名户家口次天周年辆台件条张只头匹本部所间座栋趟批份项种元角毛块米里亩斤吨克升"
     "分秒小时岁倍场轮句声页袋箱桶瓶包盒把根棵株双对套架艘处剂针支片粒遍成千万亿公届期组"
+    "盏星"
 )
 _NUM = r"\d+(?:\.\d+)?"
 _SEPARATORS = "-~～—–至"
@@ -210,6 +211,8 @@ def _temperature(match: re.Match[str]) -> str:
 
 def _unit(match: re.Match[str]) -> str:
     sign, number, unit = match.group(1), match.group(2), match.group(3)
+    if not sign and number == "2":  # 2m, 2kg, 2L count, as 2米 does: 两
+        return "两" + _UNIT_WORDS[unit]
     return ("负" if sign else "") + read_number(number) + _UNIT_WORDS[unit]
 
 
@@ -282,7 +285,8 @@ _RULES: tuple[Callable[[str], str], ...] = (
     _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
     _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
     # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到
-    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十])", lambda m: "到"),
+    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十]|次日|翌日)",
+         lambda m: "到"),
     # what is left of the form N:M is a ratio or a score (1:500, 3:2)
     _sub(r"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?![\d:])", _ratio),
     # dialled numbers: mobiles, landlines with area codes, 400 numbers, hotlines

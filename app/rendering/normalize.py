@@ -56,6 +56,7 @@ _MEASURES = (
 _LIANG_MEASURES = (
     "个人位名户家口次天周年辆台件条张只头匹本部所间座栋趟批份项种元角毛块米里亩斤吨克升"
     "分秒小时岁倍场轮句声页袋箱桶瓶包盒把根棵株双对套架艘处剂针支片粒遍成千万亿公届期组"
+    "盏星"
 )
 _NUM = r"\d+(?:\.\d+)?"
 _SEPARATORS = "-~～—–至"
@@ -99,7 +100,7 @@ _CODE_WORDS = (
 )
 _RATIO_AFTER = "的?(?:比例|配比|比率|稀释|兑水|兑|混合|配制|混配)"
 _RATIO_BEFORE = "比例|比分|之比|配比|比率"
-_DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真"
+_DIAL_WORDS = "电话|热线|拨打|致电|号码|手机|座机|报警|求助|咨询|举报|联系|传真|短号|分机"
 
 _UNITS: tuple[tuple[str, str], ...] = (
     ("°C", "摄氏度"),
@@ -210,6 +211,8 @@ def _temperature(match: re.Match[str]) -> str:
 
 def _unit(match: re.Match[str]) -> str:
     sign, number, unit = match.group(1), match.group(2), match.group(3)
+    if not sign and number == "2":  # 2m, 2kg, 2L count, as 2米 does: 两
+        return "两" + _UNIT_WORDS[unit]
     return ("负" if sign else "") + read_number(number) + _UNIT_WORDS[unit]
 
 
@@ -217,9 +220,16 @@ def _fraction(match: re.Match[str]) -> str:
     return read_integer(int(match.group(2))) + "分之" + read_integer(int(match.group(1)))
 
 
-_COUNTED = re.compile(rf"(?:到\d+(?:\.\d+)?)?(?:[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])")
+# …but 年级 (二年级) numbers a school year rather than counting years
+_COUNTED = re.compile(
+    rf"(?:到\d+(?:\.\d+)?)?(?:(?!年级)[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])"
+)
 
 
+# 2组的村民, 2栋3单元: a group or building named by its number, not two of them
+_NAMED_PLACE = re.compile(
+    r"[组栋队班排连社](?:\d|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
+)
 _ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
 
 
@@ -234,7 +244,8 @@ def _integer(match: re.Match[str]) -> str:
         return read_digits(digits)
     counted = _COUNTED.match(match.string, match.end())
     ordinal_list = _ORDINAL_LIST.search(match.string, 0, match.start())  # 第1、2批: 二
-    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list:
+    named = _NAMED_PLACE.match(match.string, match.end())
+    if digits == "2" and before not in ("第", ".") and counted and not ordinal_list and not named:
         return "两"
     return read_integer(int(digits))
 
@@ -265,16 +276,17 @@ _RULES: tuple[Callable[[str], str], ...] = (
     _sub(r"[¥￥]\s*(\d+(?:\.\d+)?)", lambda m: m.group(1) + "元"),
     # dates before anything reads their dashes as ranges or minus signs
     _sub(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", _iso_date),
-    _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*年)", _year_range),
+    _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*学?年)", _year_range),
     _sub(r"(?<!\d)(\d{2})(?=年(?:底|初|末|度|上半年|下半年))", _year),
     # ratios: 1:500, 按2:1的比例 (before the clock reads 1:10 as a time)
     _sub(rf"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?=\s*{_RATIO_AFTER})"
          rf"|(?<={_RATIO_BEFORE})[为是]?(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)", _ratio),
-    _sub(r"(?<!\d)(\d{4})(?=年)", _year),
+    _sub(r"(?<!\d)(\d{4})(?=学?年)", _year),
     _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
     _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
     # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到
-    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十])", lambda m: "到"),
+    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十]|次日|翌日)",
+         lambda m: "到"),
     # what is left of the form N:M is a ratio or a score (1:500, 3:2)
     _sub(r"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?![\d:])", _ratio),
     # dialled numbers: mobiles, landlines with area codes, 400 numbers, hotlines

@@ -17,6 +17,14 @@ def test_every_number_is_read_as_an_announcer_would() -> None:
     assert not misses, [(case.sentence, said) for case, said in misses]
 
 
+def test_the_held_out_set_stays_where_readme_states() -> None:
+    """Written before its fixes (issue #13); fixes were then made against it, so keep them."""
+    right, total, misses = score("holdout_polyphones")
+    assert total >= 150 and right / total >= 0.97, [case.sentence for case, _ in misses]
+    right, total, misses = score("holdout_numbers")
+    assert total >= 100 and not misses, [(case.sentence, said) for case, said in misses]
+
+
 def test_the_scorer_takes_alternatives_and_ignores_yi_bu_sandhi_only() -> None:
     case = Case("numbers", "x", "s", (("yi1", "qian1"), ("liang3",)))
     assert is_right(case, "gong4 yi4 qian1 ren2.")

@@ -72,3 +72,15 @@ def test_the_phrasebook_file_is_built_once_and_loaded_after(tmp_path, monkeypatc
         assert phrasebook() == small and len(builds) == 2
     finally:
         phrasebook.cache_clear()
+
+
+def test_rules_from_the_held_out_set_do_not_overreach() -> None:
+    """Each held-out fix keeps to its context: the neighbouring readings stay as they were."""
+    examples = {"天气闷得让人喘不过气": ("得", "de5"), "得知道路封闭": ("得", "de2"),
+                "吓得把碗摔了": ("得", "de5"), "把握当前机遇": ("当", "dang1"),
+                "请背着老人转移": ("背", "bei1"), "依法从重打击": ("重", "zhong4"),
+                "水位还上涨了": ("还", "hai2"), "应急物资": ("应", "ying4"),
+                "上将": ("将", "jiang4")}
+    for text, (char, wanted) in examples.items():
+        assert read_han(text)[text.index(char)] == wanted, text
+    assert read_han("铺撒") == ["pu1", "sa3"]  # a phrase of data/phrases.tsv

@@ -5,6 +5,9 @@ gives the words around the polyphone or number. A case is right when that pinyin
 syllable for syllable, in what ``to_pinyin`` says for the sentence. Tone sandhi of 一 and 不
 is not scored (either the citation tone or the changed one counts).
 
+The held-out files (``holdout_*.tsv``) were written after the rules, from fresh sentences,
+and are reported apart: they show how the rules do on text they were not written for.
+
 Run: ``.venv/bin/python -m tests.rendering.announcer.score [-v]`` (``-v`` lists the misses).
 """
 
@@ -17,6 +20,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 KINDS = {"polyphones": HERE / "polyphones.tsv", "numbers": HERE / "numbers.tsv"}
+# Held-out sets (issue #13): written after the rules above, to measure how they generalise.
+HELD_OUT = {"holdout_polyphones": HERE / "holdout_polyphones.tsv",
+            "holdout_numbers": HERE / "holdout_numbers.tsv"}
+ALL_KINDS = {**KINDS, **HELD_OUT}
 _SANDHI = {"yi2": "yi1", "yi4": "yi1", "bu2": "bu4"}
 
 
@@ -36,9 +43,9 @@ def _syllables(pinyin: str) -> list[str]:
 
 
 def load_cases(kind: str) -> list[Case]:
-    """The cases of one kind (``polyphones`` or ``numbers``)."""
+    """The cases of one kind (``polyphones``, ``numbers`` or a ``holdout_`` one)."""
     cases = []
-    for line in KINDS[kind].read_text("utf-8").splitlines():
+    for line in ALL_KINDS[kind].read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         domain, sentence, expected = line.split("\t")
@@ -74,7 +81,7 @@ def score(kind: str) -> tuple[int, int, list[tuple[Case, str]]]:
 def main(argv: list[str]) -> int:
     """Print each kind's accuracy (and its misses with ``-v``)."""
     verbose = "-v" in argv
-    for kind in KINDS:
+    for kind in ALL_KINDS:
         right, total, misses = score(kind)
         print(f"{kind}: {right} of {total} right ({100 * right / total:.1f}%)")
         if verbose:

@@ -29,6 +29,16 @@ def _settings():  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _wired_settings():  # type: ignore[no-untyped-def]
+    """The settings, with the service's reactions wired (:func:`app.wiring.wire`): a command
+    that writes to the database issues orders, wakes terminals … as the server does."""
+    settings = _settings()
+    from app.wiring import wire
+
+    wire()
+    return settings
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(message, fg="red", err=True)
     raise typer.Exit(code)
@@ -89,12 +99,12 @@ def create_user(
     from pydantic import ValidationError
 
     from app.auth.permissions import SYSTEM
-    from app.auth.schemas import UserCreate
-    from app.auth.service import create_user as create
     from app.db import session_scope
     from app.errors import AppError
+    from app.users.schemas import UserCreate
+    from app.users.service import create_user as create
 
-    _settings()
+    _wired_settings()
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
@@ -115,10 +125,10 @@ def import_areas(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
     from app.areas.imports import accept_import, run_import
     from app.areas.service import CsvImportError
     from app.auth.permissions import SYSTEM
-    from app.chunked import Interrupted, request_stop, share_database
     from app.db import session_scope
+    from app.runtime.chunked import Interrupted, request_stop, share_database
 
-    settings = _settings()
+    settings = _wired_settings()
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -244,9 +254,9 @@ def render(
         _fail(f"{file}: the MP3 would overwrite the script; give another with -o FILE", 2)
     import shutil
 
-    from app.announcements.render_task import engine_options
-    from app.media.storage import MediaStore
     from app.rendering import RenderingError, make_engine, render_script
+    from app.rendering.engines import engine_options
+    from app.storage.store import MediaStore
 
     settings = _settings()
     name = engine or settings.tts_engine
@@ -303,12 +313,12 @@ def _apply_file(file: Path, render_audio: bool) -> Any:
     from app.db import session_scope
     from app.errors import AppError
     from app.migrate import upgrade
-    from app.schedules.apply import apply_schedule_file, load_schedule_file
+    from app.sitefile.apply import apply_schedule_file, load_schedule_file
 
-    settings = _settings()
+    settings = _wired_settings()
     upgrade(settings.database_url)
     if settings.is_sqlite:
-        from app.chunked import share_database
+        from app.runtime.chunked import share_database
 
         share_database()  # big re-issues pause after each chunk for a running server
     try:
@@ -341,7 +351,7 @@ def _print_tokens(tokens: dict[str, str]) -> None:
 
 def _render_queued() -> None:
     from app.db import session_scope
-    from app.schedules.apply import queued_renders, render_queued_audio
+    from app.sitefile.apply import queued_renders, render_queued_audio
 
     with session_scope() as session:
         pending = queued_renders(session)
@@ -381,9 +391,9 @@ def export_command(
     """Write the current areas, approved announcements, playlists and schedules as YAML."""
     from app.db import session_scope
     from app.migrate import upgrade
-    from app.schedules.apply import dump_yaml, export_schedule_file
+    from app.sitefile.apply import dump_yaml, export_schedule_file
 
-    upgrade(_settings().database_url)
+    upgrade(_wired_settings().database_url)
     with session_scope() as session:
         text = dump_yaml(export_schedule_file(session))
     if output is None:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.storage.location import parse_media_url
+
 __all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "parse_quiet_hours"]
 
 _QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
@@ -116,8 +118,6 @@ class Settings(BaseSettings):
     def _known_media_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from app.media.location import parse_media_url
-
         parse_media_url(value)
         return value
 

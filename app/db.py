@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from app.chunked import note_write_ended, note_write_started
 from app.config import get_settings
 from app.errors import AppError
 
@@ -29,11 +30,12 @@ __all__ = [
     "get_engine",
     "get_sessionmaker",
     "session_scope",
-    "on_commit",
+    "commit_early",
     "utcnow",
     "reset_engine",
     "count",
     "sqlite_file_problem",
+    "others_writing",
     "DatabaseFileGone",
 ]
 
@@ -157,15 +159,29 @@ def _watch_sqlite_file(engine: Engine, path: str) -> None:
     event.listen(engine, "before_cursor_execute", refuse_lost_writes)
 
 
+# Threads of this process inside a write statement (maybe waiting for SQLite's lock), and
+# since when; an entry older than the busy timeout is stale.
+_writing: dict[int, float] = {}
+_WRITING_STALE_S = 20.0
+
+
+def others_writing() -> bool:
+    """Another thread of this process runs a write statement (it may be waiting for SQLite's
+    write lock): long bulk writes let it go first (:class:`app.runtime.chunked.Pacer`)."""
+    me, now = threading.get_ident(), time.monotonic()
+    return any(ident != me and now - since < _WRITING_STALE_S
+               for ident, since in list(_writing.items()))
+
+
 def _announce_writers(engine: Engine) -> None:
-    """Tell long bulk writes of this process when another thread waits to write (SQLite)."""
+    """Note which threads of this process run a write statement (SQLite)."""
 
     def started(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip()[:6].upper() in _WRITES:
-            note_write_started()
+            _writing[threading.get_ident()] = time.monotonic()
 
     def ended(*_: Any) -> None:
-        note_write_ended()
+        _writing.pop(threading.get_ident(), None)
 
     event.listen(engine, "before_cursor_execute", started)
     event.listen(engine, "after_cursor_execute", ended)
@@ -221,26 +237,6 @@ def reset_engine() -> None:
     _engine, _sessionmaker = None, None
 
 
-def on_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once this session's transaction commits; drop it on rollback."""
-    session.info.setdefault("after_commit", []).append(action)
-
-
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    actions = session.info.pop("after_commit", [])
-    for action in actions:
-        try:
-            action()
-        except Exception:  # a failed wake-up must not undo a committed change
-            log.exception("after-commit action failed")
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop("after_commit", None)
-
-
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session for jobs and the CLI: commit on success, roll back on error."""
@@ -262,6 +258,18 @@ def _request_session() -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+
+
+def commit_early(session: Session) -> None:
+    """Commit a request's work now, before its answer is composed: the one way a route does.
+
+    A route's session commits once, at the end of the request. An urgent broadcast (or its
+    cancellation) wakes every terminal of its villages at its commit, and they should not wait
+    while the answer to its sender is read back and encoded: such a route commits here, then
+    reads. The session goes on in a new transaction, committed at the end of the request as
+    always (by then with nothing left to write), and after-commit actions run at each commit.
+    """
+    session.commit()
 
 
 def count(session: Session, stmt: Any) -> int:

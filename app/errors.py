@@ -20,7 +20,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.media.storage import MediaStoreUnavailable
+from app.storage.store import MediaStoreUnavailable
 
 __all__ = [
     "AppError",

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from app import __version__
 from app.announcements.router import router as announcements_router
-from app.announcements.worker import start_render_worker, stop_render_worker
 from app.apidocs import install_api_docs
 from app.areas.router import router as areas_router
 from app.audit.router import router as audit_router
-from app.auth.router import router as auth_router
-from app.auth.service import ensure_admin
 from app.broadcasts.receipt_router import router as broadcast_receipt_router
 from app.broadcasts.router import router as broadcasts_router
-from app.chunked import UrgentFirst, start_stop_watch, stop_stop_watch
 from app.config import get_settings
 from app.console.pages_admin import router as console_admin_router
 from app.console.pages_content import router as console_content_router
@@ -42,32 +36,29 @@ from app.guard import RequestGuard
 from app.maintenance.history_router import router as history_router
 from app.maintenance.powercut_router import router as power_cuts_router
 from app.maintenance.router import router as maintenance_router
-from app.maintenance.webhook_worker import start_webhook_worker, stop_webhook_worker
-from app.media.housekeeping import start_media_housekeeping, stop_media_housekeeping
 from app.media.router import router as media_router
 from app.media.service import media_store
-from app.media.storage import MediaStoreUnavailable
 from app.metrics import TimingMiddleware, metrics_response
 from app.openapi import install_openapi
 from app.playlists.router import router as playlists_router
-from app.playout.deliveries import start_delivery_log, stop_delivery_log
-from app.playout.drain import start_drain_on_sigterm, stop_drain_on_sigterm
 from app.playout.fastpath import TerminalFastPath
-from app.playout.notify import start_program_notifier, stop_program_notifier
 from app.playout.playlog_router import router as playlog_router
 from app.playout.terminal_router import router as terminal_router
+from app.playout.terminal_router import terminal_runtime
 from app.pronunciations.router import router as pronunciations_router
 from app.readiness import database_state
-from app.schedules.jobs.scheduler import start_scheduler, stop_scheduler
+from app.runtime.chunked import UrgentFirst
+from app.runtime.scheduler import SchedulerRuntime
 from app.schedules.router import router as schedules_router
-from app.speakers.heartbeats import start_heartbeat_service, stop_heartbeat_service
 from app.speakers.router import router as speakers_router
+from app.storage.store import MediaStoreUnavailable
+from app.users.router import router as users_router
+from app.users.service import ensure_admin
+from app.wiring import build_services, wire
 
-__all__ = ["create_app", "LIFESPAN_SERVICES", "ROUTERS"]
+__all__ = ["create_app", "ROUTERS"]
 
-log = logging.getLogger("cunxiang")
-
-ROUTERS = [auth_router, areas_router, audit_router, console_router, console_content_router,
+ROUTERS = [users_router, areas_router, audit_router, console_router, console_content_router,
            console_ops_router, console_edit_router, console_admin_router,
            announcements_router,
            playlists_router, media_router, schedules_router, speakers_router,
@@ -76,20 +67,6 @@ ROUTERS = [auth_router, areas_router, audit_router, console_router, console_cont
            broadcast_receipt_router, day_types_router, power_cuts_router,
            console_power_cuts_router, feeds_router, console_feeds_router,
            pronunciations_router, console_pronunciations_router]
-
-# Background services started and stopped with the app: (name, start(app), stop(app)).
-LIFESPAN_SERVICES: list[tuple[str, Callable[[FastAPI], Any], Callable[[FastAPI], Any]]] = [
-    ("render worker", start_render_worker, stop_render_worker),
-    ("scheduler", start_scheduler, stop_scheduler),
-    ("program notifier", start_program_notifier, stop_program_notifier),
-    ("deliveries", start_delivery_log, stop_delivery_log),
-    ("heartbeats", start_heartbeat_service, stop_heartbeat_service),
-    ("webhook worker", start_webhook_worker, stop_webhook_worker),
-    # Last, so stopped first: long writes (imports, re-issues) stop between two chunks.
-    ("long writes", start_stop_watch, stop_stop_watch),
-    ("media housekeeping", start_media_housekeeping, stop_media_housekeeping),
-    ("long-poll drain", start_drain_on_sigterm, stop_drain_on_sigterm),
-]
 
 
 def _bootstrap_admin() -> None:
@@ -102,26 +79,32 @@ def _bootstrap_admin() -> None:
               "  (shown once; change it with PATCH /api/v1/users/admin)\n", flush=True)
 
 
-async def _maybe_await(value: Any) -> None:
-    if hasattr(value, "__await__"):
-        await value
+# What the routes (and tests) use of the running services, published on app.state:
+# (attribute, the service's name in app.wiring.build_services, what of it).
+_PUBLISHED = [
+    ("render_worker", "render worker", lambda service: service),
+    ("scheduler", "scheduler", lambda service: service),
+    ("program_notifier", "program notifier", lambda service: service.notifier),
+    ("deliveries", "deliveries", lambda service: service.deliveries),
+    ("heartbeats", "heartbeats", lambda service: service.buffer),
+]
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _bootstrap_admin()
-    started: list[tuple[str, Callable[[FastAPI], Any]]] = []
+    services = build_services(get_settings(), terminals=terminal_runtime(app))
+    await services.start()
     try:
-        for name, start, stop in LIFESPAN_SERVICES:
-            await _maybe_await(start(app))
-            started.append((name, stop))
+        for attribute, name, part in _PUBLISHED:
+            with suppress(KeyError):  # not running here (the scheduler, when turned off)
+                setattr(app.state, attribute, part(services[name]))
         yield
     finally:
-        for name, stop in reversed(started):
-            try:
-                await _maybe_await(stop(app))
-            except Exception:
-                log.exception("stopping %s failed", name)
+        await services.stop()
+        # The notifier, the delivery log and the heartbeat buffer stay: a request still
+        # running when the server stops finishes with them.
+        app.state.render_worker = app.state.scheduler = None
 
 
 def _media_check() -> str | None:
@@ -150,9 +133,9 @@ def _add_operations_routes(app: FastAPI) -> None:
         media = _media_check()
         if media is not None:
             checks["media"] = media
-        runtime = getattr(app.state, "scheduler_running", None)
-        if runtime is not None:
-            checks["scheduler"] = "ok" if runtime() else "stopped"
+        scheduler: SchedulerRuntime | None = getattr(app.state, "scheduler", None)
+        if scheduler is not None:
+            checks["scheduler"] = "ok" if scheduler.running() else "stopped"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
@@ -166,6 +149,7 @@ def _add_operations_routes(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     """Build the FastAPI application with every router and handler."""
     get_settings()  # refuse to start on invalid configuration
+    wire()
     app = FastAPI(
         title="cunxiang (村响)",
         version=__version__,

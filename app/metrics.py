@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "REGISTRY",
+    "install_collectors",
     "http_requests",
     "http_duration",
     "terminals_online",
@@ -56,6 +59,18 @@ heartbeats_dropped = Counter(
     "Heartbeats the database refused to store, dropped so that the rest of their batch is kept",
     registry=REGISTRY,
 )
+
+
+# Collectors read at every scrape (installed at start-up by app.wiring), each registered once.
+_installed: list[Collector] = []
+
+
+def install_collectors(collectors: Iterable[Collector]) -> None:
+    """Add ``collectors`` to ``/metrics`` (each once, however often this is called)."""
+    for collector in collectors:
+        if collector not in _installed:
+            REGISTRY.register(collector)
+            _installed.append(collector)
 
 
 def metrics_response() -> Response:

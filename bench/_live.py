@@ -30,10 +30,12 @@ __all__ = ["ROOT", "scratch_env", "free_port", "start_server", "stop", "make_are
 
 
 def scratch_env(workdir: Path) -> dict[str, str]:
-    """Point this process at a fresh, migrated database and media dir; returns the variables."""
+    """Point this process at a fresh, migrated database and media dir, with the service's
+    reactions wired as in a server (:func:`app.wiring.wire`); returns the variables."""
     from app.config import reset_settings
     from app.db import reset_engine
     from app.migrate import upgrade
+    from app.wiring import wire
 
     url = os.environ.get("CUNXIANG_BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     values = {"CUNXIANG_DATABASE_URL": url, "CUNXIANG_MEDIA_DIR": str(workdir / "media"),
@@ -42,6 +44,7 @@ def scratch_env(workdir: Path) -> dict[str, str]:
     reset_settings()
     reset_engine()
     upgrade(url)
+    wire()
     return values
 
 

@@ -211,10 +211,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cunxiang-bench-") as tmp:
         for label, url in targets:
             from app.migrate import upgrade
+            from app.wiring import wire
 
             db_url = _postgres_scratch_url(url) if url else f"sqlite:///{tmp}/bench.db"
             _configure(db_url, Path(tmp) / "media")
             upgrade(db_url)
+            wire()  # as in a server: the service's reactions run with the changes
             _build_district(args.towns, args.villages_per_town)
             try:
                 ok = _bench(label, args.rounds, now) and ok

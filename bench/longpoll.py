@@ -54,11 +54,12 @@ def serve() -> None:
     import uvicorn
     from sqlalchemy import select
 
-    from app.db import on_commit, session_scope
+    from app.db import session_scope
     from app.main import create_app
     from app.media.models import MediaFile
     from app.playout.models import PlayOrder
     from app.playout.program import bump_program_versions
+    from app.runtime.events import on_commit
 
     app = create_app()
 

@@ -25,10 +25,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.media.storage import MediaStore  # noqa: E402
 from app.rendering.pinyin import to_pinyin  # noqa: E402
 from app.rendering.pipeline import _MP3_OPTIONS  # noqa: E402
 from app.rendering.render import render_script  # noqa: E402
+from app.storage.store import MediaStore  # noqa: E402
 
 SCRIPT = ROOT / "bench" / "notice_1000.txt"
 ROUNDS = 3

@@ -121,8 +121,8 @@ def env(
         monkeypatch.setenv(key, value)
     reset_settings()
     reset_engine()
-    from app.auth.router import login_throttle
-    from app.chunked import reset_stop
+    from app.runtime.chunked import reset_stop
+    from app.users.router import login_throttle
 
     login_throttle.clear()
     reset_stop()  # an app stopped by an earlier test asked long writes to stop
@@ -243,3 +243,12 @@ def live_server(env: dict[str, str]) -> Iterator[LiveServer]:
     server = LiveServer(env).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """The service's reactions, token kinds and usage checks, as every process installs them
+    at start-up (:func:`app.wiring.wire`): tests that call services without an app need them."""
+    from app.wiring import wire
+
+    wire()

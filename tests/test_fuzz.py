@@ -126,9 +126,9 @@ def _fresh_login() -> dict[str, str]:
     never the token every other case carries (and a login would meet the fuzzed throttle)."""
     from sqlalchemy import select
 
-    from app.auth.models import AccessToken, User
     from app.auth.security import USER_TOKEN_PREFIX, new_token, token_digest
     from app.db import session_scope, utcnow
+    from app.users.models import AccessToken, User
 
     token = new_token(USER_TOKEN_PREFIX)
     with session_scope() as session:

@@ -20,7 +20,6 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,14 +27,14 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.announcements.models import Announcement, RenderJob, Revision
-from app.announcements.render_task import RenderedAudio, RenderSpec, engine_options
+from app.announcements.render_task import RenderedAudio, RenderSpec
 from app.config import get_settings
-from app.db import on_commit, utcnow
-from app.events import emit
-from app.media.backend import MediaConfig
+from app.db import utcnow
 from app.media.models import MediaFile
-from app.media.service import media_store, record_media
+from app.media.service import media_config, media_store, record_media
 from app.pronunciations.lookup import lexicon_for_area
+from app.rendering.engines import engine_options
+from app.runtime.events import emit
 
 __all__ = [
     "ClaimedJob",
@@ -48,8 +47,6 @@ __all__ = [
     "release_jobs",
     "set_audio_ready",
     "new_worker_id",
-    "register_waker",
-    "unregister_waker",
     "LEASE",
     "MAX_ATTEMPTS",
 ]
@@ -58,24 +55,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
-
-# Wake-ups of the render workers running in this process (registered at start-up).
-_WAKERS: set[Callable[[], None]] = set()
-
-
-def register_waker(wake: Callable[[], None]) -> None:
-    """Let ``enqueue_render`` wake a worker of this process as soon as a job commits."""
-    _WAKERS.add(wake)
-
-
-def unregister_waker(wake: Callable[[], None]) -> None:
-    """Forget a stopped worker."""
-    _WAKERS.discard(wake)
-
-
-def _wake_workers() -> None:
-    for wake in list(_WAKERS):
-        wake()
 
 
 def new_worker_id() -> str:
@@ -116,7 +95,7 @@ def enqueue_render(session: Session, revision: Revision, *, keep_audio: bool = F
         job = RenderJob(revision_id=revision.id, render_key=_spec(session, revision).key)
         session.add(job)
         session.flush()
-    on_commit(session, _wake_workers)
+    emit(session, "render.queued")  # wakes this process's workers after the commit
     return job
 
 
@@ -215,7 +194,7 @@ def _spec(session: Session, revision: Revision) -> RenderSpec:
                              command=settings.tts_command)
     announcement = session.get(Announcement, revision.announcement_id)
     lexicon = lexicon_for_area(session, announcement.area_code) if announcement else ()
-    return RenderSpec(text=revision.body, media=MediaConfig.from_settings(settings),
+    return RenderSpec(text=revision.body, media=media_config(),
                       engine=settings.tts_engine, options=options, lexicon=lexicon)
 
 

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.errors import AppError
-from app.media.backend import MediaConfig
 from app.media.models import MediaFile
-from app.media.service import media_store, record_media
+from app.media.service import media_config, media_store, record_media
 from app.media.uploads import Upload
 from app.rendering.errors import RenderingError
 from app.rendering.isolation import transcode_isolated
@@ -41,7 +40,7 @@ def master_upload(upload: Upload) -> tuple[str, int, int, float]:
             media_store=media_store(),
             max_duration_ms=settings.max_recording_ms,
             slots=settings.render_workers,
-            media_config=MediaConfig.from_settings(settings),
+            media_config=media_config(),
         )
     except RenderingError as exc:
         raise as_app_error(exc) from None

@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.media.backend import MediaConfig, open_store
 from app.rendering.cache import cache_key
 from app.rendering.engines import make_engine
 from app.rendering.normalize import NORMALIZER_VERSION
 from app.rendering.render import RENDER_VERSION, render_script
+from app.storage.backend import MediaConfig, open_store
 
-__all__ = ["RenderSpec", "RenderedAudio", "render_revision", "engine_options"]
+__all__ = ["RenderSpec", "RenderedAudio", "render_revision"]
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,6 @@ class RenderedAudio:
     size_bytes: int
     duration_ms: int
     loudness_lufs: float
-
-
-def engine_options(engine: str, *, voice: str | None, command: str | None) -> dict[str, Any]:
-    """The options of the configured engine (``CUNXIANG_TTS_VOICE`` / ``CUNXIANG_TTS_COMMAND``)."""
-    if engine == "espeak":
-        return {"voice": voice} if voice else {}
-    if engine == "command":
-        return {"command": command or ""}
-    return {}
 
 
 def render_revision(spec: RenderSpec) -> RenderedAudio:

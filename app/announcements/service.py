@@ -23,17 +23,17 @@ from app.announcements.schemas import (
     RevisionRead,
 )
 from app.areas.models import Area
-from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
-from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import media_url
 from app.pagination import matching
 from app.rendering.lexicon import strip_hints
+from app.runtime.events import emit
 
 __all__ = [
     "get_announcement",
@@ -53,6 +53,9 @@ __all__ = [
     "to_read",
     "revision_read",
     "audio_read",
+    "announcements_in_area",
+    "rerender_saying",
+    "on_pronunciation_changed",
 ]
 
 
@@ -360,10 +363,40 @@ def list_revisions(*, session: Session, principal: Principal,
             .order_by(Revision.number.desc()))
 
 
-def _announcements_in(session: Session, area: Area) -> str | None:
+def announcements_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by announcements (an area usage check), or None."""
     found = session.scalar(select(func.count()).select_from(Announcement)
                            .where(Announcement.area_code == area.code))
     return f"{found} announcement(s) belong to it" if found else None
 
 
-AREA_USAGE_CHECKS.append(_announcements_in)
+# ---------------------------------------------------------------- pronunciations
+
+
+def rerender_saying(session: Session, area_path: str, words: set[str]) -> list[str]:
+    """Queue a render of every approved announcement in the area at ``area_path`` (or below)
+    saying a word; the ids of those queued.
+
+    The audio now playing stays until the new one is ready; then the schedules playing it
+    get the new audio (``announcement.audio_ready``), as after any render.
+    """
+    announcements = session.scalars(
+        select(Announcement).join(Area, Area.code == Announcement.area_code)
+        .where(within(Area.path, area_path)).order_by(Announcement.id)
+    )
+    queued = []
+    for announcement in announcements:
+        revision = last_approved_revision(session, announcement.id)
+        if revision is None or revision.recording_sha256 is not None:
+            continue
+        if any(word in revision.body for word in words):
+            enqueue_render(session, revision, keep_audio=True)
+            queued.append(announcement.id)
+    return queued
+
+
+def on_pronunciation_changed(session: Session, area_path: str, words: set[str],
+                             rerendering: list[str], **_: object) -> None:
+    """An entry of the area's lexicon changed: what says its word is rendered again (the ids
+    go into the event's ``rerendering``, which the pronunciation's answer lists)."""
+    rerendering.extend(rerender_saying(session, area_path, words))

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
+from app.auth.scope import within
 
 __all__ = ["normalise_division", "division_prefix", "villages_in_divisions"]
 

@@ -5,13 +5,14 @@ already stored (read in a few bulk queries, parents resolved through a dict) and
 refuses the whole import with 422, before anything is written.
 
 A good file becomes an :class:`AreaImport` (the CSV kept with it) and is written in level
-order (districts, towns, villages) in short transactions sized by :class:`app.chunked.Pacer`,
-so that an urgent broadcast never waits long behind a 100,000-line import. Each chunk commits
-together with the import's progress (``done``, ``created``, ``updated``), which a client polls
-at ``GET /api/v1/areas/imports/{id}``. Areas are visible chunk by chunk as they are written.
-If the process stops half-way (SIGTERM: between two chunks; a crash: anywhere), the import is
-resumed from its last committed chunk by the scheduler's lease holder (or on the next start),
-checked again against the areas as they are then; areas already written stay written.
+order (districts, towns, villages) in short transactions sized by
+:class:`app.runtime.chunked.Pacer`, so that an urgent broadcast never waits long behind a
+100,000-line import. Each chunk commits together with the import's progress (``done``,
+``created``, ``updated``), which a client polls at ``GET /api/v1/areas/imports/{id}``. Areas
+are visible chunk by chunk as they are written. If the process stops half-way (SIGTERM:
+between two chunks; a crash: anywhere), the import is resumed from its last committed chunk by
+the scheduler's lease holder (or on the next start), checked again against the areas as they
+are then; areas already written stay written.
 """
 
 from __future__ import annotations
@@ -32,15 +33,13 @@ from sqlalchemy.orm import Session
 from app.areas.models import LEVELS, PARENT_LEVEL, Area, AreaImport
 from app.areas.schemas import AreaUpdate
 from app.areas.service import CsvImportError, update_area
-from app.audit.models import AuditEntry
+from app.audit.service import record_many
 from app.auth.permissions import Principal
-from app.chunked import Interrupted, Pacer, start_worker
 from app.db import session_scope, utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
-from app.ids import new_id
 from app.inputs import hostile_reason
-from app.schedules.scheduler import leader_job
+from app.runtime.chunked import Interrupted, Pacer, start_worker
+from app.runtime.events import emit
 
 __all__ = [
     "SYNC_ROWS",
@@ -50,6 +49,7 @@ __all__ = [
     "run_in_background",
     "get_import",
     "resume_imports",
+    "RESUME_EVERY_S",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ CHUNK_LINES = (500, 50, 10000)
 _checked: dict[str, list[_Row]] = {}
 # An import no process has written a chunk of for this long is resumed by the lease holder.
 _STALE = timedelta(seconds=15)
+RESUME_EVERY_S = 5  # how often the lease holder looks for stale imports
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _IN = 500  # codes per IN (…) list
 _LEVEL_ORDER = {level: index for index, level in enumerate(LEVELS)}
@@ -261,7 +262,7 @@ Progress = Callable[[ImportJob], None]
 def run_import(import_id: str, *, progress: Progress | None = None) -> ImportJob:
     """Write an accepted import's remaining lines, a chunk per transaction; its final state.
 
-    Raises :class:`app.chunked.Interrupted` when the process stops between two chunks (the
+    Raises :class:`app.runtime.chunked.Interrupted` when the process stops between two chunks (the
     import is left to be resumed).
     """
     with session_scope() as session:
@@ -420,11 +421,8 @@ def _view(code: str, name: str, level: str, parent: str | None, path: str) -> di
 def _audit(session: Session, principal: Principal, action: str,
            entries: list[tuple[str, str, Any, Any]]) -> None:
     """One audit entry per area (as a single create or update would write), in one statement."""
-    now = utcnow()
-    session.connection().execute(cast(Table, AuditEntry.__table__).insert(), [
-        {"id": new_id("aud"), "at": now, "actor": principal.actor, "action": action,
-         "entity": "area", "entity_id": code, "area_path": path, "before": before,
-         "after": after} for code, path, before, after in entries])
+    record_many(session=session, actor=principal.actor, action=action, entity="area",
+                entries=entries)
 
 
 # ---------------------------------------------------------------- reading, background, resuming
@@ -453,7 +451,6 @@ def run_in_background(import_id: str) -> None:
     start_worker(work, name=f"import-{import_id}")
 
 
-@leader_job("areas.imports", seconds=5)
 def resume_imports(*, now: datetime | None = None) -> int:
     """Resume the imports no process has written a chunk of lately; how many."""
     cutoff = (now or utcnow()) - _STALE

@@ -12,10 +12,10 @@ from app.areas import imports, service
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, ImportRead, ImportResult, Level
 from app.auth.deps import require
 from app.auth.permissions import Principal
-from app.chunked import Interrupted
 from app.db import DbSession
 from app.errors import AppError
 from app.pagination import Page, Paging, fetch_page
+from app.runtime.chunked import Interrupted
 
 __all__ = ["router"]
 

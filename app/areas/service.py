@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from sqlalchemy import Select, select
@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.areas.models import PARENT_LEVEL, Area
-from app.areas.paths import below, within
 from app.areas.schemas import AreaCreate, AreaRead, AreaUpdate, Level
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import below, within
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
+from app.runtime.events import emit
 
 __all__ = [
     "get_area",
@@ -28,11 +28,18 @@ __all__ = [
     "villages_under",
     "village_codes_under",
     "AREA_USAGE_CHECKS",
+    "install_usage_checks",
     "CsvImportError",
 ]
 
-# Other domains append checks that say why an area is still in use (or None).
+# Why an area is still in use (or None), asked of the parts that refer to areas before one is
+# deleted; installed at start-up by app.wiring.
 AREA_USAGE_CHECKS: list[Callable[[Session, Area], str | None]] = []
+
+
+def install_usage_checks(checks: Sequence[Callable[[Session, Area], str | None]]) -> None:
+    """The checks :func:`delete_area` asks, in this order (replacing any installed before)."""
+    AREA_USAGE_CHECKS[:] = checks
 
 
 class CsvImportError(InvalidInput):

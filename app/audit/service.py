@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
-from app.areas.paths import within
 from app.audit.models import AuditEntry
+from app.auth.scope import within
+from app.db import utcnow
+from app.ids import new_id
 
-__all__ = ["record", "query", "jsonable"]
+__all__ = ["record", "record_many", "query", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
@@ -50,6 +53,17 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_many(*, session: Session, actor: str, action: str, entity: str,
+                entries: Iterable[tuple[str, str | None, Any, Any]]) -> None:
+    """Add one audit entry per ``(entity_id, area_path, before, after)`` in one statement (a
+    bulk change: an import's chunk); ``before`` and ``after`` must be JSON-ready already."""
+    now = utcnow()
+    session.connection().execute(cast(Table, AuditEntry.__table__).insert(), [
+        {"id": new_id("aud"), "at": now, "actor": actor, "action": action, "entity": entity,
+         "entity_id": entity_id, "area_path": area_path, "before": before, "after": after}
+        for entity_id, area_path, before, after in entries])
 
 
 def query(

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.permissions import Principal
-from app.auth.service import resolve_token
+from app.auth.tokens import resolve_token
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 

@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.announcements.models import Announcement
-from app.announcements.render_task import engine_options
 from app.announcements.service import last_approved_revision
 from app.areas.models import Area
 from app.auth.permissions import Principal
@@ -43,11 +42,11 @@ from app.broadcasts.service import IdempotencyClaim, NewBroadcast
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, Forbidden, InvalidInput, NotFound
-from app.media.backend import MediaConfig
 from app.media.models import MediaFile
-from app.media.service import get_media, media_store, media_url, record_media
+from app.media.service import get_media, media_config, media_store, media_url, record_media
 from app.pronunciations.lookup import lexicon_for_path
 from app.rendering import RenderingError, make_engine, render_script, transcode_isolated
+from app.rendering.engines import engine_options
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, RenderResult
 
 __all__ = [
@@ -373,7 +372,7 @@ def _cap_audio_content(session: Session, alert: CapAlert) -> _Content:
                 media_store=media_store(),
                 max_duration_ms=min(MAX_CAP_AUDIO_MS, settings.max_recording_ms),
                 slots=settings.render_workers,
-                media_config=MediaConfig.from_settings(settings),
+                media_config=media_config(),
                 time_limit_s=RENDER_TIMEOUT_S,
             )
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.broadcasts.models import Broadcast
 from app.broadcasts.service import expire_due, finish_if_done, purge_idempotency_keys
 from app.db import session_scope, utcnow
-from app.schedules.scheduler import leader_job
 
 __all__ = ["sweep_broadcasts", "SWEEP_SECONDS"]
 
@@ -22,7 +21,6 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5
 
 
-@leader_job("broadcasts.sweep", seconds=SWEEP_SECONDS)
 def sweep_broadcasts() -> dict[str, list[str]]:
     """One pass: finished and expired broadcast ids (idempotent; any process may run it)."""
     now = utcnow()

@@ -12,7 +12,7 @@ from app.auth.permissions import Principal
 from app.broadcasts import service
 from app.broadcasts.receipt import national_receipt, receipt_csv
 from app.db import DbSession
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 
 __all__ = ["router"]
 

@@ -3,7 +3,8 @@
 The routes that issue or cancel run their database work in the event loop's own executor,
 not in the request threadpool: the moment a broadcast commits, every woken terminal
 long-poll queues its program there, and the originator's answer must not wait behind a
-thousand of them. They open their own session and commit before composing the answer.
+thousand of them. They use the request's session like every route, and commit it before
+composing the answer (:func:`app.db.commit_early`), so terminals wake first.
 A CAP document is parsed and its shapes matched in a pool of its own first.
 """
 
@@ -20,16 +21,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.auth.deps import BearerToken, require
+from app.auth.deps import require
 from app.auth.permissions import Principal
-from app.auth.service import resolve_token
-from app.broadcasts import cap_targets, flows, jobs, service  # noqa: F401  (jobs: the sweep)
+from app.broadcasts import cap_targets, flows, service
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, CapOutcome
 from app.config import get_settings
-from app.db import DbSession, session_scope
-from app.errors import Forbidden, PayloadTooLarge, Unauthorized, UnsupportedMedia
+from app.db import DbSession, commit_early
+from app.errors import PayloadTooLarge, UnsupportedMedia
 from app.pagination import Page, Paging, Search, fetch_page
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 
 __all__ = ["router", "CAP_CONTENT_TYPES"]
 
@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 router = APIRouter(prefix="/api/v1/broadcasts", tags=["broadcasts"])
 Reader = Annotated[Principal, Depends(require("broadcasts:read"))]
+Writer = Annotated[Principal, Depends(require("broadcasts:write"))]
 
 
 # CAP documents are parsed and their shapes matched here (CPU work, a second at worst).
@@ -48,23 +49,6 @@ async def _off_loop(work: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(work, *args))
 
 
-def _resolve(token: str) -> Principal | None:
-    with session_scope() as session:
-        return resolve_token(session=session, token=token)
-
-
-async def _writer(request: Request, token: BearerToken) -> Principal:
-    """The caller, who must hold ``broadcasts:write`` (401 / 403 as everywhere else)."""
-    principal = await _off_loop(_resolve, token)
-    if principal is None:
-        raise Unauthorized("invalid, expired or revoked token")
-    request.state.principal = principal
-    if not principal.can("broadcasts:write"):
-        raise Forbidden("this needs the 'broadcasts:write' permission")
-    return principal
-
-
-Writer = Annotated[Principal, Depends(_writer)]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -96,21 +80,23 @@ def _read(session: Session, broadcast: Any) -> BroadcastRead:
 async def create_broadcast(
     data: BroadcastCreate,
     principal: Writer,
+    session: DbSession,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Broadcast at once to every village of the targets (levels III–IV wait out quiet hours)."""
-    created, body = await _off_loop(_create, principal, data, idempotency_key)
+    created, body = await _off_loop(_create, session, principal, data, idempotency_key)
     return Response(body, status_code=201 if created else 200, media_type="application/json")
 
 
-def _create(principal: Principal, data: BroadcastCreate, key: str | None) -> tuple[bool, bytes]:
-    with session_scope() as session:
-        issued = flows.create_broadcast(
-            session=session, principal=principal, data=data, idempotency_key=key
-        )
-        session.commit()  # terminals wake now, not after the answer below is composed
-        # Encoded here, off the event loop, without a model object per village.
-        return issued.created, service.describe_json(session, issued.broadcast)
+def _create(
+    session: Session, principal: Principal, data: BroadcastCreate, key: str | None
+) -> tuple[bool, bytes]:
+    issued = flows.create_broadcast(
+        session=session, principal=principal, data=data, idempotency_key=key
+    )
+    commit_early(session)  # terminals wake now, not after the answer below is composed
+    # Encoded here, off the event loop, without a model object per village.
+    return issued.created, service.describe_json(session, issued.broadcast)
 
 
 @router.get("", response_model=Page[BroadcastRead], dependencies=[FreshHeartbeats])
@@ -173,20 +159,16 @@ def _cap_answer(session: Session, outcome: flows.CapResult) -> Response:
     )
 
 
-def _positions() -> cap_targets.SpeakerPositions:
-    with session_scope() as session:
-        return cap_targets.speaker_positions(session)
+def _locate(session: Session, document: bytes) -> cap_targets.LocatedCap:
+    # Speakers' positions are read only for an alert with shapes to match them against.
+    return flows.locate_cap(document, positions=lambda: cap_targets.speaker_positions(session))
 
 
-def _locate(document: bytes) -> cap_targets.LocatedCap:
-    return flows.locate_cap(document, positions=_positions)
-
-
-def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> Response:
-    with session_scope() as session:
-        outcome = flows.apply_cap(session=session, principal=principal, located=located)
-        session.commit()
-        return _cap_answer(session, outcome)
+def _apply_cap(session: Session, principal: Principal,
+               located: cap_targets.LocatedCap) -> Response:
+    outcome = flows.apply_cap(session=session, principal=principal, located=located)
+    commit_early(session)  # terminals wake now, not after the answer below is composed
+    return _cap_answer(session, outcome)
 
 
 @router.post(
@@ -219,14 +201,15 @@ def _apply_cap(principal: Principal, located: cap_targets.LocatedCap) -> Respons
         }
     },
 )
-async def post_cap(request: Request, principal: Writer) -> Response:
+async def post_cap(request: Request, principal: Writer, session: DbSession) -> Response:
     """Act on a CAP 1.2 alert: Alert broadcasts, Update replaces, Cancel cancels."""
     _content_type(request)
     document = await _body_up_to(request, get_settings().max_cap_bytes)
     # Parsing and geometry wait in their own small pool, never in the executor that issues
     # broadcasts: a queue of huge polygons cannot hold up a level-I broadcast.
-    located = await asyncio.get_running_loop().run_in_executor(_CAP_POOL, _locate, document)
-    return await _off_loop(_apply_cap, principal, located)
+    located = await asyncio.get_running_loop().run_in_executor(_CAP_POOL, _locate, session,
+                                                               document)
+    return await _off_loop(_apply_cap, session, principal, located)
 
 
 @router.get("/{broadcast_id}", response_model=BroadcastRead, dependencies=[FreshHeartbeats])
@@ -241,16 +224,16 @@ def get_broadcast(broadcast_id: str, principal: Reader, session: DbSession) -> B
 
 
 @router.post("/{broadcast_id}/cancel", response_model=BroadcastRead)
-async def cancel_broadcast(broadcast_id: str, principal: Writer) -> BroadcastRead:
+async def cancel_broadcast(broadcast_id: str, principal: Writer,
+                           session: DbSession) -> BroadcastRead:
     """Stop a broadcast: terminals drop it from their program and stop playing it."""
-    return await _off_loop(_cancel, principal, broadcast_id)
+    return await _off_loop(_cancel, session, principal, broadcast_id)
 
 
-def _cancel(principal: Principal, broadcast_id: str) -> BroadcastRead:
-    with session_scope() as session:
-        broadcast = service.get_broadcast_in_scope(
-            session=session, principal=principal, broadcast_id=broadcast_id
-        )
-        service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
-        session.commit()
-        return _read(session, broadcast)
+def _cancel(session: Session, principal: Principal, broadcast_id: str) -> BroadcastRead:
+    broadcast = service.get_broadcast_in_scope(
+        session=session, principal=principal, broadcast_id=broadcast_id
+    )
+    service.cancel_broadcast(session=session, principal=principal, broadcast=broadcast)
+    commit_early(session)  # terminals wake now, not after the answer below is composed
+    return _read(session, broadcast)

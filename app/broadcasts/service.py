@@ -5,6 +5,7 @@ per target village and the villages' program versions (which wakes the terminals
 long-polls once the transaction commits). Orders and versions are one statement each,
 however many villages (a province's 15,000): the village codes travel as one bound list
 (:mod:`app.rowsets`), so the time to the commit grows with the database's own work only.
+Playout writes the orders (:mod:`app.playout.orders`); this module decides them.
 A key or a CAP message seen twice hits a unique constraint; the flow
 (``app.broadcasts.flows``) then answers with the first one.
 
@@ -25,18 +26,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Table,
     case,
     delete,
     func,
-    insert,
-    literal,
     or_,
     select,
     update,
@@ -44,27 +42,26 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import below, within
 from app.audit.service import record
 from app.auth.permissions import SYSTEM, Principal
+from app.auth.scope import below, within
 from app.broadcasts.models import Broadcast, IdempotencyKey
 from app.broadcasts.schemas import BroadcastRead, CapInfo
 from app.broadcasts.states import REPORTED_END_STATES, VillageView, village_state
 from app.config import get_settings
-from app.db import on_commit, utcnow
+from app.db import utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.events import emit, subscribe
-from app.ids import new_id, new_ids
+from app.ids import new_id
 from app.metrics import broadcast_fanout, orders_issued
 from app.pagination import matching
 from app.playout.models import PlayOrder
+from app.playout.orders import end_broadcast_orders, insert_village_orders
 from app.playout.program import bump_program_versions
 from app.playout.receipts_models import PlayReceipt
-from app.rowsets import rowset
+from app.runtime.events import emit, on_commit
 from app.schedules.rules import quiet_hours_end
-from app.speakers.health import ONLINE
+from app.speakers.health import ONLINE, heartbeat_timeout, status_clause
 from app.speakers.models import Speaker
-from app.speakers.service import status_clause
 
 __all__ = [
     "NewBroadcast",
@@ -91,6 +88,7 @@ __all__ = [
     "finish_if_done",
     "expire_due",
     "purge_idempotency_keys",
+    "on_receipts_recorded",
 ]
 
 log = logging.getLogger(__name__)
@@ -278,11 +276,8 @@ def issue_broadcast(
 
 
 def _insert_orders(session: Session, broadcast: Broadcast, *, expired: bool) -> None:
-    """One urgent order per village, in one ``INSERT … SELECT``: the ids and villages travel
-    as one list each, what every order shares (its media, times, level…) once."""
-    villages = broadcast.villages
-    rows = rowset(session, id=new_ids("ord", len(villages)), village=villages)
-    shared: dict[str, Any] = {
+    """One urgent order per village, in one statement (playout writes them)."""
+    insert_village_orders(session, broadcast.villages, {
         "kind": "urgent",
         "broadcast_id": broadcast.id,
         "start_at": broadcast.start_at,
@@ -297,11 +292,7 @@ def _insert_orders(session: Session, broadcast: Broadcast, *, expired: bool) -> 
         "state": "expired" if expired else "issued",
         "issued_at": broadcast.created_at,
         "updated_at": broadcast.created_at,
-    }
-    table = cast(Table, PlayOrder.__table__)
-    values = [literal(value, table.c[name].type) for name, value in shared.items()]
-    session.execute(insert(table).from_select(
-        ["id", "village_code", *shared], select(rows.c.id, rows.c.village, *values)))
+    })
 
 
 def _observe_after_commit(session: Session, villages: int, started: float, *, issued: bool) -> None:
@@ -416,17 +407,6 @@ def list_broadcasts(*, principal: Principal, active: bool | None = None,
 # ---------------------------------------------------------------- ending
 
 
-def _end_orders(
-    session: Session, broadcast: Broadcast, state: str, from_states: Sequence[str]
-) -> None:
-    session.execute(
-        update(PlayOrder)
-        .where(PlayOrder.broadcast_id == broadcast.id, PlayOrder.state.in_(from_states))
-        .values(state=state, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
 def cancel_broadcast(
     *,
     session: Session,
@@ -441,7 +421,7 @@ def cancel_broadcast(
     if broadcast.status != "active":
         return broadcast
     before = {"status": broadcast.status}
-    _end_orders(session, broadcast, "cancelled", _CANCELLABLE_ORDER_STATES)
+    end_broadcast_orders(session, broadcast.id, "cancelled", _CANCELLABLE_ORDER_STATES)
     broadcast.status, broadcast.ended_at = "cancelled", utcnow()
     broadcast.cancelled_by, broadcast.replaced_by = principal.actor, replaced_by
     bump_program_versions(session, broadcast.villages)
@@ -514,7 +494,7 @@ def expire_due(session: Session, now: datetime | None = None) -> list[str]:
         if broadcast.id in finish_if_done(session, [broadcast.id]):
             continue  # the last receipt arrived just before the expiry
         if _end(session, broadcast.id, "expired", now):
-            _end_orders(session, broadcast, "expired", ("issued",))
+            end_broadcast_orders(session, broadcast.id, "expired", ("issued",))
             bump_program_versions(session, broadcast.villages)
             expired.append(broadcast.id)
     return expired
@@ -527,8 +507,7 @@ def purge_idempotency_keys(session: Session, now: datetime | None = None) -> int
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@subscribe("receipts.recorded")
-def _receipt_recorded(session: Session, order_id: str, **_: Any) -> None:
+def on_receipts_recorded(session: Session, order_id: str, **_: Any) -> None:
     """A terminal reported on an order: if it was urgent, its broadcast may be finished."""
     broadcast_id = session.scalar(select(PlayOrder.broadcast_id).where(PlayOrder.id == order_id))
     if broadcast_id:
@@ -558,7 +537,7 @@ def _speaker_counts(
 ) -> dict[str, tuple[int, int]]:
     """Registered and online speakers of each village that has one of the ``orders``: one
     grouped query, "online" by the speakers' own health rule in SQL."""
-    online = func.sum(case((status_clause(ONLINE), 1), else_=0))
+    online = func.sum(case((status_clause(ONLINE, utcnow(), heartbeat_timeout()), 1), else_=0))
     villages = select(PlayOrder.village_code).where(orders)
     rows = session.connection().execute(
         select(Speaker.village_code, func.count(), online)

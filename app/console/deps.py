@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.auth.deps import CONSOLE_COOKIE
 from app.auth.permissions import Principal
-from app.auth.service import resolve_token
+from app.auth.tokens import resolve_token
 from app.config import get_settings
 from app.console.i18n import LABELS, in_chinese, translate_error
 from app.console.names import Names

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.auth.models import User
 from app.playlists.models import Playlist
 from app.speakers.models import Speaker
+from app.users.models import User
 
 __all__ = ["Names", "SYSTEM_ACTORS"]
 

@@ -12,8 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from app.auth import service as auth
-from app.auth.models import ROLES, User
 from app.console.deps import ConsoleUser, render, require_page
 from app.console.i18n import ROLES as ROLE_LABELS
 from app.console.listing import page_params, pager, search_words
@@ -22,7 +20,9 @@ from app.db import DbSession
 from app.maintenance import crews
 from app.pagination import fetch_page
 from app.speakers import service as speakers
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
+from app.users import service as users
+from app.users.models import ROLES, User
 
 __all__ = ["router"]
 
@@ -39,9 +39,9 @@ def user_list(request: Request, user: ConsoleUser, session: DbSession, q: str | 
     require_page(user, "users:admin")
     role = role if role in ROLES else None
     params = page_params(request)
-    rows, total = fetch_page(session, auth.list_users(principal=user, q=search_words(q), role=role),
-                             params)
-    return render(request, "users.html", user, items=[auth.user_read(u) for u in rows],
+    rows, total = fetch_page(
+        session, users.list_users(principal=user, q=search_words(q), role=role), params)
+    return render(request, "users.html", user, items=[users.user_read(u) for u in rows],
                   q=q, role=role, pager=pager(request, total, params),
                   areas=area_choices(session, user))
 
@@ -50,11 +50,11 @@ def user_list(request: Request, user: ConsoleUser, session: DbSession, q: str | 
 def user_detail(username: str, request: Request, user: ConsoleUser, session: DbSession) -> Any:
     """One user: name, role and area, a new password, disable or enable."""
     require_page(user, "users:admin")
-    found = auth.get_user(session=session, username=username)
+    found = users.get_user(session=session, username=username)
     member_of = crews.crew_ids_of_user(session, found.username)
     crew_rows = crews.crews_read(session, [crews.get_crew(session=session, crew_id=c)
                                            for c in member_of])
-    return render(request, "user_detail.html", user, item=auth.user_read(found),
+    return render(request, "user_detail.html", user, item=users.user_read(found),
                   areas=area_choices(session, user), crews=crew_rows,
                   is_me=found.username == user.name)
 
@@ -98,8 +98,8 @@ def api_key_list(request: Request, user: ConsoleUser, session: DbSession) -> Any
     """API keys (never their secrets), newest first; the form to issue one."""
     require_page(user, "users:admin")
     params = page_params(request)
-    rows, total = fetch_page(session, auth.list_api_keys(), params)
-    return render(request, "api_keys.html", user, items=[auth.api_key_read(k) for k in rows],
+    rows, total = fetch_page(session, users.list_api_keys(), params)
+    return render(request, "api_keys.html", user, items=[users.api_key_read(k) for k in rows],
                   pager=pager(request, total, params), areas=area_choices(session, user))
 
 

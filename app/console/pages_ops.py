@@ -30,7 +30,7 @@ from app.maintenance import service as maintenance
 from app.maintenance.models import Ticket
 from app.pagination import fetch_page
 from app.speakers import service as speakers
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 from app.speakers.service import health_by_village
 
 __all__ = ["router", "speaker_map_svg"]

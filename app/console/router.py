@@ -10,15 +10,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.auth import service as auth_service
 from app.auth.deps import CONSOLE_COOKIE
-from app.auth.router import login_throttle
 from app.config import get_settings
 from app.console.deps import HERE, ConsoleUser, LoginRequired, render
 from app.console.i18n import browser_table, translate_error
 from app.console.security import require_same_origin, secure_cookie
 from app.db import DbSession, session_scope
 from app.errors import DATABASE_UNAVAILABLE, AppError, TooManyRequests, Unauthorized
+from app.users import service as users_service
+from app.users.router import login_throttle
 
 __all__ = ["router", "static_files", "console_error_page"]
 
@@ -91,7 +91,7 @@ def login(
     settings = get_settings()
     try:
         with login_throttle.attempt(*keys), session_scope() as session:
-            token = auth_service.login(session=session, username=username, password=password,
+            token = users_service.login(session=session, username=username, password=password,
                                        ttl_s=settings.token_ttl)
     except TooManyRequests as refused:  # the page again, as the API says it: 429, Retry-After
         wait = refused.extra["retry_after"]
@@ -113,7 +113,7 @@ def logout(request: Request, session: DbSession) -> Any:
     """End the console session (the token is revoked, not just forgotten)."""
     token = request.cookies.get(CONSOLE_COOKIE)
     if token:
-        auth_service.logout(session=session, token=token)
+        users_service.logout(session=session, token=token)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=secure_cookie(request))

@@ -1,7 +1,13 @@
-"""Day types: create, change (re-issuing the schedules that use them), delete, list."""
+"""Day types: create, change (re-issuing the schedules that use them), delete, list.
+
+Schedules follow or skip day types by name; this part does not know them: a change emits
+``day_type.changed`` (the schedules' part re-issues those using it, in the same transaction)
+and which schedules use a day type is asked of the finder :mod:`app.wiring` installs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -13,11 +19,20 @@ from app.auth.permissions import Principal
 from app.daytypes.models import DayType, DayTypeDate
 from app.daytypes.schemas import DayTypeCreate, DayTypeRead, DayTypeUpdate
 from app.errors import Conflict, NotFound
-from app.schedules.issuing import reissue_schedules
-from app.schedules.models import Schedule
+from app.runtime.events import emit
 
 __all__ = ["create_day_type", "update_day_type", "delete_day_type", "get_day_type",
-           "list_day_types", "to_read", "schedules_using"]
+           "list_day_types", "to_read", "schedules_using", "install_schedule_finder"]
+
+ScheduleFinder = Callable[[Session, str], list[str]]
+# Which schedules follow or skip a day type (their ids), as the schedules' part answers it;
+# installed at start-up by app.wiring.
+_finders: list[ScheduleFinder] = []
+
+
+def install_schedule_finder(finder: ScheduleFinder) -> None:
+    """Who answers :func:`schedules_using` (replacing any installed before)."""
+    _finders[:] = [finder]
 
 
 def get_day_type(*, session: Session, name: str) -> DayType:
@@ -34,10 +49,8 @@ def list_day_types() -> Select[Any]:
 
 
 def schedules_using(session: Session, name: str) -> list[str]:
-    """Ids of the schedules that follow or skip the day type (JSON lists, read in Python)."""
-    rows = session.execute(select(Schedule.id, Schedule.day_types, Schedule.skip_day_types)
-                           .order_by(Schedule.id))
-    return [sid for sid, follow, skip in rows if name in (follow or ()) or name in (skip or ())]
+    """Ids of the schedules that follow or skip the day type."""
+    return [sid for finder in _finders for sid in finder(session, name)]
 
 
 def to_read(session: Session, day_type: DayType) -> DayTypeRead:
@@ -61,9 +74,7 @@ def _set_dates(day_type: DayType, dates: set[date]) -> None:
 def _changed(session: Session, principal: Principal, day_type: DayType, action: str,
              before: dict[str, Any] | None) -> None:
     session.flush()
-    users = schedules_using(session, day_type.name)
-    if users:
-        reissue_schedules(session, users)
+    emit(session, "day_type.changed", day_type=day_type.name)  # its schedules are re-issued
     record(session=session, actor=principal.actor, action=action, entity="day_type",
            entity_id=day_type.name, before=before, after=_view(day_type))
 

@@ -1,5 +1,5 @@
 """Feed health on ``/metrics``, read from the database at each scrape (any process answers it,
-while only the leader polls)."""
+while only the leader polls). :mod:`app.wiring` installs the collector."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import session_scope
 from app.feeds.models import Feed
-from app.metrics import REGISTRY
 
 __all__ = ["FeedCollector"]
 
@@ -51,5 +50,3 @@ class FeedCollector(Collector):
             streak.add_metric([name], consecutive)
         yield from (success, errors, item_errors, streak)
 
-
-REGISTRY.register(FeedCollector())

@@ -38,7 +38,6 @@ from app.feeds.formats import Entry, FeedFormatError, parse_feed
 from app.feeds.models import Feed, FeedItem
 from app.feeds.schemas import PollRead
 from app.feeds.service import decide, record_failure
-from app.schedules.scheduler import leader_job
 
 __all__ = ["poll_feed", "poll_due_feeds", "run_feed_polls", "MAX_FEED_BYTES", "POLL_EVERY_S"]
 
@@ -268,7 +267,6 @@ def poll_due_feeds(*, now: datetime | None = None) -> list[PollRead]:
         return list(pool.map(lambda s: _poll(s, now), due))
 
 
-@leader_job("feeds.poll", seconds=POLL_EVERY_S)
 def run_feed_polls() -> None:
     """The periodic poll on the lease holder."""
     for report in poll_due_feeds():

@@ -10,12 +10,8 @@ from sqlalchemy import select
 
 from app.auth.deps import require
 from app.auth.permissions import Principal
-from app.db import DbSession
-from app.feeds import (
-    metrics,  # noqa: F401  (registers the feed health collector)
-    poller,
-    service,
-)
+from app.db import DbSession, commit_early
+from app.feeds import poller, service
 from app.feeds.models import ITEM_STATES, Feed
 from app.feeds.schemas import DismissBody, FeedCreate, FeedItemRead, FeedRead, FeedUpdate, PollRead
 from app.pagination import Page, Paging, fetch_page
@@ -67,7 +63,7 @@ def delete_feed(feed_id: str, principal: Admin, session: DbSession) -> Response:
 def poll_now(feed_id: str, principal: Admin, session: DbSession) -> PollRead:
     """Poll the feed now (as the leader would), and say what it did."""
     service.get_feed(session=session, feed_id=feed_id)
-    session.commit()
+    commit_early(session)  # the poll writes in transactions of its own
     return poller.poll_feed(feed_id)
 
 

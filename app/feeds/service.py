@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from app.areas.divisions import villages_in_divisions
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import villages_under
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.broadcasts import cap_targets, flows
 from app.broadcasts import service as broadcasts
 from app.broadcasts.cap import CapAlert, CapError, parse_cap

@@ -8,10 +8,9 @@ from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.audit.service import record
-from app.auth.models import User
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.maintenance.models import (
@@ -23,6 +22,7 @@ from app.maintenance.models import (
     ticket_in_progress,
 )
 from app.maintenance.schemas import CrewCreate, CrewRead, CrewUpdate
+from app.users.models import User
 
 __all__ = [
     "crew_read",

@@ -20,9 +20,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.areas.service import get_area
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.config import get_settings
 from app.csvout import csv_text
 from app.db import utcnow

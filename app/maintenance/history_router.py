@@ -14,7 +14,7 @@ from app.maintenance import history
 from app.maintenance.router import CSV_RESPONSE, _csv, _wants_csv
 from app.maintenance.schemas import CoverageHistory
 from app.pagination import Paging
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 from app.timeparams import assume_local
 
 __all__ = ["router"]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 from app.ids import new_id
-from app.speakers import models as _speakers  # noqa: F401  (speakers.id must be known)
+from app.speakers.models import Speaker
 
 __all__ = [
     "Crew",
@@ -103,7 +103,7 @@ class Outage(Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("out"))
-    speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"))
+    speaker_id: Mapped[str] = mapped_column(ForeignKey(Speaker.id, ondelete="CASCADE"))
     village_code: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(10))  # detected | reported
     cause: Mapped[str] = mapped_column(String(32))
@@ -130,7 +130,7 @@ class Ticket(Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tkt"))
-    speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"))
+    speaker_id: Mapped[str] = mapped_column(ForeignKey(Speaker.id, ondelete="CASCADE"))
     village_code: Mapped[str] = mapped_column(String(64), index=True)
     town_code: Mapped[str | None] = mapped_column(String(64), index=True)
     area_path: Mapped[str] = mapped_column(String(400), index=True)  # the village's path

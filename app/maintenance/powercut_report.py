@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.config import get_settings
 from app.csvout import safe_writer
 from app.db import utcnow

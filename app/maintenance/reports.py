@@ -16,16 +16,15 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.csvout import csv_text
 from app.db import utcnow
 from app.maintenance.causes import CAUSES
 from app.maintenance.models import OPEN_STATUSES, Ticket
 from app.maintenance.schemas import MaintenanceReport, TownCoverage
-from app.speakers.health import ONLINE
+from app.speakers.health import ONLINE, heartbeat_timeout, status_clause
 from app.speakers.models import Speaker
-from app.speakers.service import status_clause
 
 __all__ = [
     "VillageCounts",
@@ -53,7 +52,7 @@ def village_health(
     """``{code: {total, online}}`` for each village asked (zeros when it has no speaker)."""
     codes = list(dict.fromkeys(village_codes))
     counts: dict[str, VillageCounts] = {c: {"total": 0, "online": 0} for c in codes}
-    online = case((status_clause(ONLINE, now or utcnow()), 1), else_=0)
+    online = case((status_clause(ONLINE, now or utcnow(), heartbeat_timeout()), 1), else_=0)
     for chunk in _chunks(codes, 900):  # keep under SQLite's bound-parameter limit
         for code, total, heard in session.execute(
             select(Speaker.village_code, func.count(), func.coalesce(func.sum(online), 0))
@@ -87,7 +86,7 @@ def _towns_in_scope(session: Session, principal: Principal) -> list[Area]:
 def _speaker_counts(session: Session, principal: Principal,
                     now: datetime) -> dict[str, tuple[int, int]]:
     """``{village: (speakers, online)}`` for villages in scope that have speakers."""
-    online = case((status_clause(ONLINE, now), 1), else_=0)
+    online = case((status_clause(ONLINE, now, heartbeat_timeout()), 1), else_=0)
     stmt = (select(Speaker.village_code, func.count(), func.coalesce(func.sum(online), 0))
             .join(Area, Area.code == Speaker.village_code)
             .where(Speaker.retired_at.is_(None)).group_by(Speaker.village_code))

@@ -15,21 +15,22 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from app.chunked import Pacer
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.media.service import media_store
 from app.playout.receipts_models import PlayReceipt
 from app.rendering.cache import PruneResult, RenderCache
 from app.rendering.render import default_cache_dir
-from app.schedules.scheduler import leader_job
+from app.runtime.chunked import Pacer
 from app.speakers.models import SpeakerHeartbeat
 
-__all__ = ["PruneReport", "prune_history", "prune_render_cache", "run_retention", "BATCH"]
+__all__ = ["PruneReport", "prune_history", "prune_render_cache", "run_retention", "BATCH",
+           "RETENTION_EVERY_S"]
 
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+RETENTION_EVERY_S = 86400
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ def prune_render_cache() -> PruneResult:
     return cache.prune(unused_for_s=get_settings().render_cache_days * 86400)
 
 
-@leader_job("maintenance.retention", seconds=86400)
 def run_retention() -> None:
     """The daily pruning on the lease holder (also once when a process becomes leader)."""
     report = prune_history()

@@ -11,7 +11,7 @@ from app.auth.deps import require
 from app.auth.permissions import Principal
 from app.db import DbSession
 from app.errors import InvalidInput
-from app.maintenance import crews, reports, retention, service, sweep, webhooks  # noqa: F401
+from app.maintenance import crews, reports, service, webhooks
 from app.maintenance.schemas import (
     CoverageReport,
     CrewCreate,
@@ -29,7 +29,7 @@ from app.maintenance.schemas import (
     WebhookRead,
 )
 from app.pagination import Page, Paging, Search, fetch_page
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 from app.timeparams import assume_local
 
 __all__ = ["router"]

@@ -20,10 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
 from app.audit.service import record
 from app.auth.permissions import Principal
-from app.config import get_settings
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.ids import new_id
@@ -46,6 +45,7 @@ from app.maintenance.schemas import (
 )
 from app.maintenance.webhooks import queue_events, subscribed
 from app.pagination import matching
+from app.speakers.health import healthy_clause, heartbeat_timeout
 from app.speakers.models import Speaker
 
 __all__ = [
@@ -69,7 +69,6 @@ __all__ = [
     "working_clause",
     "insert_ignoring_duplicates",
     "chunked",
-    "healthy_clause",
     "TicketRequest",
     "reopen_unproven",
 ]
@@ -80,18 +79,7 @@ VERIFY_WINDOW = timedelta(minutes=15)
 DUE_AFTER = {"high": timedelta(hours=24), "normal": timedelta(hours=72)}
 
 
-# ---------------------------------------------------------------- health rules (SQL)
-
-
-def healthy_clause(now: datetime) -> ColumnElement[bool]:
-    """The terminal was heard within the timeout and did not report a fault.
-
-    The maintenance flag is left out on purpose: it stops new outages and tickets, but a
-    repaired speaker in maintenance still proves its repair by sounding healthy.
-    """
-    cutoff = now - timedelta(seconds=get_settings().heartbeat_timeout)
-    return and_(Speaker.last_heard_at >= cutoff,
-                or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
+# ---------------------------------------------------------------- who can be heard (SQL)
 
 
 def working_clause(now: datetime) -> ColumnElement[bool]:
@@ -99,7 +87,7 @@ def working_clause(now: datetime) -> ColumnElement[bool]:
     open_outage = select(Outage.id).where(Outage.speaker_id == Speaker.id,
                                           Outage.closed_at.is_(None)).exists()
     return and_(Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
-                healthy_clause(now), ~open_outage)
+                healthy_clause(now, heartbeat_timeout()), ~open_outage)
 
 
 def working_speakers(

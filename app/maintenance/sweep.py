@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
-from app.events import subscribe
 from app.ids import new_id
 from app.maintenance.causes import cause_of_fault, cause_of_silence
 from app.maintenance.models import (
@@ -58,7 +57,6 @@ from app.maintenance.service import (
     VERIFY_WINDOW,
     TicketRequest,
     close_ticket,
-    healthy_clause,
     insert_ignoring_duplicates,
     open_tickets,
     reopen_unproven,
@@ -68,9 +66,17 @@ from app.maintenance.service import (
 from app.maintenance.webhooks import queue_events
 from app.metrics import tickets_open
 from app.playout.models import PlayOrder
-from app.schedules.jobs.lease import lease_state
-from app.schedules.jobs.scheduler import LEASE_NAME
-from app.schedules.scheduler import leader_job
+from app.runtime.lease import lease_state
+from app.runtime.scheduler import LEASE_NAME
+from app.speakers.health import (
+    FAULT,
+    healthy_clause,
+    heard_recently,
+    heartbeat_timeout,
+    silent_clause,
+    sounds_healthy,
+    status_clause,
+)
 from app.speakers.models import Speaker
 from app.speakers.operating import (
     FOLLOW_SCHEDULE,
@@ -78,6 +84,7 @@ from app.speakers.operating import (
     order_windows,
     silence_verdict,
 )
+from app.speakers.service import expect_silence
 
 __all__ = [
     "SweepReport",
@@ -93,6 +100,7 @@ __all__ = [
     "expected_back",
     "operating_windows",
     "count_tickets_in_progress",
+    "on_speaker_retired",
     "SWEEP_EVERY_S",
 ]
 
@@ -141,7 +149,6 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     return report
 
 
-@leader_job("maintenance.sweep", seconds=SWEEP_EVERY_S)
 def run_sweep() -> None:
     """The periodic sweep on the lease holder."""
     report = sweep()
@@ -150,10 +157,6 @@ def run_sweep() -> None:
 
 
 # ---------------------------------------------------------------- 1. detect
-
-
-def _timeout(now: datetime) -> datetime:
-    return now - timedelta(seconds=get_settings().heartbeat_timeout)
 
 
 def _detected_cause(power: str | None, fault: str | None, silent: bool) -> str:
@@ -176,12 +179,12 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
     Silence counts only once the sweep's process has listened for a whole timeout: after a
     server start every terminal gets one ``CUNXIANG_HEARTBEAT_TIMEOUT`` of grace to be heard.
     """
-    cutoff = _timeout(now)
+    timeout = heartbeat_timeout()
     since = listening_since(session)
-    grace = since is not None and since > cutoff
-    silent = and_(Speaker.last_heard_at.is_not(None), Speaker.last_heard_at < cutoff,
+    grace = since is not None and since > now - timedelta(seconds=timeout)
+    silent = and_(Speaker.last_heard_at.is_not(None), silent_clause(now, timeout),
                   false() if grace else true())
-    faulty = and_(Speaker.last_heard_at >= cutoff, Speaker.last_status == "fault")
+    faulty = status_clause(FAULT, now, timeout)
     has_open = exists().where(Outage.speaker_id == Speaker.id, outage_open_detected())
     excused = and_(Speaker.silence_expected_until.is_not(None),
                    Speaker.silence_expected_until > now)
@@ -195,7 +198,7 @@ def open_detected_outages(session: Session, *, now: datetime) -> int:
         return 0
     rows = []
     for sid, village, heard, _status, power, fault, hours in found:
-        silent_now = heard is not None and heard < cutoff
+        silent_now = heard is not None and not heard_recently(heard, now=now, timeout_s=timeout)
         if silent_now and heard is not None and hours is not None and not expected_back(
                 session, speaker_id=sid, village=village, hours=hours, last_heard=heard,
                 now=now):
@@ -226,9 +229,7 @@ def expected_back(session: Session, *, speaker_id: str, village: str, hours: Any
     again = verdict.recheck_at or now + _RECHECK_HORIZON / 2
     if hours == FOLLOW_SCHEDULE:
         again = min(again, now + _NEW_ORDERS_EVERY)  # an urgent broadcast adds a window
-    session.execute(update(Speaker).where(Speaker.id == speaker_id)
-                    .values(silence_expected_until=again)
-                    .execution_options(synchronize_session=False))
+    expect_silence(session, speaker_id=speaker_id, until=again)
     return False
 
 
@@ -254,7 +255,7 @@ def close_recovered_outages(session: Session, *, now: datetime) -> int:
     """Close the detected outages of speakers heard healthy again; note it on their tickets."""
     recovered = session.execute(
         select(Outage.id, Outage.ticket_id).join(Speaker, Speaker.id == Outage.speaker_id)
-        .where(outage_open_detected(), healthy_clause(now))
+        .where(outage_open_detected(), healthy_clause(now, heartbeat_timeout()))
     ).all()
     if not recovered:
         return 0
@@ -298,7 +299,7 @@ def open_due_tickets(session: Session, *, now: datetime) -> int:
 
 def verify_resolved_tickets(session: Session, *, now: datetime) -> tuple[int, int]:
     """Close resolved tickets proven by a healthy heartbeat; reopen the unproven ones."""
-    cutoff = _timeout(now)
+    timeout = heartbeat_timeout()
     found = session.execute(
         select(Ticket, Speaker.last_heard_at, Speaker.last_status, Speaker.retired_at)
         .join(Speaker, Speaker.id == Ticket.speaker_id).where(Ticket.status == "resolved")
@@ -306,7 +307,7 @@ def verify_resolved_tickets(session: Session, *, now: datetime) -> tuple[int, in
     closed, reopened = 0, 0
     webhooks: list[tuple[str, Mapping[str, Any]]] = []
     for ticket, heard, status, retired in found:
-        proven = (heard is not None and heard >= cutoff and status != "fault"
+        proven = (heard is not None and sounds_healthy(heard, status, now=now, timeout_s=timeout)
                   and ticket.resolved_at is not None and heard > ticket.resolved_at)
         if retired is not None or proven:
             reason = "speaker retired" if retired else "the terminal is heard healthy again"
@@ -382,8 +383,7 @@ tickets_open.set_function(_TicketsOpenGauge())
 # ---------------------------------------------------------------- retired speakers
 
 
-@subscribe("speaker.retired")
-def _speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
+def on_speaker_retired(session: Session, speaker_id: str, **_: Any) -> None:
     """A retired speaker needs no repair: its outages and ticket end with it."""
     now = utcnow()
     session.execute(update(Outage).where(Outage.speaker_id == speaker_id,

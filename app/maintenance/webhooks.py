@@ -1,11 +1,11 @@
 """Webhook subscriptions and their delivery queue: rows written with the event, sent later.
 
 ``queue_event`` adds one delivery row per subscriber in the caller's transaction, so an
-event and its webhooks commit (or roll back) together; after the commit it wakes this
-process's worker (:mod:`app.maintenance.webhook_worker`). A worker claims a due row with a
-guarded UPDATE (any number of processes may run one), POSTs the stored body signed with
-``X-Cunxiang-Signature: sha256=<hex HMAC-SHA256 of the body>``, and records the outcome;
-failures are retried with exponential back-off until ``MAX_ATTEMPTS``.
+event and its webhooks commit (or roll back) together, and emits ``webhook.queued`` so that
+this process's worker (:mod:`app.maintenance.webhook_worker`) looks after the commit. A
+worker claims a due row with a guarded UPDATE (any number of processes may run one), POSTs
+the stored body signed with ``X-Cunxiang-Signature: sha256=<hex HMAC-SHA256 of the body>``,
+and records the outcome; failures are retried with exponential back-off until ``MAX_ATTEMPTS``.
 
 Delivery is at least once (a worker that dies mid-send leaves its claim to run out, and the
 row is sent again): receivers de-duplicate on ``X-Cunxiang-Delivery``, also the body's ``id``.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import jsonable, record
 from app.auth.permissions import Principal
-from app.db import on_commit, utcnow
+from app.db import utcnow
 from app.errors import NotFound
-from app.events import subscribe
 from app.ids import new_id
 from app.maintenance.models import Webhook, WebhookDelivery
 from app.maintenance.schemas import DeliveryRead, WebhookCreate, WebhookRead
+from app.runtime.events import emit
 
 __all__ = [
     "ClaimedDelivery",
@@ -44,14 +44,13 @@ __all__ = [
     "delivery_read",
     "queue_event",
     "queue_events",
+    "on_broadcast_finished",
     "subscribed",
     "sign",
     "claim_due",
     "record_success",
     "record_failure",
     "retry_delay",
-    "register_waker",
-    "unregister_waker",
     "MAX_ATTEMPTS",
     "CLAIM_FOR",
 ]
@@ -59,23 +58,6 @@ __all__ = [
 MAX_ATTEMPTS = 12
 CLAIM_FOR = timedelta(seconds=60)
 _FIRST_RETRY_S, _LONGEST_RETRY_S = 10, 3600
-
-_WAKERS: set[Callable[[], None]] = set()
-
-
-def register_waker(wake: Callable[[], None]) -> None:
-    """Let ``queue_event`` wake a worker of this process once its rows commit."""
-    _WAKERS.add(wake)
-
-
-def unregister_waker(wake: Callable[[], None]) -> None:
-    """Forget a stopped worker."""
-    _WAKERS.discard(wake)
-
-
-def _wake_workers() -> None:
-    for wake in list(_WAKERS):
-        wake()
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -178,12 +160,12 @@ def queue_events(
                     next_attempt_at=now, created_at=now))
     if rows:
         session.add_all(rows)
-        on_commit(session, _wake_workers)
+        emit(session, "webhook.queued")  # wakes this process's workers after the commit
     return len(rows)
 
 
-@subscribe("broadcast.finished")
-def _broadcast_finished(session: Session, broadcast_id: str, **data: Any) -> None:
+def on_broadcast_finished(session: Session, broadcast_id: str, **data: Any) -> None:
+    """Queue the ``broadcast.finished`` webhook (its subscribers' deliveries)."""
     queue_event(session, "broadcast.finished", {"broadcast": broadcast_id, **data})
 
 

@@ -9,19 +9,15 @@ retention job prunes the lease holder's alone). Media on local disk need none of
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-
-from fastapi import FastAPI
 
 from app.config import get_settings
 from app.media.service import media_store
 from app.rendering.cache import RenderCache
 from app.rendering.render import default_cache_dir
+from app.runtime.services import PeriodicTask
 
-__all__ = ["prune_node_media", "start_media_housekeeping", "stop_media_housekeeping",
-           "FIRST_PRUNE_S", "PRUNE_EVERY_S"]
+__all__ = ["prune_node_media", "MediaHousekeeping", "FIRST_PRUNE_S", "PRUNE_EVERY_S"]
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +38,15 @@ def prune_node_media() -> tuple[int, int]:
     return copies, cache.files
 
 
-async def _run(stop: asyncio.Event) -> None:
-    delay = FIRST_PRUNE_S
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        if stop.is_set():
-            return
-        try:
-            await asyncio.to_thread(prune_node_media)
-        except Exception:  # a disk hiccup must not end the loop: try again tomorrow
-            log.exception("media housekeeping failed")
-        delay = PRUNE_EVERY_S
+class MediaHousekeeping(PeriodicTask):
+    """The daily pruning of this node's copies and render cache, when media are shared (else
+    starting it does nothing)."""
 
+    def __init__(self) -> None:
+        super().__init__("media housekeeping", prune_node_media, every_s=PRUNE_EVERY_S,
+                         first_after_s=FIRST_PRUNE_S)
 
-def start_media_housekeeping(app: FastAPI) -> None:
-    """Lifespan start: the daily pruning, when media are shared (else nothing to do)."""
-    app.state.media_housekeeping = None
-    if get_settings().media_url:
-        stop = asyncio.Event()
-        app.state.media_housekeeping = (stop, asyncio.get_running_loop().create_task(_run(stop)))
-
-
-async def stop_media_housekeeping(app: FastAPI) -> None:
-    """Lifespan stop: end the loop."""
-    running = getattr(app.state, "media_housekeeping", None)
-    if running is not None:
-        stop, task = running
-        stop.set()
-        await task
+    async def start(self) -> None:
+        """Start the daily pruning if ``CUNXIANG_MEDIA_URL`` is set."""
+        if get_settings().media_url:
+            await super().start()

@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.media.backend import MediaConfig, open_store
 from app.media.models import MediaFile
-from app.media.storage import MediaBackend, StoredMedia, is_sha256
 from app.rendering.chimes import load_chime
 from app.rendering.pcm import silence
 from app.rendering.pipeline import TARGET_LUFS, Mastered, master_to_mp3
+from app.storage.backend import MediaConfig, open_store
+from app.storage.store import MediaBackend, StoredMedia, is_sha256
 
 __all__ = [
+    "media_config",
     "media_store",
     "get_media",
     "stored_path",
@@ -38,9 +39,22 @@ CHIME_BELOW_SPEECH_LU = 3.0
 MAX_SILENCE_MS = 10 * 60 * 1000
 
 
+def media_config() -> MediaConfig:
+    """``CUNXIANG_MEDIA_DIR`` and, for shared media, ``CUNXIANG_MEDIA_URL`` with the S3 settings
+    (it pickles: a render process opens the same store with it)."""
+    settings = get_settings()
+    return MediaConfig(
+        local_dir=str(settings.media_dir), url=settings.media_url,
+        endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key,
+        addressing_style=settings.s3_addressing_style,
+    )
+
+
 def media_store() -> MediaBackend:
     """The configured store: ``CUNXIANG_MEDIA_DIR``, or the bucket of ``CUNXIANG_MEDIA_URL``."""
-    return open_store(MediaConfig.from_settings(get_settings()))
+    return open_store(media_config())
 
 
 def media_url(sha256: str) -> str:

@@ -9,7 +9,7 @@ store, made once and shared.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 from app.announcements.models import Announcement, Revision
 from app.announcements.service import get_announcement, last_approved_revision
 from app.areas.models import Area
-from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
 from app.media.models import MediaFile
 from app.media.service import chime_media, get_media, media_url, silence_media
 from app.pagination import matching
@@ -38,6 +37,7 @@ from app.playlists.schemas import (
     PlaylistRead,
     PlaylistUpdate,
 )
+from app.runtime.events import emit
 
 __all__ = [
     "PlayoutMedia",
@@ -52,10 +52,18 @@ __all__ = [
     "list_playlists",
     "to_read",
     "PLAYLIST_USAGE_CHECKS",
+    "install_usage_checks",
+    "playlists_in_area",
 ]
 
-# Other domains append checks that say why a playlist is still in use (or None): schedules.
+# Why a playlist is still in use (or None), asked of the parts that refer to playlists
+# (schedules) before one is deleted; installed at start-up by app.wiring.
 PLAYLIST_USAGE_CHECKS: list[Callable[[Session, Playlist], str | None]] = []
+
+
+def install_usage_checks(checks: Sequence[Callable[[Session, Playlist], str | None]]) -> None:
+    """The checks :func:`delete_playlist` asks, in this order (replacing any installed before)."""
+    PLAYLIST_USAGE_CHECKS[:] = checks
 
 
 @dataclass(frozen=True)
@@ -355,10 +363,9 @@ def delete_playlist(*, session: Session, principal: Principal, playlist_id: str)
     session.flush()
 
 
-def _playlists_in(session: Session, area: Area) -> str | None:
+def playlists_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by playlists (an area usage check), or None."""
     found = session.scalar(select(func.count()).select_from(Playlist)
                            .where(Playlist.area_code == area.code))
     return f"{found} playlist(s) belong to it" if found else None
 
-
-AREA_USAGE_CHECKS.append(_playlists_in)

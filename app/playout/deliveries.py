@@ -2,27 +2,26 @@
 
 Answering a long-poll must not write to the database: when a change wakes every
 terminal of many villages at once, a write per answer would queue them all behind the
-database's write lock. Delivered order ids are noted in memory and a background task
-records them every half second (only the first delivery of an order counts).
+database's write lock. Delivered order ids are noted in memory (:class:`DeliveryLog`) and
+the :class:`DeliveryRecorder` service writes them every half second (only the first delivery
+of an order counts), and what is left when it stops.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Iterable
 from datetime import datetime
 
-from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.db import session_scope, utcnow
 from app.playout.models import PlayOrder
+from app.runtime.services import PeriodicTask
 
-__all__ = ["DeliveryLog", "record_deliveries", "start_delivery_log", "stop_delivery_log"]
+__all__ = ["DeliveryLog", "DeliveryRecorder", "record_deliveries", "FLUSH_INTERVAL_S"]
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +77,10 @@ class DeliveryLog:
                 self._pending.setdefault(order_id, at)
 
 
-async def _run(deliveries: DeliveryLog, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
-        try:
-            await asyncio.to_thread(deliveries.flush)
-        except Exception:  # the database may be briefly away; the batch waits for the next
-            log.exception("recording deliveries failed; will retry")
+class DeliveryRecorder(PeriodicTask):
+    """The service writing a :class:`DeliveryLog` every ``FLUSH_INTERVAL_S``, and at the end."""
 
-
-def start_delivery_log(app: FastAPI) -> None:
-    """Lifespan start: the app's delivery log and its flushing task."""
-    app.state.deliveries = DeliveryLog()
-    app.state.deliveries_stop = asyncio.Event()
-    app.state.deliveries_task = asyncio.get_running_loop().create_task(
-        _run(app.state.deliveries, app.state.deliveries_stop))
-
-
-async def stop_delivery_log(app: FastAPI) -> None:
-    """Lifespan stop: end the task and write what is pending."""
-    stop = getattr(app.state, "deliveries_stop", None)
-    if stop is None:
-        return
-    stop.set()
-    await app.state.deliveries_task
-    await asyncio.to_thread(app.state.deliveries.flush)
+    def __init__(self) -> None:
+        self.deliveries = DeliveryLog()
+        super().__init__("recording deliveries", self.deliveries.flush,
+                         every_s=FLUSH_INTERVAL_S, final=self.deliveries.flush)

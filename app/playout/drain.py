@@ -13,37 +13,28 @@ server as usual); it is installed only in the main thread, where signals are del
 from __future__ import annotations
 
 import signal
-import threading
-from types import FrameType
 from typing import Any
 
-from fastapi import FastAPI
+from app.playout.notify import ProgramNotifications
+from app.runtime.signals import chain, restore
 
-__all__ = ["start_drain_on_sigterm", "stop_drain_on_sigterm"]
-
-
-def start_drain_on_sigterm(app: FastAPI) -> None:
-    """Lifespan start: on SIGTERM, close this app's long-polls, then the server's handler."""
-    notifier = getattr(app.state, "program_notifier", None)
-    if notifier is None or threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        notifier.close()
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    app.state.drain_previous_handler = previous
+__all__ = ["DrainOnSigterm"]
 
 
-def stop_drain_on_sigterm(app: FastAPI) -> Any:
-    """Lifespan stop: give SIGTERM back to the handler that was there before."""
-    previous = getattr(app.state, "drain_previous_handler", None)
-    if previous is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, previous)
-    app.state.drain_previous_handler = None
+class DrainOnSigterm:
+    """The service closing the long-polls of ``notifications`` on SIGTERM (start it after them)."""
+
+    def __init__(self, notifications: ProgramNotifications) -> None:
+        self.notifications = notifications
+        self._previous: Any = None
+
+    def start(self) -> None:
+        """On SIGTERM, close this app's long-polls, then run the server's handler."""
+        notifier = self.notifications.notifier
+        if notifier is not None:
+            self._previous = chain(signal.SIGTERM, notifier.close)
+
+    def stop(self) -> None:
+        """Give SIGTERM back to the handler that was there before."""
+        restore(signal.SIGTERM, self._previous)
+        self._previous = None

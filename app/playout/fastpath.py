@@ -32,8 +32,7 @@ from app.auth.permissions import Principal
 from app.db import utcnow
 from app.errors import DATABASE_UNAVAILABLE, AppError, app_error_response, unavailable_response
 from app.guard import replay_body
-from app.playout.longpoll import terminal_runtime
-from app.playout.terminal_router import accept_heartbeat, answer_program
+from app.playout.terminal_router import accept_heartbeat, answer_program, terminal_runtime
 from app.speakers.schemas import HeartbeatIn
 
 __all__ = ["TerminalFastPath", "PROGRAM_PATH", "HEARTBEAT_PATH"]

@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import logging
 
-from app.chunked import Pacer
 from app.db import session_scope, utcnow
 from app.playout.service import mark_missed_orders
-from app.schedules.scheduler import leader_job
+from app.runtime.chunked import Pacer
 
-__all__ = ["mark_missed"]
+__all__ = ["mark_missed", "MARK_MISSED_EVERY_S"]
 
 log = logging.getLogger(__name__)
 
 
+MARK_MISSED_EVERY_S = 30
 # Orders ended per transaction: a slot over 16,000 villages ends 16,000 orders at once.
 BATCH = 2000
 
 
-@leader_job("playout.mark_missed", seconds=30)
 def mark_missed() -> None:
     """Every 30 s: issued orders past their ``not_after`` end as ``missed`` (or ``failed``),
     a batch per short transaction so that no urgent write waits long behind them."""

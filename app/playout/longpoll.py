@@ -26,18 +26,17 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
-from fastapi import FastAPI
+import anyio.to_thread
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from app.auth.permissions import Principal
 from app.auth.security import token_digest
-from app.auth.service import resolve_token
+from app.auth.tokens import resolve_token
 from app.db import session_scope
 from app.playout.models import VillageProgram
 from app.playout.service import Program, assemble_programs
 
-__all__ = ["Batcher", "TerminalRuntime", "terminal_runtime", "DB_SLOTS", "PROGRAM_SHARE_S",
+__all__ = ["Batcher", "TerminalRuntime", "DB_SLOTS", "PROGRAM_SHARE_S",
            "TOKEN_TTL_S", "VERSION_TTL_S"]
 
 DB_SLOTS = 4
@@ -132,7 +131,8 @@ class TerminalRuntime:
     async def run(self, work: Callable[..., V], *args: Any) -> V:
         """Run blocking database work in a worker thread, within the slots."""
         async with self._slots:
-            return await run_in_threadpool(work, *args)
+            # The request threadpool (AnyIO's, 40 threads), not the loop's small default one.
+            return await anyio.to_thread.run_sync(work, *args)
 
     async def resolve(self, token: str) -> Principal | None:
         """The principal of a bearer token (a terminal's from memory when known)."""
@@ -216,11 +216,3 @@ class TerminalRuntime:
 def _unexpired(entries: dict[K, tuple[float, V]]) -> dict[K, tuple[float, V]]:
     now = time.monotonic()
     return {key: entry for key, entry in entries.items() if entry[0] > now}
-
-
-def terminal_runtime(app: FastAPI) -> TerminalRuntime:
-    """The app's runtime (made on first use, inside its event loop)."""
-    runtime = getattr(app.state, "terminal_runtime", None)
-    if runtime is None:
-        runtime = app.state.terminal_runtime = TerminalRuntime()
-    return runtime

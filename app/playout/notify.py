@@ -1,12 +1,14 @@
 """Waking long-polls: one ``asyncio.Event`` per village, set after the commit that changed it.
 
-``orders.changed`` (emitted with the program versions' bump) queues a wake-up with
-``on_commit``; the wake-up crosses into each app's event loop with
-``call_soon_threadsafe`` and sets the village's event, which the waiting requests
+``orders.changed`` (emitted with the program versions' bump) is heard by each running
+:class:`ProgramNotifications` service, which queues a wake-up with ``on_commit``; the
+wake-up crosses into the app's event loop with ``call_soon_threadsafe`` and sets the
+village's event, which the waiting requests
 await — no waiter ever polls the database. On PostgreSQL the same change is also
-sent with ``pg_notify`` inside the transaction (delivered at commit), and a listener
-thread in every process wakes its own waiters: several API processes behind a load
-balancer all answer within moments.
+sent with ``pg_notify`` inside the transaction (delivered at commit; by
+:func:`announce_orders_changed`, in every process, servers and command-line tools alike),
+and a listener thread in every server process wakes its own waiters: several API processes
+behind a load balancer all answer within moments.
 
 An event is used once: waking a village pops its event and sets it, so the next
 waiter gets a fresh one. A waiter takes the event *before* reading the version, so
@@ -33,28 +35,29 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.db import on_commit, session_scope
-from app.events import subscribe
+from app.db import session_scope
 from app.metrics import REGISTRY
 from app.playout.models import VillageProgram
+from app.runtime.events import Handler, on_commit
+from app.runtime.services import PeriodicTask
 
 if TYPE_CHECKING:
     from app.playout.longpoll import TerminalRuntime
 
 __all__ = [
     "ProgramNotifier",
-    "wake_villages",
-    "start_program_notifier",
-    "stop_program_notifier",
+    "ProgramNotifications",
+    "announce_orders_changed",
+    "announce_token_changed",
     "CHANNEL",
     "TERMINALS_CHANNEL",
+    "WATCH_INTERVAL_S",
     "program_waiters",
 ]
 
@@ -111,6 +114,17 @@ class ProgramNotifier:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
             self.loop.call_soon_threadsafe(self._wake, codes)
 
+    def wake_after_commit(self, session: Session, village_codes: Iterable[str],
+                          **_: Any) -> None:
+        """Event handler (``orders.changed``): wake these villages' waiters after the commit."""
+        codes = frozenset(village_codes)
+        on_commit(session, lambda: self.wake(codes))
+
+    def forget_after_commit(self, session: Session, speaker_id: str, **_: Any) -> None:
+        """Event handler (``speaker.token_changed``): look the terminal up again after the
+        commit."""
+        on_commit(session, lambda: self.forget_terminals((speaker_id,)))
+
     def close(self) -> None:
         """The process is stopping: end every long-poll now (unchanged: 304) and refuse to
         wait from now on; safe from any thread and from a signal handler."""
@@ -148,36 +162,15 @@ class ProgramNotifier:
                 event.set()
 
 
-# Notifiers of the running apps (one per event loop): a registry filled at start-up.
-_NOTIFIERS: set[ProgramNotifier] = set()
-
-
-def wake_villages(village_codes: Iterable[str]) -> None:
-    """Wake every waiter of these villages in this process (any thread)."""
-    codes = frozenset(village_codes)
-    for notifier in list(_NOTIFIERS):
-        notifier.wake(codes)
-
-
-@subscribe("orders.changed")
-def _orders_changed(session: Session, village_codes: Iterable[str], **_: Any) -> None:
-    codes = frozenset(village_codes)
-    on_commit(session, lambda: wake_villages(codes))
+def announce_orders_changed(session: Session, village_codes: Iterable[str], **_: Any) -> None:
+    """Event handler (every process): on PostgreSQL, tell the other processes at commit."""
     if session.get_bind().dialect.name == "postgresql":
-        for payload in _payloads(sorted(codes)):
+        for payload in _payloads(sorted(frozenset(village_codes))):
             session.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
-def forget_terminals(speaker_ids: Iterable[str]) -> None:
-    """Make every app of this process look these terminals' tokens up again (any thread)."""
-    ids = frozenset(speaker_ids)
-    for notifier in list(_NOTIFIERS):
-        notifier.forget_terminals(ids)
-
-
-@subscribe("speaker.token_changed")
-def _token_changed(session: Session, speaker_id: str, **_: Any) -> None:
-    on_commit(session, lambda: forget_terminals((speaker_id,)))
+def announce_token_changed(session: Session, speaker_id: str, **_: Any) -> None:
+    """Event handler (every process): on PostgreSQL, tell the other processes at commit."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_notify(TERMINALS_CHANNEL, speaker_id)))
 
@@ -236,61 +229,85 @@ def _all_versions() -> dict[str, int]:
             select(VillageProgram.village_code, VillageProgram.version))}
 
 
-async def _watch_versions(notifier: ProgramNotifier, stop: asyncio.Event) -> None:
-    """Wake the villages whose version changed without this process being told.
+class _VersionWatch:
+    """Wakes the villages whose version changed without this process being told.
 
     Every version is compared (one small row per village): a transaction that committed
     long after it bumped a version (``apply`` writes a whole file in one) is seen too.
     """
-    known: dict[str, int] | None = None  # None: not read yet (nobody waits before that)
-    while not stop.is_set():
+
+    def __init__(self, notifier: ProgramNotifier) -> None:
+        self.notifier = notifier
+        self.known: dict[str, int] | None = None  # None: not read yet (nobody waits before)
+
+    def __call__(self) -> None:
         try:
-            versions = await asyncio.to_thread(_all_versions)
+            versions = _all_versions()
         except Exception as exc:  # the database may be briefly away: look again next time
             log.warning("program version watch failed (%s); retrying", exc)
-        else:
-            # A change this process made itself is woken again here, once: its waiters read
-            # the version, find it unchanged and wait on (cheaper than any bookkeeping).
-            changed = [code for code, version in versions.items()
-                       if known is not None and known.get(code) != version]
-            known = versions
-            if changed:
-                notifier.wake(changed)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
+            return
+        # A change this process made itself is woken again here, once: its waiters read
+        # the version, find it unchanged and wait on (cheaper than any bookkeeping).
+        changed = [code for code, version in versions.items()
+                   if self.known is not None and self.known.get(code) != version]
+        self.known = versions
+        if changed:
+            self.notifier.wake(changed)
 
 
-def start_program_notifier(app: FastAPI, *, watch: bool = True) -> None:
-    """Lifespan start: this loop's notifier, a LISTEN thread on PostgreSQL and the version
-    watch (``watch=False``: an app run without its lifespan, which could not stop it)."""
-    from app.playout.longpoll import terminal_runtime  # longpoll → service → program → here
+class ProgramNotifications:
+    """The service that wakes this app's long-polls: its event loop's :class:`ProgramNotifier`,
+    a LISTEN thread on PostgreSQL and the version watch.
 
-    notifier = ProgramNotifier(asyncio.get_running_loop(), terminal_runtime(app))
-    _NOTIFIERS.add(notifier)
-    app.state.program_notifier = notifier
-    app.state.program_listener = app.state.program_watch = None
-    url = get_settings().database_url
-    if url.startswith("postgresql"):
-        listener = _PostgresListener(url, notifier)
-        listener.thread.start()
-        app.state.program_listener = listener
-    if watch:
-        stop = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(_watch_versions(notifier, stop))
-        app.state.program_watch = (stop, task)
+    ``notifier`` exists once started (it belongs to the running event loop). While it runs
+    it must hear ``orders.changed`` and ``speaker.token_changed`` (:meth:`hears`).
+    ``watch=False``: no version watch (an app run without its lifespan, which could not stop
+    it).
+    """
 
+    def __init__(self, runtime: TerminalRuntime | None = None, *, watch: bool = True) -> None:
+        self.runtime = runtime
+        self.watch = watch
+        self.notifier: ProgramNotifier | None = None
+        self._listener: _PostgresListener | None = None
+        self._watch: PeriodicTask | None = None
 
-async def stop_program_notifier(app: FastAPI) -> None:
-    """Lifespan stop: forget the notifier, stop listening and watching."""
-    notifier = getattr(app.state, "program_notifier", None)
-    _NOTIFIERS.discard(notifier)  # type: ignore[arg-type]
-    listener = getattr(app.state, "program_listener", None)
-    if listener is not None:
-        listener.stop()
-    watch = getattr(app.state, "program_watch", None)
-    if watch is not None:
-        stop, task = watch
-        stop.set()
-        task.cancel()  # it may be waiting on a database that is away: do not wait with it
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def start(self) -> None:
+        """Make the loop's notifier, listen on PostgreSQL, start the version watch."""
+        notifier = self.notifier = ProgramNotifier(asyncio.get_running_loop(), self.runtime)
+        url = get_settings().database_url
+        if url.startswith("postgresql"):
+            self._listener = _PostgresListener(url, notifier)
+            self._listener.thread.start()
+        if not self.watch:
+            return
+        # cancel_on_stop: it may be waiting on a database that is away: do not wait with it
+        self._watch = PeriodicTask("program version watch", _VersionWatch(notifier),
+                                   every_s=WATCH_INTERVAL_S, first_after_s=0,
+                                   cancel_on_stop=True)
+        await self._watch.start()
+
+    async def stop(self) -> None:
+        """Stop listening and watching."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
+
+    def hears(self) -> list[tuple[str, Handler]]:
+        """The events this service must hear while it runs."""
+        return [("orders.changed", self.wake_after_commit),
+                ("speaker.token_changed", self.forget_after_commit)]
+
+    def wake_after_commit(self, session: Session, **data: Any) -> None:
+        """Event handler (``orders.changed``): see :meth:`ProgramNotifier.wake_after_commit`."""
+        if self.notifier is not None:
+            self.notifier.wake_after_commit(session, **data)
+
+    def forget_after_commit(self, session: Session, **data: Any) -> None:
+        """Event handler (``speaker.token_changed``): see
+        :meth:`ProgramNotifier.forget_after_commit`."""
+        if self.notifier is not None:
+            self.notifier.forget_after_commit(session, **data)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
+from app.auth.scope import within
 from app.csvout import csv_text
 from app.db import UTCDateTime
 from app.playout.models import PlayOrder

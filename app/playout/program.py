@@ -10,9 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.events import emit
 from app.playout.models import VillageProgram
 from app.rowsets import rowset
+from app.runtime.events import emit
 
 __all__ = ["bump_program_versions", "program_version"]
 
@@ -57,8 +57,3 @@ def program_version(session: Session, village_code: str) -> int:
         select(VillageProgram.version).where(VillageProgram.village_code == village_code)
     ) or 0
 
-
-# Whoever bumps versions (the API, the scheduler, the CLI) must also wake the terminals'
-# long-polls after the commit (and NOTIFY other processes on PostgreSQL): importing the
-# notifier here registers its ``orders.changed`` subscriber in every such process.
-from app.playout import notify as _notify  # noqa: E402, F401

@@ -28,10 +28,10 @@ from app.auth.permissions import Principal
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Forbidden, InvalidInput
-from app.events import emit
 from app.playout.models import PlayOrder, VillageProgram
 from app.playout.program import bump_program_versions, program_version
 from app.playout.receipts_models import PlayReceipt
+from app.runtime.events import emit
 
 __all__ = [
     "Program",
@@ -47,6 +47,7 @@ __all__ = [
     "record_receipts",
     "mark_missed_orders",
     "move_terminal_program",
+    "on_speaker_moved",
 ]
 
 # An order stays in the program until its not_after whatever the receipts say: a village
@@ -288,3 +289,8 @@ def move_terminal_program(*, session: Session, from_village: str, to_village: st
         table.update().where(table.c.village_code == to_village)
         .values(version=case((table.c.version < above, above), else_=table.c.version))
     )
+
+
+def on_speaker_moved(session: Session, from_village: str, to_village: str, **_: object) -> None:
+    """A speaker moved to another village: its terminal's program moves with it."""
+    move_terminal_program(session=session, from_village=from_village, to_village=to_village)

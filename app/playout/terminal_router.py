@@ -24,17 +24,16 @@ from app.auth.deps import BearerToken
 from app.auth.permissions import Principal
 from app.db import DbSession, utcnow
 from app.errors import Forbidden, Unauthorized
-from app.playout import jobs as _jobs  # noqa: F401  (registers the leader jobs)
 from app.playout import service
 from app.playout.deliveries import DeliveryLog
-from app.playout.longpoll import terminal_runtime
-from app.playout.notify import ProgramNotifier, start_program_notifier
+from app.playout.longpoll import TerminalRuntime
+from app.playout.notify import ProgramNotifications, ProgramNotifier
 from app.playout.terminal_schemas import MAX_RECEIPTS, ProgramRead, ReceiptCreate, ReceiptsAck
-from app.speakers import service as _speakers  # noqa: F401  (registers the cxt_ token kind)
+from app.runtime import events
 from app.speakers.heartbeats import Heartbeat, HeartbeatBuffer
 from app.speakers.schemas import HeartbeatAck, HeartbeatIn
 
-__all__ = ["router", "MAX_WAIT_S", "answer_program", "accept_heartbeat"]
+__all__ = ["router", "MAX_WAIT_S", "answer_program", "accept_heartbeat", "terminal_runtime"]
 
 MAX_WAIT_S = 60.0
 
@@ -55,11 +54,22 @@ async def _terminal(request: Request, token: BearerToken) -> Principal:
 Terminal = Annotated[Principal, Depends(_terminal)]
 
 
-def _notifier(app: FastAPI) -> ProgramNotifier:
-    notifier = getattr(app.state, "program_notifier", None)
-    if notifier is None:  # an app run without its lifespan (scripts): start one now
-        start_program_notifier(app, watch=False)
-        notifier = app.state.program_notifier
+def terminal_runtime(app: FastAPI) -> TerminalRuntime:
+    """The app's terminal runtime (made on first use, inside its event loop)."""
+    runtime = getattr(app.state, "terminal_runtime", None)
+    if runtime is None:
+        runtime = app.state.terminal_runtime = TerminalRuntime()
+    return runtime
+
+
+async def _start_notifier(app: FastAPI) -> ProgramNotifier:
+    """An app run without its lifespan (scripts): a notifier for good, unwatched."""
+    notifications = ProgramNotifications(terminal_runtime(app), watch=False)
+    await notifications.start()
+    for name, handler in notifications.hears():
+        events.subscribe(name, handler)
+    notifier = app.state.program_notifier = notifications.notifier
+    assert notifier is not None
     return notifier
 
 
@@ -81,7 +91,9 @@ async def answer_program(app: FastAPI, token: str, version: int | None, wait: fl
     the village's event without touching the database; a wake-up re-checks the token
     (rotated or retired meanwhile: 401) and the village (moved: listen there).
     """
-    notifier, loop = _notifier(app), asyncio.get_running_loop()
+    # Published by the app's lifespan (app.main) with the running services.
+    notifier = getattr(app.state, "program_notifier", None) or await _start_notifier(app)
+    loop = asyncio.get_running_loop()
     runtime = terminal_runtime(app)
     deadline = loop.time() + min(wait, MAX_WAIT_S)
     while True:

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.announcements.recordings import as_app_error
-from app.announcements.render_task import engine_options
 from app.config import get_settings
-from app.media.storage import MediaStore
+from app.errors import AppError
 from app.rendering.cache import RenderCache
-from app.rendering.engines import make_engine
+from app.rendering.engines import engine_options, make_engine
 from app.rendering.errors import RenderingError
 from app.rendering.lexicon import Lexicon, apply_pronunciations
 from app.rendering.pinyin import to_pinyin_lines
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING, default_cache_dir, master_script
+from app.storage.store import MediaStore
 
 __all__ = ["Preview", "make_preview", "preview_path", "PREVIEW_TTL", "PREVIEW_DIR_NAME"]
 
@@ -102,7 +101,9 @@ def make_preview(text: str, lexicon: Lexicon = (), *, drill: bool = False) -> Pr
     try:
         mastered = master_script(applied.text, engine=engine, cache=cache, drill=drill)
     except RenderingError as exc:  # e.g. 422 empty_script: only punctuation or control marks
-        raise as_app_error(exc) from None
+        # Its HTTP form, as app.announcements.recordings.as_app_error makes it (announcements
+        # stand above this part: they read its lexicons).
+        raise AppError(exc.message, code=exc.code, status=exc.status) from None
     directory = _directory()
     _prune(directory)
     preview_id = secrets.token_urlsafe(18)

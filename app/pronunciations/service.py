@@ -1,5 +1,9 @@
-"""Pronunciation rules: entries per area, scoped like announcements, audited, and the
-re-rendering of approved announcements that an entry's change affects."""
+"""Pronunciation rules: entries per area, scoped like announcements, audited.
+
+A change emits ``pronunciation.changed``: the announcements' part renders again the approved
+announcements of the area that say the word, and names them in the event's ``rerendering``
+list, which the answer shows.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.announcements.models import Announcement
-from app.announcements.queue import enqueue_render
-from app.announcements.service import last_approved_revision
 from app.areas.models import Area
-from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
+from app.auth.scope import within
 from app.errors import Conflict, Forbidden, NotFound
 from app.pronunciations.models import Pronunciation
 from app.pronunciations.schemas import PronunciationCreate, PronunciationRead, PronunciationUpdate
+from app.runtime.events import emit
 
 __all__ = [
     "create_pronunciation",
@@ -25,8 +27,8 @@ __all__ = [
     "delete_pronunciation",
     "get_pronunciation",
     "list_pronunciations",
-    "rerender_affected",
     "to_read",
+    "pronunciations_in_area",
 ]
 
 
@@ -61,25 +63,13 @@ def get_pronunciation(*, session: Session, principal: Principal, entry_id: str) 
     return entry
 
 
-def rerender_affected(session: Session, area: Area, words: set[str]) -> list[str]:
-    """Queue a render of every approved announcement in ``area`` (or below) saying a word.
-
-    The audio now playing stays until the new one is ready; then the schedules playing it
-    get the new audio (``announcement.audio_ready``), as after any render.
-    """
-    announcements = session.scalars(
-        select(Announcement).join(Area, Area.code == Announcement.area_code)
-        .where(within(Area.path, area.path)).order_by(Announcement.id)
-    )
-    queued = []
-    for announcement in announcements:
-        revision = last_approved_revision(session, announcement.id)
-        if revision is None or revision.recording_sha256 is not None:
-            continue
-        if any(word in revision.body for word in words):
-            enqueue_render(session, revision, keep_audio=True)
-            queued.append(announcement.id)
-    return queued
+def _rerender_affected(session: Session, area: Area, words: set[str]) -> list[str]:
+    """Announce that ``words`` read differently in ``area`` now; the ids of the announcements
+    queued to render again (``pronunciation.changed``)."""
+    rerendering: list[str] = []
+    emit(session, "pronunciation.changed", area_path=area.path, words=words,
+         rerendering=rerendering)
+    return rerendering
 
 
 def create_pronunciation(*, session: Session, principal: Principal,
@@ -100,7 +90,7 @@ def create_pronunciation(*, session: Session, principal: Principal,
                        code="duplicate_pronunciation") from None
     record(session=session, actor=principal.actor, action="create", entity="pronunciation",
            entity_id=entry.id, area_path=area.path, after=_snapshot(entry))
-    return to_read(entry, rerender_affected(session, area, {entry.word}))
+    return to_read(entry, _rerender_affected(session, area, {entry.word}))
 
 
 def update_pronunciation(*, session: Session, principal: Principal, entry_id: str,
@@ -119,7 +109,7 @@ def update_pronunciation(*, session: Session, principal: Principal, entry_id: st
     area = _area_of(session, entry)
     record(session=session, actor=principal.actor, action="update", entity="pronunciation",
            entity_id=entry.id, area_path=area.path, before=before, after=_snapshot(entry))
-    return to_read(entry, rerender_affected(session, area, {entry.word}) if reread else [])
+    return to_read(entry, _rerender_affected(session, area, {entry.word}) if reread else [])
 
 
 def delete_pronunciation(*, session: Session, principal: Principal, entry_id: str) -> list[str]:
@@ -131,7 +121,7 @@ def delete_pronunciation(*, session: Session, principal: Principal, entry_id: st
     session.flush()
     record(session=session, actor=principal.actor, action="delete", entity="pronunciation",
            entity_id=entry_id, area_path=area.path, before=before)
-    return rerender_affected(session, area, {before["word"]})  # type: ignore[arg-type]
+    return _rerender_affected(session, area, {before["word"]})  # type: ignore[arg-type]
 
 
 def list_pronunciations(*, session: Session, principal: Principal, area: str | None = None,
@@ -148,10 +138,9 @@ def list_pronunciations(*, session: Session, principal: Principal, area: str | N
     return stmt.order_by(Area.path, Pronunciation.word)
 
 
-def _pronunciations_in(session: Session, area: Area) -> str | None:
+def pronunciations_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by pronunciations (an area usage check), or None."""
     found = session.scalar(select(Pronunciation.id).where(Pronunciation.area_code == area.code)
                            .limit(1))
     return "pronunciations belong to it" if found else None
 
-
-AREA_USAGE_CHECKS.append(_pronunciations_in)

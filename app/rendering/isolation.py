@@ -27,8 +27,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from app.media.backend import MediaConfig, open_store
-from app.media.storage import MediaBackend, MediaStore
 from app.rendering.errors import (
     AudioTooLong,
     RecordingBusy,
@@ -39,6 +37,8 @@ from app.rendering.errors import (
 )
 from app.rendering.recordings import cached_recording, header_duration_ms, transcode_recording
 from app.rendering.render import RenderResult
+from app.storage.backend import MediaConfig, open_store
+from app.storage.store import MediaBackend, MediaStore
 
 __all__ = [
     "MEMORY_LIMIT_BYTES",

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.media.storage import MediaBackend
 from app.rendering.cache import RenderCache, cache_key
 from app.rendering.errors import AudioTooLong, UnreadableAudio, UnsupportedMedia
 from app.rendering.pcm import SAMPLE_RATE, duration_ms
@@ -27,6 +26,7 @@ from app.rendering.render import (
     store_mastered,
     with_chimes,
 )
+from app.storage.store import MediaBackend
 
 __all__ = [
     "AudioInfo",

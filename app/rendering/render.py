@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.media.storage import MediaBackend
 from app.rendering.cache import RenderCache, cache_key
 from app.rendering.chimes import load_chime
 from app.rendering.engines import Engine, engine_identity, make_engine
@@ -20,6 +19,7 @@ from app.rendering.normalize import NORMALIZER_VERSION, normalize_text, split_se
 from app.rendering.pcm import apply_gain, rms_dbfs, silence
 from app.rendering.pipeline import TARGET_LUFS, Mastered, master_to_mp3
 from app.rendering.speech import speak_segments
+from app.storage.store import MediaBackend
 
 __all__ = [
     "RenderResult",

@@ -1,8 +1,10 @@
 """Play orders from schedules: each occurrence issued once per village, re-issued on change.
 
-An order's identity is (schedule, village, start_at), under a unique constraint. Every insert
-here is ``INSERT … ON CONFLICT DO NOTHING`` on that identity (SQLite and PostgreSQL alike), so a
-restart, a re-run or a second process racing this one never duplicates an order.
+An order's identity is (schedule, village, start_at), under a unique constraint. This module
+decides which orders to issue, withdraw or refresh; playout writes them
+(:mod:`app.playout.orders`). Every insert is ``INSERT … ON CONFLICT DO NOTHING`` on that
+identity (SQLite and PostgreSQL alike), so a restart, a re-run or a second process racing this
+one never duplicates an order.
 
 Issuing one schedule starts by locking its row (a no-op UPDATE: a row lock on PostgreSQL, the
 write lock on SQLite), so two issuers of the same schedule take turns and the second sees what
@@ -20,7 +22,7 @@ locked in id order and program versions bumped last, so issuers never deadlock.
 Every function takes the caller's session and leaves committing to it; program versions of the
 villages whose orders changed are bumped in the same transaction.
 
-Big changes are cut into short transactions (:mod:`app.chunked`), so that no other write (an
+Big changes are cut into short transactions (:mod:`app.runtime.chunked`), so that no other write (an
 urgent broadcast) waits long behind them: a change affecting more than
 :data:`INLINE_VILLAGES` villages records a :class:`PendingReissue` in its own transaction and,
 once that commits, :func:`reissue_in_chunks` re-issues a chunk of villages per transaction
@@ -45,14 +47,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.chunked import Interrupted, Pacer
 from app.config import get_settings
-from app.db import on_commit, session_scope, utcnow
+from app.db import session_scope, utcnow
 from app.ids import new_id
 from app.metrics import orders_issued
 from app.playlists.service import PlayoutMedia, playout_media
 from app.playout.models import ROUTINE_PRIORITY, PlayOrder
+from app.playout.orders import insert_orders, set_orders
 from app.playout.program import bump_program_versions
+from app.runtime.chunked import Interrupted, Pacer
+from app.runtime.events import on_commit
 from app.schedules.calendar_days import schedule_calendar
 from app.schedules.models import PendingReissue, Schedule, ScheduleTarget
 from app.schedules.rules import Rule, occurrences
@@ -63,7 +67,6 @@ __all__ = [
     "horizon_end",
     "order_not_after",
     "rule_of",
-    "insert_orders",
     "reissue_schedule",
     "reissue_schedules",
     "top_up_schedule",
@@ -98,7 +101,6 @@ PASS_CHUNK = (200, 10, 5000)
 TOP_UP_CHUNK = (1000, 10, 20000)
 # A pending re-issue no pass has written for this long is resumed by the lease holder.
 _PASS_STALE = timedelta(seconds=15)
-_IDENTITY = ("schedule_id", "village_code", "start_at")
 
 Key = tuple[str, datetime]  # (village, start_at) within one schedule
 
@@ -211,27 +213,6 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
         yield values[start:start + size]
 
 
-def insert_orders(
-    session: Session, rows: Sequence[dict[str, Any]], identity: Iterable[str] = _IDENTITY
-) -> None:
-    """Insert order rows with ``ON CONFLICT DO NOTHING`` on their identity (one executemany).
-
-    ``identity`` names the unique constraint's columns: (schedule_id, village_code, start_at)
-    for routine orders, (broadcast_id, village_code) for urgent ones. Callers holding the
-    schedule's lock know which rows are new; the clause is what makes a duplicate impossible
-    whatever happens. (No RETURNING: on PostgreSQL it would turn the executemany into huge
-    multi-row statements that cost more to build than the insert itself.)
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(cast(Table, PlayOrder.__table__)).on_conflict_do_nothing(
-        index_elements=list(identity))
-    for chunk in _chunks(rows, 5000):
-        connection.execute(statement, list(chunk))
-
-
 def _existing_keys(session: Session, schedule_id: str, starts: Sequence[datetime],
                    villages: Sequence[str] | None = None) -> set[Key]:
     """(village, start) of the schedule's orders at these starts (in these villages, if
@@ -287,14 +268,6 @@ def _future_orders(session: Session, schedule_id: str, now: datetime,
     return found
 
 
-def _set_state(session: Session, ids: Sequence[str], values: dict[str, Any]) -> None:
-    for chunk in _chunks(ids):
-        session.execute(
-            update(PlayOrder).where(PlayOrder.id.in_(chunk)).values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def _finish(session: Session, report: IssueReport) -> IssueReport:
     """Bump the changed villages' program versions; count issued orders once committed."""
     if report.villages:
@@ -311,7 +284,7 @@ def _withdraw(session: Session, schedule_id: str, now: datetime) -> IssueReport:
             PlayOrder.schedule_id == schedule_id, PlayOrder.state == "issued",
             PlayOrder.start_at >= now)
     ))
-    _set_state(session, [r.id for r in rows], {"state": "withdrawn", "updated_at": now})
+    set_orders(session, [r.id for r in rows], {"state": "withdrawn", "updated_at": now})
     return IssueReport(withdrawn=len(rows), villages={r.village_code for r in rows})
 
 
@@ -436,7 +409,7 @@ def _covered(session: Session, target_codes: Sequence[str],
 
 def _withdraw_rows(session: Session, rows: Sequence[Any], now: datetime) -> IssueReport:
     issued = [r for r in rows if r.state == "issued"]
-    _set_state(session, [r.id for r in issued], {"state": "withdrawn", "updated_at": now})
+    set_orders(session, [r.id for r in issued], {"state": "withdrawn", "updated_at": now})
     return IssueReport(withdrawn=len(issued), villages={r.village_code for r in issued})
 
 
@@ -511,7 +484,7 @@ def reissue_in_chunks(schedule_id: str, token: str) -> IssueReport:
     """Bring a schedule's future orders in line with its change ``token``, a chunk of
     villages per transaction; stops early if a newer change supersedes it.
 
-    Raises :class:`app.chunked.Interrupted` between chunks when the process stops (the
+    Raises :class:`app.runtime.chunked.Interrupted` between chunks when the process stops (the
     pending record stays: the pass is resumed).
     """
     now = utcnow()
@@ -585,10 +558,10 @@ def _reconcile(session: Session, template: _Template, wanted: set[Key],
                 report.revived += 1
             else:
                 report.updated += 1
-    _set_state(session, withdraw, {"state": "withdrawn", "updated_at": now})
+    set_orders(session, withdraw, {"state": "withdrawn", "updated_at": now})
     report.withdrawn = len(withdraw)
     for start_at, ids in refresh.items():
-        _set_state(session, ids, {"state": "issued", "updated_at": now,
+        set_orders(session, ids, {"state": "issued", "updated_at": now,
                                   **template.fields(start_at)})
     new_rows = template.rows(sorted(wanted - known, key=lambda k: (k[1], k[0])), now)
     insert_orders(session, new_rows)

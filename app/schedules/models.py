@@ -1,4 +1,4 @@
-"""Schedules (a playlist's daily loop over some villages), their targets and the scheduler lease."""
+"""Schedules (a playlist's daily loop over some villages), their targets and pending re-issues."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base, JSONDoc, UTCDateTime, utcnow
 from app.ids import new_id
 
-__all__ = ["Schedule", "ScheduleTarget", "SchedulerLease", "PendingReissue"]
+__all__ = ["Schedule", "ScheduleTarget", "PendingReissue"]
 
 
 class Schedule(Base):
@@ -73,17 +73,6 @@ class ScheduleTarget(Base):
         ForeignKey("areas.code", ondelete="RESTRICT"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class SchedulerLease(Base):
-    """Which process runs the scheduler's jobs, until when (renewed every few seconds)."""
-
-    __tablename__ = "scheduler_lease"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(200))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PendingReissue(Base):

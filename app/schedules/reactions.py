@@ -1,8 +1,9 @@
-"""How schedules follow the rest of the service: new or moved villages, playlists, content.
+"""How schedules follow the rest of the service: new or moved villages, playlists, content,
+the village calendar.
 
-Each reaction runs inside the transaction of the change that caused it (see :mod:`app.events`),
-so the re-issued orders and the bumped program versions commit together with that change and
-terminals see it on their next long-poll answer.
+Each reaction runs inside the transaction of the change that caused it (:mod:`app.wiring` says
+which event calls which), so the re-issued orders and the bumped program versions commit
+together with that change and terminals see it on their next long-poll answer.
 """
 
 from __future__ import annotations
@@ -11,30 +12,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.events import subscribe
 from app.playlists.service import playlists_using_announcement
 from app.schedules.issuing import issue_village, issue_villages, reissue_schedules, village_codes
 from app.schedules.models import Schedule, ScheduleTarget
+from app.schedules.service import schedules_using_day_type
 
 __all__ = ["on_area_created", "on_areas_created", "on_area_moved", "on_playlist_changed",
-           "on_content_changed"]
+           "on_content_changed", "on_day_type_changed"]
 
 
-@subscribe("area.created")
 def on_area_created(session: Session, area: Area, **_: object) -> None:
     """A new village under a targeted town or district gets its orders at once."""
     if area.level == "village":
         issue_village(session, area)
 
 
-@subscribe("areas.created")
 def on_areas_created(session: Session, villages: list[tuple[str, str]], **_: object) -> None:
     """New villages (an import's chunk, as (code, path)) get their orders at once."""
     if villages:
         issue_villages(session, villages)
 
 
-@subscribe("area.moved")
 def on_area_moved(session: Session, area: Area, old_path: str, **_: object) -> None:
     """A village (or a town with its villages) moved: the schedules of the areas it left and
     of those it joined are re-issued — orders of the old town's schedules are withdrawn,
@@ -57,7 +55,6 @@ def _reissue(session: Session, schedule_ids: list[str]) -> None:
         reissue_schedules(session, schedule_ids)
 
 
-@subscribe("playlist.changed")
 def on_playlist_changed(session: Session, playlist_id: str, **_: object) -> None:
     """A playlist's items changed: the schedules playing it get the new media."""
     _reissue(session, list(session.scalars(
@@ -66,8 +63,6 @@ def on_playlist_changed(session: Session, playlist_id: str, **_: object) -> None
     )))
 
 
-@subscribe("announcement.approved")
-@subscribe("announcement.audio_ready")
 def on_content_changed(session: Session, announcement_id: str, **_: object) -> None:
     """An announcement's new revision is approved or its audio is ready: refresh the media."""
     playlists = playlists_using_announcement(session, announcement_id)
@@ -76,3 +71,8 @@ def on_content_changed(session: Session, announcement_id: str, **_: object) -> N
             select(Schedule.id).where(Schedule.playlist_id.in_(playlists),
                                       Schedule.enabled.is_(True)).order_by(Schedule.id)
         )))
+
+
+def on_day_type_changed(session: Session, day_type: str, **_: object) -> None:
+    """A day type's dates changed: the schedules following or skipping it are re-issued."""
+    _reissue(session, schedules_using_day_type(session, day_type))

@@ -15,17 +15,16 @@ from sqlalchemy import Select, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.service import AREA_USAGE_CHECKS, get_area_in_scope
+from app.areas.service import get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import Principal
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
 from app.pagination import matching
 from app.playlists.models import Playlist
-from app.playlists.service import PLAYLIST_USAGE_CHECKS, playout_media, unapproved_items
-from app.schedules import reactions  # noqa: F401  (subscribes to other parts' events)
+from app.playlists.service import playout_media, unapproved_items
+from app.runtime.events import emit
 from app.schedules.calendar_days import calendar_fields, split_times
 from app.schedules.issuing import reissue_schedule, rule_of, withdraw_future_orders
 from app.schedules.lunar import parse_lunar_days
@@ -55,6 +54,9 @@ __all__ = [
     "to_read",
     "ScheduleConflict",
     "MAX_CONFLICTS_LISTED",
+    "schedules_targeting_area",
+    "schedules_using_day_type",
+    "schedules_playing_playlist",
 ]
 
 MAX_CONFLICTS_LISTED = 100
@@ -536,7 +538,15 @@ def delete_schedule(*, session: Session, principal: Principal, schedule_id: str)
 # ---------------------------------------------------------------- usage guards
 
 
-def _area_targeted(session: Session, area: Area) -> str | None:
+def schedules_using_day_type(session: Session, name: str) -> list[str]:
+    """Ids of the schedules that follow or skip the day type (JSON lists, read in Python)."""
+    rows = session.execute(select(Schedule.id, Schedule.day_types, Schedule.skip_day_types)
+                           .order_by(Schedule.id))
+    return [sid for sid, follow, skip in rows if name in (follow or ()) or name in (skip or ())]
+
+
+def schedules_targeting_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by schedules (an area usage check), or None."""
     names = list(session.scalars(
         select(Schedule.name).join(ScheduleTarget)
         .where(ScheduleTarget.area_code == area.code).order_by(Schedule.name).limit(3)
@@ -544,7 +554,8 @@ def _area_targeted(session: Session, area: Area) -> str | None:
     return f"targeted by schedule(s) {', '.join(map(repr, names))}" if names else None
 
 
-def _playlist_scheduled(session: Session, playlist: Any) -> str | None:
+def schedules_playing_playlist(session: Session, playlist: Any) -> str | None:
+    """Why ``playlist`` is still in use by schedules (a playlist usage check), or None."""
     playlist_id = playlist if isinstance(playlist, str) else playlist.id
     names = list(session.scalars(
         select(Schedule.name).where(Schedule.playlist_id == playlist_id)
@@ -552,8 +563,3 @@ def _playlist_scheduled(session: Session, playlist: Any) -> str | None:
     ))
     return f"used by schedule(s) {', '.join(map(repr, names))}" if names else None
 
-
-if _area_targeted not in AREA_USAGE_CHECKS:
-    AREA_USAGE_CHECKS.append(_area_targeted)
-if _playlist_scheduled not in PLAYLIST_USAGE_CHECKS:
-    PLAYLIST_USAGE_CHECKS.append(_playlist_scheduled)

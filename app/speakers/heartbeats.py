@@ -1,7 +1,7 @@
 """Heartbeats land in memory and reach the database in batches (a heartbeat is not a transaction).
 
-A terminal's heartbeat is added to a :class:`HeartbeatBuffer` on the event loop; a
-background task flushes the buffer at least every second: it keeps each speaker's
+A terminal's heartbeat is added to a :class:`HeartbeatBuffer` on the event loop; the
+:class:`HeartbeatService` flushes the buffer at least every second: it keeps each speaker's
 latest heartbeat on its row, appends sampled history rows in one insert, and then
 announces health transitions (``speaker.health`` events, one savepoint each) — also
 for terminals that fell silent past ``CUNXIANG_HEARTBEAT_TIMEOUT``. Reads in the same
@@ -10,25 +10,30 @@ process flush first, so a heartbeat is visible to the next request.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fastapi import Depends, FastAPI, Request
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import DATABASE_UNAVAILABLE
-from app.events import emit
 from app.metrics import heartbeats_dropped, terminals_online
-from app.speakers.health import FAULT, OFFLINE, ONLINE, derive_status
+from app.runtime.events import emit
+from app.runtime.services import PeriodicTask
+from app.speakers.health import (
+    FAULT,
+    OFFLINE,
+    ONLINE,
+    derive_status,
+    heartbeat_timeout,
+    silent_clause,
+    status_clause,
+)
 from app.speakers.models import Speaker, SpeakerHeartbeat
 
 __all__ = [
@@ -37,10 +42,8 @@ __all__ = [
     "flush_heartbeats",
     "announce_health",
     "count_online",
-    "start_heartbeat_service",
-    "stop_heartbeat_service",
+    "HeartbeatService",
     "FLUSH_INTERVAL_S",
-    "FreshHeartbeats",
     "HISTORY_SAMPLE_S",
 ]
 
@@ -231,11 +234,8 @@ def announce_health(
     Each transition is a guarded update in its own savepoint, so a failing subscriber
     (or another process announcing the same change) costs only that one.
     """
-    now = now or utcnow()
-    timeout = get_settings().heartbeat_timeout
-    cutoff = now - timedelta(seconds=timeout)
-    silent = and_(Speaker.health.in_((ONLINE, FAULT)),
-                  or_(Speaker.last_heard_at.is_(None), Speaker.last_heard_at < cutoff))
+    now, timeout = now or utcnow(), heartbeat_timeout()
+    silent = and_(Speaker.health.in_((ONLINE, FAULT)), silent_clause(now, timeout))
     candidates = or_(Speaker.id.in_(list(speaker_ids)), silent) if speaker_ids else silent
     found = session.execute(
         select(Speaker.id, Speaker.health, Speaker.maintenance, Speaker.last_heard_at,
@@ -295,13 +295,11 @@ def _announce(session: Session, speaker_id: str, old: str, new: str) -> bool:
 
 
 def count_online(*, session: Session, now: datetime | None = None) -> int:
-    """Speakers heard within the timeout, healthy and not in maintenance."""
-    cutoff = (now or utcnow()) - timedelta(seconds=get_settings().heartbeat_timeout)
+    """Speakers online: heard within the timeout, healthy and not in maintenance."""
     return session.scalar(
         select(func.count()).select_from(Speaker).where(
-            Speaker.retired_at.is_(None), Speaker.maintenance.is_(False),
-            Speaker.last_heard_at >= cutoff,
-            or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
+            Speaker.retired_at.is_(None),
+            status_clause(ONLINE, now or utcnow(), heartbeat_timeout()))
     ) or 0
 
 
@@ -311,47 +309,18 @@ def _sweep() -> None:
         terminals_online.set(count_online(session=session))
 
 
-async def _run(buffer: HeartbeatBuffer, stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    next_sweep = loop.time()
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL_S)
-        try:
-            await asyncio.to_thread(buffer.flush)
-            if loop.time() >= next_sweep:
-                next_sweep = loop.time() + SWEEP_INTERVAL_S
-                await asyncio.to_thread(_sweep)
-        except Exception:  # the database may be briefly unavailable; keep beating
-            log.exception("heartbeat flush failed; will retry")
+class HeartbeatService(PeriodicTask):
+    """The service writing a :class:`HeartbeatBuffer` every ``FLUSH_INTERVAL_S`` (and what is
+    left when it stops), announcing health transitions every ``SWEEP_INTERVAL_S``."""
 
+    def __init__(self) -> None:
+        self.buffer = HeartbeatBuffer()
+        self._next_sweep = 0.0
+        super().__init__("heartbeat flush", self._tick, every_s=FLUSH_INTERVAL_S,
+                         final=self.buffer.flush)
 
-def start_heartbeat_service(app: FastAPI) -> None:
-    """Lifespan start: the app's buffer and its flushing task."""
-    buffer = HeartbeatBuffer()
-    stop = asyncio.Event()
-    app.state.heartbeats = buffer
-    app.state.heartbeat_stop = stop
-    app.state.heartbeat_task = asyncio.get_running_loop().create_task(_run(buffer, stop))
-
-
-async def stop_heartbeat_service(app: FastAPI) -> None:
-    """Lifespan stop: end the task and write what is still pending."""
-    stop: asyncio.Event | None = getattr(app.state, "heartbeat_stop", None)
-    if stop is None:
-        return
-    stop.set()
-    await app.state.heartbeat_task
-    await asyncio.to_thread(app.state.heartbeats.flush)
-
-
-async def _fresh_heartbeats(request: Request) -> None:
-    """Write this process's pending heartbeats first: a read sees every heartbeat answered
-    (and the health transitions they cause: outages closing, villages reachable again)."""
-    buffer: HeartbeatBuffer | None = getattr(request.app.state, "heartbeats", None)
-    if buffer is not None and len(buffer):
-        await run_in_threadpool(buffer.flush)
-
-
-# ``dependencies=[FreshHeartbeats]`` on a route that reads speakers' health.
-FreshHeartbeats = Depends(_fresh_heartbeats)
+    def _tick(self) -> None:
+        self.buffer.flush()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+            _sweep()

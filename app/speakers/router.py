@@ -11,7 +11,7 @@ from app.auth.permissions import Principal
 from app.db import DbSession
 from app.pagination import Page, Paging, Search, fetch_page
 from app.speakers import service
-from app.speakers.heartbeats import FreshHeartbeats
+from app.speakers.deps import FreshHeartbeats
 from app.speakers.schemas import (
     SpeakerCreate,
     SpeakerCreated,

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.areas.models import Area
-from app.areas.paths import within
-from app.areas.service import AREA_USAGE_CHECKS, get_area, get_area_in_scope
+from app.areas.service import get_area, get_area_in_scope
 from app.audit.service import record
 from app.auth.permissions import TERMINAL, Principal
+from app.auth.scope import within
 from app.auth.security import TERMINAL_TOKEN_PREFIX, new_token, token_digest
-from app.auth.service import register_token_kind
-from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.events import emit
 from app.pagination import matching
-from app.playout.service import move_terminal_program
-from app.speakers.health import FAULT, MAINTENANCE, OFFLINE, derive_status
+from app.runtime.events import emit
+from app.speakers.health import OFFLINE, derive_status, heartbeat_timeout, status_clause
 from app.speakers.models import Speaker
 from app.speakers.schemas import SpeakerCreate, SpeakerRead, SpeakerUpdate
 
@@ -39,21 +36,18 @@ __all__ = [
     "retire_speaker",
     "rotate_token",
     "resolve_terminal_token",
-    "status_clause",
     "health_by_village",
     "VillageHealth",
+    "speakers_in_area",
+    "expect_silence",
 ]
-
-
-def _timeout() -> float:
-    return float(get_settings().heartbeat_timeout)
 
 
 def speaker_status(speaker: Speaker, now: datetime | None = None) -> str:
     """``online``, ``offline``, ``fault`` or ``maintenance``, derived at this instant."""
     return derive_status(maintenance=speaker.maintenance, last_heard_at=speaker.last_heard_at,
                          last_status=speaker.last_status, now=now or utcnow(),
-                         timeout_s=_timeout())
+                         timeout_s=heartbeat_timeout())
 
 
 def speaker_read(speaker: Speaker, town: str | None, now: datetime | None = None) -> SpeakerRead:
@@ -156,20 +150,6 @@ def _reset(speaker: Speaker, data: SpeakerCreate) -> None:
     speaker.operating_hours, speaker.silence_expected_until = data.operating_hours, None
 
 
-def status_clause(status: str, now: datetime | None = None) -> ColumnElement[bool]:
-    """SQL for "derived status is ``status``" (the same rule as :func:`speaker_status`)."""
-    cutoff = (now or utcnow()) - timedelta(seconds=_timeout())
-    if status == MAINTENANCE:
-        return Speaker.maintenance.is_(True)
-    working = Speaker.maintenance.is_(False)
-    if status == OFFLINE:
-        return and_(working, or_(Speaker.last_heard_at.is_(None), Speaker.last_heard_at < cutoff))
-    heard = and_(working, Speaker.last_heard_at >= cutoff)
-    if status == FAULT:
-        return and_(heard, Speaker.last_status == "fault")
-    return and_(heard, or_(Speaker.last_status.is_(None), Speaker.last_status != "fault"))
-
-
 def list_speakers(
     *, session: Session, principal: Principal, village: str | None = None,
     town: str | None = None, area: str | None = None, status: str | None = None,
@@ -186,7 +166,7 @@ def list_speakers(
             found = get_area_in_scope(session=session, principal=principal, code=code)
             stmt = stmt.where(within(Area.path, found.path))
     if status:
-        stmt = stmt.where(status_clause(status))
+        stmt = stmt.where(status_clause(status, utcnow(), heartbeat_timeout()))
     if (words := matching(q, Speaker.serial, Speaker.name, Speaker.location,
                           Area.name)) is not None:
         stmt = stmt.where(words)
@@ -221,8 +201,9 @@ def _move(session: Session, principal: Principal, speaker: Speaker, code: str) -
     target = _village_in_scope(session, principal, code)
     previous, speaker.village_code = speaker.village_code, target.code
     emit(session, "speaker.token_changed", speaker_id=speaker.id)  # its terminal's village
-    # Wakes the terminal's long-poll (it waits on its old village) with the new program.
-    move_terminal_program(session=session, from_village=previous, to_village=target.code)
+    # Its terminal's long-poll (waiting on the old village) wakes with the new program.
+    emit(session, "speaker.moved", speaker_id=speaker.id, from_village=previous,
+         to_village=target.code)
     return target
 
 
@@ -272,8 +253,6 @@ def resolve_terminal_token(session: Session, token: str) -> Principal | None:
                      area_path=path, permissions=frozenset({TERMINAL}), village_code=village)
 
 
-register_token_kind(TERMINAL_TOKEN_PREFIX, resolve_terminal_token)
-
 
 @dataclass(frozen=True, slots=True)
 class VillageHealth:
@@ -303,7 +282,8 @@ def health_by_village(
     return {code: VillageHealth(**tally) for code, tally in counts.items()}
 
 
-def _speakers_in_area(session: Session, area: Area) -> str | None:
+def speakers_in_area(session: Session, area: Area) -> str | None:
+    """Why ``area`` is still in use by speakers (an area usage check), or None."""
     found = session.scalar(
         select(func.count()).select_from(Speaker).join(Area, Area.code == Speaker.village_code)
         .where(Speaker.retired_at.is_(None), within(Area.path, area.path))
@@ -311,4 +291,9 @@ def _speakers_in_area(session: Session, area: Area) -> str | None:
     return f"{found} speaker(s) are registered there" if found else None
 
 
-AREA_USAGE_CHECKS.append(_speakers_in_area)
+def expect_silence(session: Session, *, speaker_id: str, until: datetime) -> None:
+    """The maintenance sweep need not look at this speaker's silence again before ``until``
+    (it is outside its operating hours)."""
+    session.execute(update(Speaker).where(Speaker.id == speaker_id)
+                    .values(silence_expected_until=until)
+                    .execution_options(synchronize_session=False))

@@ -156,14 +156,15 @@ EVENT_NAMES = ("announcement.approved", "announcement.audio_ready", "playlist.ch
 
 def record_events() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Subscribe to the content events for the duration of a test; yields what was emitted."""
-    from app.events import _subscribers, subscribe
+    from app.runtime import events
 
     seen: list[tuple[str, dict[str, Any]]] = []
     handlers = {}
     for name in EVENT_NAMES:
         def handler(session: Any, _name: str = name, **data: Any) -> None:
             seen.append((_name, data))
-        handlers[name] = subscribe(name)(handler)
+        handlers[name] = handler
+        events.subscribe(name, handler)
     yield seen
-    for name, handler in handlers.items():  # the registry has no unsubscribe: tidy up by hand
-        _subscribers[name].remove(handler)
+    for name, handler in handlers.items():
+        events.unsubscribe(name, handler)

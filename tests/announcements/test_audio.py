@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -28,11 +30,15 @@ from tests.announcements.helpers import (
 LONGER_TEXT = SHORT_TEXT + "请各位村民带好身份证，按时参加，不要迟到。会议结束后发放防汛物资。"
 
 
-def _start_worker(client: TestClient) -> RenderWorker:
+@contextmanager
+def _worker(client: TestClient) -> Iterator[RenderWorker]:
+    """Another render worker in the app's event loop, while the block runs."""
     worker = RenderWorker(concurrency=1)
     client.portal.call(worker.start)  # type: ignore[union-attr,call-arg]
-    client.app.state.render_worker = worker  # type: ignore[attr-defined]  # the lifespan stops it
-    return worker
+    try:
+        yield worker
+    finally:
+        client.portal.call(worker.stop)  # type: ignore[union-attr,call-arg]
 
 
 def test_approval_renders_audio_at_minus_16_lufs_without_clipping(
@@ -111,13 +117,13 @@ def test_a_job_held_by_a_dead_process_is_taken_again_after_its_lease(
     with session_scope() as session:  # a process claims the job, then dies
         claimed = queue.claim_next_job(session, worker_id="dead-host:1:x")
     assert claimed is not None
-    _start_worker(client)
-    with pytest.raises(AssertionError):  # the lease still runs: nobody else takes it
-        wait_for_audio(client, people["staff"], ann["id"], timeout=2.5)
-    with session_scope() as session:  # … until it runs out
-        session.execute(update(RenderJob).where(RenderJob.id == claimed.job_id)
-                        .values(lease_until=utcnow() - timedelta(seconds=1)))
-    audio = wait_for_audio(client, people["staff"], ann["id"])
+    with _worker(client):
+        with pytest.raises(AssertionError):  # the lease still runs: nobody else takes it
+            wait_for_audio(client, people["staff"], ann["id"], timeout=2.5)
+        with session_scope() as session:  # … until it runs out
+            session.execute(update(RenderJob).where(RenderJob.id == claimed.job_id)
+                            .values(lease_until=utcnow() - timedelta(seconds=1)))
+        audio = wait_for_audio(client, people["staff"], ann["id"])
     assert audio["status"] == "ready"
     with session_scope() as session:
         job = session.get(RenderJob, claimed.job_id)

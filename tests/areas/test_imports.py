@@ -43,7 +43,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def stop_flag() -> Iterator[Any]:
     """The process-wide stop request of long writes, cleared afterwards."""
-    from app import chunked
+    from app.runtime import chunked
 
     yield chunked
     chunked.reset_stop()
@@ -118,7 +118,7 @@ def test_an_import_stopped_between_chunks_is_resumed_exactly(
     from app.areas.imports import accept_import, resume_imports, run_import
     from app.areas.models import Area, AreaImport
     from app.auth.permissions import SYSTEM
-    from app.chunked import Interrupted
+    from app.runtime.chunked import Interrupted
 
     with session_scope() as session:
         job = accept_import(session=session, principal=SYSTEM, text=HEADER + _villages(23))

@@ -8,9 +8,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import User
-from app.auth.service import ensure_admin
 from app.db import get_sessionmaker, session_scope
+from app.users.models import User
+from app.users.service import ensure_admin
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.skipif(

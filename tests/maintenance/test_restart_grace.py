@@ -14,8 +14,8 @@ DOWN = 900  # the server was away for 15 minutes: every last heartbeat is older 
 
 def _become_leader(seconds: float) -> None:
     from app.db import session_scope
-    from app.schedules.jobs.lease import acquire_lease
-    from app.schedules.jobs.scheduler import LEASE_NAME, LEASE_TTL
+    from app.runtime.lease import acquire_lease
+    from app.runtime.scheduler import LEASE_NAME, LEASE_TTL
 
     with session_scope() as session:
         assert acquire_lease(session=session, name=LEASE_NAME, holder="restarted:1",

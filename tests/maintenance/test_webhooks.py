@@ -162,7 +162,7 @@ def test_every_event_kind_is_queued_in_the_transaction_that_caused_it(
     receiver: Receiver,
 ) -> None:
     from app.db import session_scope
-    from app.events import emit
+    from app.runtime.events import emit
 
     hook = _subscribe(client, admin, receiver.url,
                       ["ticket.opened", "ticket.overdue", "ticket.closed", "broadcast.finished"])

@@ -17,10 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import SettingsError, get_settings, reset_settings
-from app.media.backend import MediaConfig, open_store
-from app.media.location import S3Location, parse_media_url
-from app.media.s3 import S3MediaStore, make_s3_client
-from app.media.storage import MediaStoreUnavailable
+from app.storage.backend import MediaConfig, open_store
+from app.storage.location import S3Location, parse_media_url
+from app.storage.s3 import S3MediaStore, make_s3_client
+from app.storage.store import MediaStoreUnavailable
 from tests.announcements.helpers import approved, files_under, wait_for_audio
 from tests.conftest import District
 from tests.servers import S3Server, free_port

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore, is_sha256
+from app.storage.store import MediaStore, is_sha256
 
 DATA = b"ID3\x03\x00fake mp3 bytes for the store" * 100
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore
 from app.rendering.chimes import ensure_chimes
+from app.storage.store import MediaStore
 from tests.rendering.audio_samples import espeak_wav
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore
 from app.rendering import isolation
 from app.rendering.errors import AudioTooLong, RecordingBusy, RecordingTimeout, UnreadableAudio
 from app.rendering.isolation import check_length, transcode_isolated
+from app.storage.store import MediaStore
 from tests.rendering.audio_samples import probe, silence_flac, without_length
 
 MINUTE_MS = 60_000

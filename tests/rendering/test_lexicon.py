@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore
 from app.rendering import render_script
 from app.rendering.lexicon import apply_pronunciations, parse_pinyin, strip_hints
 from app.rendering.pinyin import to_pinyin
+from app.storage.store import MediaStore
 
 
 @pytest.mark.parametrize(

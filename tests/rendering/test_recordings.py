@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore
 from app.rendering.errors import AudioTooLong, UnreadableAudio, UnsupportedMedia
 from app.rendering.recordings import probe_audio, transcode_recording
+from app.storage.store import MediaStore
 from tests.rendering.audio_samples import amr_from_wav, ffmpeg, loudness_and_peak, probe
 
 # (file name, ffmpeg output options, codec probe_audio should name)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from app.media.storage import MediaStore
 from app.rendering import render_script
 from app.rendering.engines.command import CommandEngine
 from app.rendering.errors import EmptyScript, SynthesisFailed, UnknownEngine
 from app.rendering.normalize import split_segments
 from app.rendering.render import DRILL_CLOSING, DRILL_OPENING
+from app.storage.store import MediaStore
 from tests.rendering.audio_samples import loudness_and_peak, probe
 from tests.rendering.conftest import spoken_texts
 

@@ -30,7 +30,7 @@ VILLAGES = ("v11", "v12", "v21")
 def chunked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Every change beyond one village goes in chunks of one village; the stop flag is
     cleared afterwards."""
-    from app import chunked as chunked_module
+    from app.runtime import chunked as chunked_module
     from app.schedules import issuing
 
     monkeypatch.setattr(issuing, "INLINE_VILLAGES", 1)
@@ -43,21 +43,21 @@ def chunked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 @contextmanager
 def stop_after(chunks: int) -> Iterator[None]:
     """SIGTERM's effect once ``chunks`` chunks have changed orders (each bumps versions)."""
-    from app.chunked import request_stop
-    from app.events import _subscribers, subscribe
+    from app.runtime import events
+    from app.runtime.chunked import request_stop
 
     seen = [0]
 
-    @subscribe("orders.changed")
     def count(session: Any, **_: Any) -> None:
         seen[0] += 1
         if seen[0] == chunks:
             request_stop()
 
+    events.subscribe("orders.changed", count)
     try:
         yield
     finally:
-        _subscribers["orders.changed"].remove(count)
+        events.unsubscribe("orders.changed", count)
 
 
 def _pending() -> int:
@@ -150,7 +150,7 @@ def test_deleting_a_schedule_over_many_villages_withdraws_all_its_future_orders(
 def test_a_top_up_in_chunks_issues_each_order_once_even_when_stopped_half_way(
     client: TestClient, admin: dict[str, str], content: Content, chunked: Any,
 ) -> None:
-    from app.chunked import Interrupted
+    from app.runtime.chunked import Interrupted
     from app.schedules.issuing import top_up_all
     from app.schedules.models import Schedule
 

@@ -69,7 +69,7 @@ def _build_schedule() -> tuple[str, list[str]]:
 
 
 def _lease_holder_pid() -> int | None:
-    from app.schedules.jobs.lease import lease_state
+    from app.runtime.lease import lease_state
 
     with session_scope() as session:
         state = lease_state(session=session, name="scheduler")
@@ -168,23 +168,23 @@ def test_a_killed_leader_is_replaced_within_ten_seconds_and_no_order_is_lost_or_
 def test_a_holder_that_cannot_renew_stops_its_long_work_before_the_lease_expires(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.chunked import Pacer
-    from app.schedules.jobs import scheduler as runtime_module
-    from app.schedules.jobs.lease import lease_state
-    from app.schedules.jobs.scheduler import SchedulerRuntime
-    from app.schedules.scheduler import LEADER_JOBS, leader_job
+    from app.runtime import scheduler as runtime_module
+    from app.runtime.chunked import Pacer
+    from app.runtime.jobs import LeaderJob
+    from app.runtime.lease import lease_state
+    from app.runtime.scheduler import SchedulerRuntime
 
     chunks: list[datetime] = []
     finished: list[str] = []
 
-    @leader_job("test.long_work", seconds=3600)
     def long_work() -> None:
         for _ in Pacer(pause_s=0.01).chunks(list(range(100_000))):
             chunks.append(utcnow())
             time.sleep(0.05)
         finished.append("all")
 
-    runtime = SchedulerRuntime(holder="slow", renew_every=timedelta(seconds=0.5),
+    runtime = SchedulerRuntime(jobs=[LeaderJob("test.long_work", long_work, seconds=3600)],
+                               holder="slow", renew_every=timedelta(seconds=0.5),
                                ttl=timedelta(seconds=3))
     database_back = threading.Event()
     try:
@@ -209,7 +209,6 @@ def test_a_holder_that_cannot_renew_stops_its_long_work_before_the_lease_expires
     finally:
         database_back.set()
         runtime.stop()
-        LEADER_JOBS.pop("test.long_work", None)
 
 
 def test_lease_timings_are_configurable_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,11 @@ from sqlalchemy import delete
 from app.config import reset_settings
 from app.db import session_scope
 from app.playout.models import PlayOrder
-from app.schedules.jobs.lease import acquire_lease, lease_state, release_lease
-from app.schedules.jobs.scheduler import SchedulerRuntime, run_time_of_day
-from app.schedules.scheduler import LEADER_JOBS, leader_job
+from app.runtime.jobs import LeaderJob
+from app.runtime.lease import acquire_lease, lease_state, release_lease
+from app.runtime.scheduler import SchedulerRuntime
+from app.schedules.jobs import run_time_of_day
+from app.wiring import LEADER_JOBS
 from tests.schedules.conftest import Content, local, orders
 
 T0 = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
@@ -71,16 +73,9 @@ def test_processes_racing_for_the_lease_never_both_hold_it(env: dict[str, str]) 
 
 
 @pytest.fixture
-def counted_job() -> Iterator[list[float]]:
-    """A leader job that records when it runs (removed from the registry afterwards)."""
-    runs: list[float] = []
-
-    @leader_job("test.counted", seconds=0.2)
-    def counted() -> None:
-        runs.append(time.monotonic())
-
-    yield runs
-    LEADER_JOBS.pop("test.counted", None)
+def counted_job() -> list[float]:
+    """When the test's own leader job ran."""
+    return []
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
@@ -96,9 +91,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
 def test_only_the_lease_holder_runs_leader_jobs_and_another_takes_over(
     env: dict[str, str], counted_job: list[float],
 ) -> None:
+    jobs = [*LEADER_JOBS, LeaderJob("test.counted", lambda: counted_job.append(time.monotonic()),
+                                    seconds=0.2)]
     fast = {"renew_every": timedelta(seconds=0.2), "ttl": timedelta(seconds=6)}
-    first, second = SchedulerRuntime(holder="first", **fast), SchedulerRuntime(holder="second",
-                                                                              **fast)
+    first = SchedulerRuntime(jobs=jobs, holder="first", **fast)  # type: ignore[arg-type]
+    second = SchedulerRuntime(jobs=jobs, holder="second", **fast)  # type: ignore[arg-type]
     first.start()
     try:
         wait_for(lambda: first.is_leader and "leader:test.counted" in first.job_ids())

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app import events
+from app.runtime import events
 from tests.playout.orders import heartbeat, register
 
 
@@ -22,9 +22,9 @@ def health_events() -> Iterator[list[tuple[str, str]]]:
     def recorder(session: Any, speaker_id: str, status: str, **_: Any) -> None:
         seen.append((speaker_id, status))
 
-    events.subscribe("speaker.health")(recorder)
+    events.subscribe("speaker.health", recorder)
     yield seen
-    events._subscribers["speaker.health"].remove(recorder)
+    events.unsubscribe("speaker.health", recorder)
 
 
 def _history(speaker_id: str) -> list[tuple[str, str, str | None]]:

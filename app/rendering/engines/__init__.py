@@ -1,14 +1,13 @@
 """Text-to-speech engines behind one interface, and the registry that names them.
 
 An engine turns normalised Chinese text into WAV audio. A new engine is one file in this
-package that defines a class and calls ``register_engine("name", TheClass)``:
-``make_engine("name")`` imports ``app.rendering.engines.name`` on first use.
+package that defines a class, named in :data:`BUILT_IN` (imported on first use by
+``make_engine("name")``); ``register_engine`` adds one at start-up (tests, a site's own).
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +21,7 @@ __all__ = [
     "make_engine",
     "engine_names",
     "engine_identity",
+    "engine_options",
 ]
 
 
@@ -57,8 +57,13 @@ class PassageEngine(Engine, Protocol):
         ...
 
 
+# The engines of this package: module and class, imported when first asked for.
+BUILT_IN: dict[str, tuple[str, str]] = {
+    "espeak": (f"{__name__}.espeak", "EspeakEngine"),
+    "command": (f"{__name__}.command", "CommandEngine"),
+}
+# Engines added with register_engine.
 _FACTORIES: dict[str, Callable[..., Engine]] = {}
-_ENGINE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def register_engine(name: str, factory: Callable[..., Engine]) -> None:
@@ -68,26 +73,33 @@ def register_engine(name: str, factory: Callable[..., Engine]) -> None:
 
 def make_engine(name: str, **options: Any) -> Engine:
     """Build the engine registered under ``name`` (``espeak``, ``command``, …)."""
-    if name not in _FACTORIES and _ENGINE_NAME.fullmatch(name):
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    if name not in _FACTORIES:
+    factory = _FACTORIES.get(name)
+    if factory is None and name in BUILT_IN:
+        module, cls = BUILT_IN[name]
+        factory = getattr(importlib.import_module(module), cls)
+    if factory is None:
         raise UnknownEngine(f"no text-to-speech engine named {name!r}")
     try:
-        return _FACTORIES[name](**options)
+        return factory(**options)
     except (TypeError, ValueError) as exc:
         raise UnknownEngine(f"engine {name!r} is misconfigured: {exc}") from exc
 
 
 def engine_names() -> list[str]:
-    """Names of the engines registered so far (built-ins load on first use)."""
-    return sorted(_FACTORIES)
+    """Names of the engines: the built-in ones and those registered."""
+    return sorted(set(BUILT_IN) | set(_FACTORIES))
 
 
 def engine_identity(engine: Engine) -> str:
     """Everything that changes how an engine sounds: the speech cache key starts with it."""
     identity = getattr(engine, "identity", None)
     return str(identity) if identity else f"{engine.name}|{engine.voice}"
+
+
+def engine_options(engine: str, *, voice: str | None, command: str | None) -> dict[str, Any]:
+    """The options of the configured engine (``CUNXIANG_TTS_VOICE`` / ``CUNXIANG_TTS_COMMAND``)."""
+    if engine == "espeak":
+        return {"voice": voice} if voice else {}
+    if engine == "command":
+        return {"command": command or ""}
+    return {}

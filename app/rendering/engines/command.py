@@ -11,7 +11,6 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
-from app.rendering.engines import register_engine
 from app.rendering.errors import SynthesisFailed
 
 __all__ = ["CommandEngine"]
@@ -56,5 +55,3 @@ class CommandEngine:
             raise SynthesisFailed("the TTS command wrote no WAV audio to stdout")
         return result.stdout
 
-
-register_engine("command", CommandEngine)

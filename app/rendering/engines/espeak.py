@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from app.rendering.engines import register_engine
 from app.rendering.errors import SynthesisFailed
 from app.rendering.normalize import Segment
 from app.rendering.pinyin import syllables
@@ -86,5 +85,3 @@ class EspeakEngine:
             raise SynthesisFailed(f"espeak-ng failed ({result.returncode}): {detail}")
         return result.stdout
 
-
-register_engine("espeak", EspeakEngine)

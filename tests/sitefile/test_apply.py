@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from app.announcements.models import Announcement, Revision
 from app.areas.models import Area
-from app.auth.service import login
 from app.db import session_scope
 from app.schedules.models import Schedule
 from app.speakers.service import resolve_terminal_token
+from app.users.service import login
 from tests.conftest import ROOT
 from tests.schedules.conftest import orders
 
@@ -157,8 +157,8 @@ speakers:
 def test_users_crews_and_speakers_follow_the_file_but_passwords_and_tokens_stay(
     env: dict[str, str], tmp_path: Path,
 ) -> None:
-    from app.auth.models import User
     from app.speakers.models import Speaker
+    from app.users.models import User
 
     plan = tmp_path / "people.yaml"
     plan.write_text(PEOPLE % ("小肖", "村口"), encoding="utf-8")

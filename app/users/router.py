@@ -6,11 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.auth import service
 from app.auth.deps import BearerToken, CurrentPrincipal, require
 from app.auth.permissions import Principal
-from app.auth.ratelimit import LoginThrottle
-from app.auth.schemas import (
+from app.config import get_settings
+from app.db import DbSession, session_scope
+from app.errors import Forbidden
+from app.pagination import Page, Paging, Search, fetch_page
+from app.users import service
+from app.users.ratelimit import LoginThrottle
+from app.users.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -21,10 +25,6 @@ from app.auth.schemas import (
     UserRead,
     UserUpdate,
 )
-from app.config import get_settings
-from app.db import DbSession, session_scope
-from app.errors import Forbidden
-from app.pagination import Page, Paging, Search, fetch_page
 
 __all__ = ["router", "login_throttle"]
 

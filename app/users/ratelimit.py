@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
-from app.auth.models import LoginFailure
 from app.db import session_scope, utcnow
 from app.errors import TooManyRequests, Unauthorized
+from app.users.models import LoginFailure
 
 __all__ = ["LoginThrottle"]
 

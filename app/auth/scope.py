@@ -1,4 +1,5 @@
-"""SQL for "this area or one below it", the one scoping rule every part filters by.
+"""SQL for "this area or one below it", the one scoping rule every part filters by (the same
+rule as :meth:`app.auth.permissions.Principal.covers`, for queries over many rows).
 
 An area's ``path`` is its ancestors' codes and its own, joined by ``/`` (``d1/t1/v11``).
 A prefix test must be exact: LIKE would not do, as codes may hold ``_`` (a LIKE wildcard:

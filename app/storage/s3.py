@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
 
-from app.media.location import S3Location
-from app.media.storage import (
+from app.storage.location import S3Location
+from app.storage.store import (
     MediaStore,
     MediaStoreUnavailable,
     StoredMedia,

@@ -9,7 +9,7 @@ transaction, sized by a :class:`Pacer` to last about ``target_s``.
 Between two chunks on SQLite the pacer lets waiting writers in. SQLite's busy handler is not a
 queue: a waiting writer sleeps and retries (at least every 100 ms), so a bulk writer that
 starts its next chunk at once could starve it. Writers of this process announce themselves
-(the engine's statement hooks call :func:`note_write_started`); the pacer waits while one is
+(the engine's statement hooks: :func:`app.db.others_writing`); the pacer waits while one is
 waiting. Writers of other processes cannot be seen, so after every second of work the pacer
 also pauses long enough for their next retry (:data:`_SQLITE_PAUSE_S`), and always when this
 process is a command-line tool sharing the database with a server (:func:`share_database`).
@@ -31,24 +31,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
-
 from app.config import get_settings
+from app.db import others_writing
+from app.runtime.signals import chain
 
 __all__ = [
     "Interrupted",
+    "LongWrites",
     "Pacer",
     "guarded_by",
-    "note_write_started",
-    "note_write_ended",
     "request_stop",
     "reset_stop",
     "share_database",
     "should_stop",
-    "start_stop_watch",
     "start_worker",
     "UrgentFirst",
-    "stop_stop_watch",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,27 +62,7 @@ _SQLITE_PAUSE_S = 0.12
 _WORK_BETWEEN_PAUSES_S = 0.8
 # How long a bulk writer lets this process's waiting writers go first.
 _MAX_YIELD_S = 2.0
-# Threads of this process inside a write statement (maybe waiting for SQLite's lock), and
-# since when; an entry older than the busy timeout is stale.
-_writing: dict[int, float] = {}
-_WRITING_STALE_S = 20.0
 _shared = threading.Event()
-
-
-def note_write_started() -> None:
-    """This thread runs a write statement (it may be waiting for SQLite's write lock)."""
-    _writing[threading.get_ident()] = time.monotonic()
-
-
-def note_write_ended() -> None:
-    """This thread's write statement returned (or failed)."""
-    _writing.pop(threading.get_ident(), None)
-
-
-def _others_writing() -> bool:
-    me, now = threading.get_ident(), time.monotonic()
-    return any(ident != me and now - since < _WRITING_STALE_S
-               for ident, since in list(_writing.items()))
 
 
 # Urgent requests (broadcasts) being answered by this process right now.
@@ -191,7 +168,7 @@ class Pacer:
 
     def _let_writers_in(self) -> None:
         started = time.monotonic()
-        while (_others_writing() or _urgent[0]) and time.monotonic() - started < _MAX_YIELD_S:
+        while (others_writing() or _urgent[0]) and time.monotonic() - started < _MAX_YIELD_S:
             time.sleep(0.005)  # a writer or an urgent request of this process goes first
         if not self.pause_s:
             return  # PostgreSQL: its lock queue is fair, writers of other processes get in
@@ -235,30 +212,24 @@ def start_worker(work: Callable[[], None], *, name: str) -> threading.Thread:
     return thread
 
 
-def _chain(previous: Any) -> Callable[[int, Any], None]:
-    def handler(signum: int, frame: Any) -> None:
-        _stopping.set()  # long writes stop between chunks, so the server can exit at once
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
+class LongWrites:
+    """The service that lets long writes run while the app runs and stops them with it.
 
-    return handler
+    Started, long writes may run; SIGTERM/SIGINT then stops them between two chunks (and the
+    server goes on stopping as usual). Stopped, they stop after their current chunk, and the
+    threads running them (:func:`start_worker`) get a few seconds to finish it.
+    """
 
+    def start(self) -> None:
+        """Long writes run; SIGTERM/SIGINT will stop them (main thread only)."""
+        reset_stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # Never given back: the server is stopping anyway once one arrived.
+            chain(sig, request_stop)
 
-def start_stop_watch(app: FastAPI) -> None:
-    """Lifespan start: long writes run; SIGTERM/SIGINT will stop them (and then the server)."""
-    reset_stop()
-    if threading.current_thread() is not threading.main_thread():
-        return  # an in-process test client: its lifespan end stops them
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _chain(signal.getsignal(sig)))
-
-
-def stop_stop_watch(app: FastAPI) -> None:
-    """Lifespan end: long writes still running stop after their current chunk."""
-    request_stop()
-    deadline = time.monotonic() + _WORKER_JOIN_S
-    for thread in list(_workers):
-        thread.join(max(0.0, deadline - time.monotonic()))
+    def stop(self) -> None:
+        """Long writes still running stop after their current chunk."""
+        request_stop()
+        deadline = time.monotonic() + _WORKER_JOIN_S
+        for thread in list(_workers):
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -3,7 +3,7 @@
 
 A file has these optional lists, applied in this order, all in one transaction (any error:
 nothing changes); ``users``, ``crews`` and ``speakers`` are described in
-:mod:`app.schedules.apply_people` (``export`` leaves them out)::
+:mod:`app.sitefile.people` (``export`` leaves them out)::
 
     areas:          [{code, name, level, parent?}]
     day_types:      [{name, description?, dates}]                # the shared village calendar
@@ -68,7 +68,11 @@ from app.playlists.models import Playlist
 from app.playlists.schemas import PlaylistCreate, PlaylistUpdate
 from app.playlists.service import create_playlist, update_playlist
 from app.schedules import service as schedules
-from app.schedules.apply_people import (
+from app.schedules.calendar_days import split_times
+from app.schedules.lunar import parse_lunar_days
+from app.schedules.models import Schedule
+from app.schedules.schemas import ScheduleCreate, ScheduleUpdate, SlotTime
+from app.sitefile.people import (
     CrewEntry,
     SpeakerEntry,
     UserEntry,
@@ -76,10 +80,6 @@ from app.schedules.apply_people import (
     apply_speaker,
     apply_user,
 )
-from app.schedules.calendar_days import split_times
-from app.schedules.lunar import parse_lunar_days
-from app.schedules.models import Schedule
-from app.schedules.schemas import ScheduleCreate, ScheduleUpdate, SlotTime
 
 __all__ = [
     "ScheduleFile",

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-from app.media.location import parse_media_url
-from app.media.storage import MediaBackend, MediaStore
-
-if TYPE_CHECKING:
-    from app.config import Settings
+from app.storage.location import parse_media_url
+from app.storage.store import MediaBackend, MediaStore
 
 __all__ = ["MediaConfig", "open_store"]
 
@@ -32,17 +28,6 @@ class MediaConfig:
     secret_access_key: str | None = field(default=None, repr=False)
     addressing_style: str = "auto"
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MediaConfig:
-        """The media configuration of these settings."""
-        return cls(
-            local_dir=str(settings.media_dir), url=settings.media_url,
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            addressing_style=settings.s3_addressing_style,
-        )
-
     @property
     def shared(self) -> bool:
         """True when media live in an object store shared by every node."""
@@ -54,7 +39,7 @@ def open_store(config: MediaConfig) -> MediaBackend:
     """The store of ``config`` (one per process and configuration: an S3 client is costly)."""
     if not config.url:
         return MediaStore(config.local_dir)
-    from app.media.s3 import S3MediaStore, make_s3_client
+    from app.storage.s3 import S3MediaStore, make_s3_client
 
     client = make_s3_client(
         endpoint_url=config.endpoint_url, region=config.region,

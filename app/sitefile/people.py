@@ -22,16 +22,16 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.models import User
 from app.auth.permissions import SYSTEM
-from app.auth.schemas import UserCreate, UserUpdate
-from app.auth.service import create_user, update_user
 from app.maintenance import crews
 from app.maintenance.models import Crew
 from app.maintenance.schemas import CrewCreate, CrewUpdate
 from app.speakers import service as speakers
 from app.speakers.models import Speaker
 from app.speakers.schemas import SpeakerCreate, SpeakerUpdate
+from app.users.models import User
+from app.users.schemas import UserCreate, UserUpdate
+from app.users.service import create_user, update_user
 
 __all__ = ["UserEntry", "CrewEntry", "SpeakerEntry", "apply_user", "apply_crew",
            "apply_speaker"]

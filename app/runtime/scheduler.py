@@ -1,22 +1,22 @@
-"""The scheduler runtime: APScheduler 3 in every process, jobs only in the lease holder.
+"""The scheduler: APScheduler 3 in every process, the leader's jobs only in the lease holder.
 
 Every process runs a ``BackgroundScheduler`` with one job of its own, the lease tick (every
 ``CUNXIANG_LEASE_RENEW`` s, default 2, on a thread of its own so that busy jobs never delay
 it): take or renew the database lease (``CUNXIANG_LEASE_TTL`` s, default 6). The process that
 holds it adds
 
-- every registered leader job (:mod:`app.schedules.scheduler`), among them the horizon
-  top-up (every 60 s: each schedule's orders issued ``CUNXIANG_HORIZON`` ahead);
-- one job per distinct schedule time of day ("07:00", "18:30", … a CronTrigger each, in the
-  service's time zone), never one per schedule and village: when it fires, the schedules
-  with a slot starting now are topped up together (their next day's slot has just entered a
-  24 h horizon), then checked that every village holds its order for the slot starting now.
-  However many schedules and villages, there are at most 1,440 such jobs.
+- every :class:`~app.runtime.jobs.LeaderJob` it was given (:mod:`app.wiring` lists them),
+  among them the horizon top-up (every 60 s: each schedule's orders issued
+  ``CUNXIANG_HORIZON`` ahead);
+- for its :class:`~app.runtime.jobs.ClockJobs`, one cron job per wanted local time of day
+  ("07:00", "18:30", … in the service's time zone; the schedules' slot times), never one per
+  schedule and village: at most 1,440 such jobs. The times are read again at every tick and
+  at once after :meth:`Scheduler.nudge` (a schedule changed in this process).
 
 A process that fails to renew (the database is unreachable, or another took over after a
 pause) removes those jobs at once. Every job checks before it starts that the lease has a
 safety margin left, and a long job (a chunked re-issue, an import) checks it again between
-its chunks (:func:`app.chunked.guarded_by`): a holder that cannot renew stops its work
+its chunks (:func:`app.runtime.chunked.guarded_by`): a holder that cannot renew stops its work
 before its lease runs out, so it never works alongside the next leader. When the leader
 dies, its lease runs out at most TTL after its last renewal and another process takes it
 at its next tick: within TTL + RENEW (8 s by default). ``stop()`` releases the lease so the
@@ -30,7 +30,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,38 +38,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.chunked import Interrupted, guarded_by
 from app.config import get_settings
-from app.db import on_commit, session_scope, utcnow
-from app.events import subscribe
-from app.schedules.issuing import (
-    resume_pending_reissues,
-    rule_of,
-    top_up_all,
-    top_up_paced,
-    verify_slots,
-)
-from app.schedules.jobs.lease import acquire_lease, release_lease
-from app.schedules.models import Schedule
-from app.schedules.rules import occurrences
-from app.schedules.scheduler import leader_job, leader_jobs
+from app.db import session_scope, utcnow
+from app.runtime.chunked import Interrupted, guarded_by
+from app.runtime.events import on_commit
+from app.runtime.jobs import ClockJobs, LeaderJob
+from app.runtime.lease import acquire_lease, release_lease
 
-__all__ = [
-    "SchedulerRuntime",
-    "LEASE_NAME",
-    "LEASE_TTL",
-    "RENEW_EVERY",
-    "top_up_horizon",
-    "resume_reissues",
-    "run_time_of_day",
-    "start_scheduler",
-    "stop_scheduler",
-]
+__all__ = ["SchedulerRuntime", "LEASE_NAME", "LEASE_TTL", "RENEW_EVERY"]
 
 log = logging.getLogger(__name__)
 
@@ -79,43 +58,8 @@ RENEW_EVERY = timedelta(seconds=2)
 LEASE_TTL = timedelta(seconds=6)
 # How late a time-of-day job may still run. APScheduler's default (1 s) counts a job as missed
 # when it waits a second for a worker thread (10,000 same-second jobs with that grace would
-# nearly all be "missed"); this one's work is idempotent and still useful an hour late.
+# nearly all be "missed"); their work is idempotent and still useful an hour late.
 _TIME_MISFIRE_GRACE = 3600
-_SLOT_VERIFY_WINDOW = timedelta(minutes=5)
-# The runtimes started in this process (normally one), to resync their jobs after a change.
-_RUNNING: set[SchedulerRuntime] = set()
-
-
-@leader_job("schedules.horizon", seconds=60)
-def top_up_horizon() -> None:
-    """Keep every enabled schedule's orders issued up to the horizon."""
-    report = top_up_all()
-    if report.issued:
-        log.info("horizon: issued %d order(s) for %d village(s)", report.issued,
-                 len(report.villages))
-
-
-@leader_job("schedules.reissue", seconds=5)
-def resume_reissues() -> None:
-    """Finish the chunked re-issues of schedules that a stopped process left half-done."""
-    resume_pending_reissues()
-
-
-def run_time_of_day(now: datetime | None = None) -> None:
-    """A schedule time came: top up the schedules with a slot starting now and verify the slot."""
-    now = now or utcnow()
-    with session_scope() as session:
-        due: dict[str, datetime] = {}
-        for schedule in session.scalars(select(Schedule).where(Schedule.enabled.is_(True))):
-            slots = occurrences(rule_of(schedule), now - _SLOT_VERIFY_WINDOW,
-                                now + timedelta(seconds=1))
-            if slots:
-                due[schedule.id] = slots[-1]
-    if not due:
-        return
-    top_up_paced(due, now=now)
-    with session_scope() as session:
-        verify_slots(session, due)
 
 
 def _holder_name() -> str:
@@ -123,12 +67,23 @@ def _holder_name() -> str:
 
 
 class SchedulerRuntime:
-    """One process's scheduler: the lease tick, and the leader's jobs while it holds the lease."""
+    """One process's scheduler: the lease tick, and the leader's jobs while it holds the lease.
 
-    def __init__(self, *, holder: str | None = None, lease_name: str = LEASE_NAME,
+    ``jobs`` run every so often, ``clock`` at its local times of day; both in the lease holder
+    only.
+    """
+
+    def __init__(self, *, jobs: Sequence[LeaderJob] = (), clock: ClockJobs | None = None,
+                 holder: str | None = None, lease_name: str = LEASE_NAME,
                  renew_every: timedelta | None = None, ttl: timedelta | None = None,
                  workers: int = 8) -> None:
         settings = get_settings()
+        names = [job.name for job in jobs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"leader jobs listed twice: {', '.join(twice)}")
+        self.jobs = tuple(sorted(jobs, key=lambda job: job.name))
+        self.clock = clock
         self.holder = holder or _holder_name()
         self.lease_name = lease_name
         self._renew_every = renew_every or timedelta(seconds=settings.lease_renew)
@@ -152,8 +107,8 @@ class SchedulerRuntime:
 
     def start(self) -> None:
         """Start the scheduler thread; the first lease tick runs at once."""
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no line per job run
         self._scheduler.start()
-        _RUNNING.add(self)
         # The tick must run even if a tick was missed (a paused process): never skip it, and
         # collapse a backlog into one run.
         self._scheduler.add_job(
@@ -164,7 +119,6 @@ class SchedulerRuntime:
 
     def stop(self) -> None:
         """Stop the jobs, wait for running ones, and give the lease up."""
-        _RUNNING.discard(self)
         # APScheduler's shutdown waits for running jobs while holding its job-store lock: a
         # tick finishing meanwhile must not touch the jobs (it would wait for that lock).
         with self._jobs_lock:
@@ -194,6 +148,11 @@ class SchedulerRuntime:
         if self._scheduler.running:
             now = datetime.now(self._scheduler.timezone)
             self._scheduler.modify_job("lease", next_run_time=now)
+
+    def nudge_after_commit(self, session: Session, **_: object) -> None:
+        """Event handler: the clock's times may have changed (a schedule did): resync them once
+        the transaction commits."""
+        on_commit(session, self.nudge)
 
     def job_ids(self) -> list[str]:
         """The ids of the scheduled jobs (the lease tick, leader jobs, schedule times)."""
@@ -253,7 +212,7 @@ class SchedulerRuntime:
     # ------------------------------------------------------------ leader jobs
 
     def _add_leader_jobs(self) -> None:
-        for job in leader_jobs():
+        for job in self.jobs:
             if job.name in self._leader_jobs:
                 continue
             start = {"next_run_time": datetime.now(self._scheduler.timezone)} \
@@ -268,47 +227,21 @@ class SchedulerRuntime:
             self._leader_jobs.add(job.name)
 
     def _sync_time_jobs(self) -> None:
-        """One job per distinct local time of day at which an enabled schedule plays."""
-        with session_scope() as session:
-            wanted = {slot for schedule in session.scalars(
-                select(Schedule).where(Schedule.enabled.is_(True)))
-                for slot in rule_of(schedule).slots}
+        """One job per distinct local time of day the clock wants."""
+        if self.clock is None:
+            return
+        clock = self.clock
+        wanted = clock.times()
         for hhmm in self._time_jobs - wanted:
             self._remove(f"time:{hhmm}")
         for hhmm in sorted(wanted - self._time_jobs):
             # coalesce: after a stall, one run covers every missed firing; misfire grace: see
             # _TIME_MISFIRE_GRACE.
             self._scheduler.add_job(
-                self._guarded(run_time_of_day),
+                self._guarded(clock.run),
                 CronTrigger(hour=int(hhmm[:2]), minute=int(hhmm[3:]),
                             timezone=get_settings().tz),
-                id=f"time:{hhmm}", name=f"schedules at {hhmm}", coalesce=True,
+                id=f"time:{hhmm}", name=f"{clock.name} at {hhmm}", coalesce=True,
                 misfire_grace_time=_TIME_MISFIRE_GRACE, max_instances=1, replace_existing=True,
             )
         self._time_jobs = wanted
-
-
-@subscribe("schedule.changed")
-def _resync_after_commit(session: Session, **_: object) -> None:
-    """A schedule changed in this process: resync the time-of-day jobs once it commits."""
-    for runtime in list(_RUNNING):
-        on_commit(session, runtime.nudge)
-
-
-def start_scheduler(app: FastAPI) -> None:
-    """Lifespan start: run the scheduler unless CUNXIANG_SCHEDULER=false."""
-    if not get_settings().scheduler:
-        return
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no line per job run
-    runtime = SchedulerRuntime()
-    runtime.start()
-    app.state.scheduler = runtime
-    app.state.scheduler_running = runtime.running
-
-
-def stop_scheduler(app: FastAPI) -> None:
-    """Lifespan stop: stop the scheduler and release the lease."""
-    runtime: SchedulerRuntime | None = getattr(app.state, "scheduler", None)
-    if runtime is not None:
-        runtime.stop()
-        app.state.scheduler = None

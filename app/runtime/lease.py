@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.schedules.models import SchedulerLease
+from app.runtime.models import SchedulerLease
 
 __all__ = ["LeaseState", "acquire_lease", "release_lease", "lease_state"]
 

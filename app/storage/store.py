@@ -5,7 +5,7 @@ in the same directory → fsync → rename → fsync of the directory), so a rea
 a second writer never sees half a file. No database here.
 
 :class:`MediaBackend` is what the rest of the service asks of a store; :class:`MediaStore`
-(a local directory) is one, :class:`app.media.s3.S3MediaStore` (an S3-compatible object
+(a local directory) is one, :class:`app.storage.s3.S3MediaStore` (an S3-compatible object
 store shared by every node, with a local copy on each) the other. Both name files alike.
 """
 

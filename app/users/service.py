@@ -1,10 +1,9 @@
-"""Users, logins, access tokens and API keys."""
+"""User accounts, logins and their access tokens, API keys (and resolving those two tokens)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -13,9 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.areas.models import Area
 from app.audit.service import record
-from app.auth.models import AccessToken, ApiKey, User
 from app.auth.permissions import ROLE_PERMISSIONS, Principal
-from app.auth.schemas import ApiKeyCreate, ApiKeyRead, UserCreate, UserRead, UserUpdate
 from app.auth.security import (
     API_KEY_PREFIX,
     USER_TOKEN_PREFIX,
@@ -27,12 +24,14 @@ from app.auth.security import (
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.pagination import matching
+from app.users.models import AccessToken, ApiKey, User
+from app.users.schemas import ApiKeyCreate, ApiKeyRead, UserCreate, UserRead, UserUpdate
 
 __all__ = [
     "login",
     "logout",
-    "resolve_token",
-    "register_token_kind",
+    "resolve_user_token",
+    "resolve_api_key",
     "create_user",
     "update_user",
     "get_user",
@@ -46,14 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TokenResolver = Callable[[Session, str], Principal | None]
-_RESOLVERS: dict[str, TokenResolver] = {}
-
-
-def register_token_kind(prefix: str, resolver: TokenResolver) -> None:
-    """Let another domain (terminals) resolve bearer tokens that start with ``prefix``."""
-    _RESOLVERS[prefix] = resolver
 
 
 def _area_path(session: Session, code: str | None) -> str | None:
@@ -90,7 +81,8 @@ def logout(*, session: Session, token: str) -> None:
                     .values(revoked_at=utcnow()))
 
 
-def _resolve_user_token(session: Session, token: str) -> Principal | None:
+def resolve_user_token(session: Session, token: str) -> Principal | None:
+    """The user a login token (``cxu_``) stands for, or None."""
     row = session.execute(
         select(AccessToken, User).join(User, User.id == AccessToken.user_id)
         .where(AccessToken.token_hash == token_digest(token))
@@ -103,7 +95,8 @@ def _resolve_user_token(session: Session, token: str) -> Principal | None:
     return _user_principal(session, user)
 
 
-def _resolve_api_key(session: Session, token: str) -> Principal | None:
+def resolve_api_key(session: Session, token: str) -> Principal | None:
+    """The API key (``cxk_``) a token is, or None."""
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == token_digest(token)))
     if key is None or key.revoked_at is not None:
         return None
@@ -112,17 +105,6 @@ def _resolve_api_key(session: Session, token: str) -> Principal | None:
         area_path=_area_path(session, key.area_code), permissions=frozenset(key.scopes),
     )
 
-
-register_token_kind(USER_TOKEN_PREFIX, _resolve_user_token)
-register_token_kind(API_KEY_PREFIX, _resolve_api_key)
-
-
-def resolve_token(*, session: Session, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None when it is unknown, revoked or expired."""
-    for prefix, resolver in _RESOLVERS.items():
-        if token.startswith(prefix):
-            return resolver(session, token)
-    return None
 
 
 # ---------------------------------------------------------------- users

@@ -1,1 +1,0 @@
-"""Background jobs of schedules: the database lease and the APScheduler runtime."""

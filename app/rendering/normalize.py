@@ -231,7 +231,8 @@ _COUNTED = re.compile(
 
 # 2组的村民, 2栋3单元: a group or building named by its number, not two of them
 _NAMED_PLACE = re.compile(
-    r"[组栋队班排连社](?:\d|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
+    r"[组栋队班排连社](?:\d|[零一二三四五六七八九]{3}"  # 2栋302, its room already read out
+    r"|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
 )
 # 2组负责东片: a group, team or class that opens its clause is named, not counted
 _NAMED_AT_START = re.compile(r"[组队班](?!人|队员|成员|志愿者|同志|车)")

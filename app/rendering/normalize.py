@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Bump when the output of ``normalize_text`` changes, so cached renders are not reused.
-NORMALIZER_VERSION = 2
+NORMALIZER_VERSION = 3
 
 PAUSE_PARAGRAPH_MS = 900
 PAUSE_SENTENCE_MS = 600
@@ -56,7 +56,7 @@ _MEASURES = (
 _LIANG_MEASURES = (
     "个人位名户家口次天周年辆台件条张只头匹本部所间座栋趟批份项种元角毛块米里亩斤吨克升"
     "分秒小时岁倍场轮句声页袋箱桶瓶包盒把根棵株双对套架艘处剂针支片粒遍成千万亿公届期组"
-    "盏星"
+    "盏星罐枚节餐眼段夜顿桌顶床副杯碗"
 )
 _NUM = r"\d+(?:\.\d+)?"
 _SEPARATORS = "-~～—–至"
@@ -96,7 +96,8 @@ _CALL_WORDS = "报警|急救|火警|电话|热线|求助|指挥|交警|救护|�
 # After these a number is a code, read digit by digit (编号2024003 → 二零二四零零三)
 _CODE_WORDS = (
     "编号|批号|代码|序号|工号|学号|房号|单号|账号|卡号|文号|车号|门牌号|订单号|验证码|"
-    "口令|密码|邮编|邮政编码|型号|证号|批次号"
+    "口令|密码|邮编|邮政编码|型号|证号|批次号|"
+    "尾号|车牌号?|牌照号?|后[四六4-6]位(?:数字|号码)?(?:是|为)?|末[四六4-6]位"
 )
 _RATIO_AFTER = "的?(?:比例|配比|比率|稀释|兑水|兑|混合|配制|混配)"
 _RATIO_BEFORE = "比例|比分|之比|配比|比率"
@@ -221,15 +222,21 @@ def _fraction(match: re.Match[str]) -> str:
 
 
 # …but 年级 (二年级) numbers a school year rather than counting years
+# …and 2期工程 numbers a phase. 2车沙石, 2班车, 2平方米 count.
 _COUNTED = re.compile(
-    rf"(?:到\d+(?:\.\d+)?)?(?:(?!年级)[{_LIANG_MEASURES}]|点(?!\d)|公[里斤顷])"
+    rf"(?:到\d+(?:\.\d+)?)?(?:(?!年级|期(?:工程|项目))[{_LIANG_MEASURES}]|点(?!\d)"
+    r"|公[里斤顷]|车(?!间|站|库|牌)|班车|平方|立方)"
 )
 
 
 # 2组的村民, 2栋3单元: a group or building named by its number, not two of them
 _NAMED_PLACE = re.compile(
-    r"[组栋队班排连社](?:\d|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
+    r"[组栋队班排连社](?:\d|[零一二三四五六七八九]{3}"  # 2栋302, its room already read out
+    r"|的(?:村民|住户|居民|社员|学生|群众|农户|党员|家长|同学))"
 )
+# 2组负责东片: a group, team or class that opens its clause is named, not counted
+_NAMED_AT_START = re.compile(r"[组队班](?!人|队员|成员|志愿者|同志|车)")
+_CLAUSE_START = re.compile(r"(?:^|[，。！？；：、,.!?;:\n\s])$")
 _ORDINAL_LIST = re.compile(r"第(?:\d+|[一二三四五六七八九十]+)[、，和及或至到-]$")
 
 
@@ -244,7 +251,10 @@ def _integer(match: re.Match[str]) -> str:
         return read_digits(digits)
     counted = _COUNTED.match(match.string, match.end())
     ordinal_list = _ORDINAL_LIST.search(match.string, 0, match.start())  # 第1、2批: 二
-    named = _NAMED_PLACE.match(match.string, match.end())
+    named = _NAMED_PLACE.match(match.string, match.end()) or (
+        _NAMED_AT_START.match(match.string, match.end())
+        and _CLAUSE_START.search(match.string, 0, match.start())
+    )
     if digits == "2" and before not in ("第", ".") and counted and not ordinal_list and not named:
         return "两"
     return read_integer(int(digits))
@@ -277,7 +287,8 @@ _RULES: tuple[Callable[[str], str], ...] = (
     # dates before anything reads their dashes as ranges or minus signs
     _sub(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", _iso_date),
     _sub(r"(?<![\d.])(\d{4})\s*(?:[-~～—–至到])\s*(\d{4})(?=\s*学?年)", _year_range),
-    _sub(r"(?<!\d)(\d{2})(?=年(?:底|初|末|度|上半年|下半年))", _year),
+    _sub(r"(?<!\d)(\d{2})(?=年(?:底|初|末|度|上半年|下半年|春节|元旦|国庆|中秋|端午|清明|汛期"
+         r"|[春夏秋冬]季))", _year),
     # ratios: 1:500, 按2:1的比例 (before the clock reads 1:10 as a time)
     _sub(rf"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?=\s*{_RATIO_AFTER})"
          rf"|(?<={_RATIO_BEFORE})[为是]?(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)", _ratio),
@@ -285,28 +296,33 @@ _RULES: tuple[Callable[[str], str], ...] = (
     _sub(r"(?<!\d)(\d{2})(?=年\d{1,2}月)", _year),
     _sub(r"(?<!\d)([01]?\d|2[0-4])[:：]([0-5]\d)(?:[:：]([0-5]\d))?(?!\d)", _clock),
     # 8:00-10:00, 3月5日-7日: the dash between two spoken times or dates is 到
-    _sub(r"(?<=[点分秒日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十]|次日|翌日)",
+    _sub(r"(?<=[点分秒时日号月年])\s*[-~～—–]\s*(?=\d|[零一二两三四五六七八九十]|次日|翌日)",
          lambda m: "到"),
     # what is left of the form N:M is a ratio or a score (1:500, 3:2)
     _sub(r"(?<![\d:])(\d+(?:\.\d+)?)[:：](\d+(?:\.\d+)?)(?![\d:])", _ratio),
     # dialled numbers: mobiles, landlines with area codes, 400 numbers, hotlines
     _sub(r"(?<!\d)1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?!\d)", _dialled),
     _sub(r"(?<!\d)0\d{2,3}[\-—–\s]\d{7,8}(?!\d)", _dialled),
+    _sub(r"[(（]\s*(0\d{2,3})\s*[)）]\s*(\d{7,8})(?!\d)",
+         lambda m: read_digits(m[1], dialled=True) + "，" + read_digits(m[2], dialled=True)),
     _sub(r"(?<!\d)[48]00[\-\s]?\d{3}[\-\s]?\d{4}(?!\d)", _dialled),
-    _sub(rf"(?<=(?:{_DIAL_WORDS}))[：:\s是为]*(\d[\d\s\-]{{1,}}\d)(?![\d.])(?![{_NOT_DIALLED}])",
+    _sub(rf"(?<=(?:{_DIAL_WORDS}))号?[：:\s是为]*(\d[\d\s\-]{{1,}}\d)(?![\d.])(?![{_NOT_DIALLED}])",
          _dialled),
     _sub(rf"(?<![\d.])(?:{_HOTLINES})(?![\d.%A-Za-z])(?![{_NOT_DIALLED}])", _dialled),
-    _sub(rf"(?:(?<=[打叫])|(?<=报警|急救|火警))(?:{_EMERGENCY})(?!\d)", _dialled),
+    _sub(rf"(?:(?<=[打叫拨])|(?<=报警|急救|火警))(?:{_EMERGENCY})(?!\d)", _dialled),
     _sub(rf"(?<![\d.])(?:{_EMERGENCY})(?={_CALL_WORDS})", _dialled),
     # …拨打110、119或者120: the rest of a list of emergency numbers is dialled too
     _sub(rf"(?<=[幺零九二])(?:(?:[、和]|或者?)(?:{_EMERGENCY})(?!\d))+", _dialled_list),
     # names and codes read digit by digit
     _sub(r"(?<![\d.])(\d+)(消毒液|国道|省道|县道|次列车|航班|室)", _named),
+    # 5号楼302, 3单元501: a room after its building, digit by digit
+    _sub(r"(?:(?<=号楼|单元)|(?<=[栋幢]))(\d{3,4})(?=室|房|号|的|住户|[，。、；\s]|$)",
+         lambda m: read_digits(m[1])),
     _sub(r"(?<![Pp][Mm])(?<=[A-Za-z])(\d{2,})(?![\d.])()", _named),
     _sub(rf"((?:{_CODE_WORDS})[：:\s是为]*)(\d+)(?![\d.])", lambda m: m[1] + read_digits(m[2])),
     # ranges, then signs, percentages and units
-    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*[{_SEPARATORS}]\s*([-−]?)({_NUM})\s*(°C|℃|℉)",
-         _temperature_range),
+    _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*(?:°C|℃|℉)?\s*[{_SEPARATORS}]\s*([-−]?)({_NUM})"
+         r"\s*(°C|℃|℉)", _temperature_range),
     _sub(rf"(?<![\d.])({_NUM})\s*(%?)\s*[{_SEPARATORS}]\s*({_NUM})\s*(%?)", _range),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*%", lambda m: _percent(m)),
     _sub(rf"(?<![\dA-Za-z])([-−]?)({_NUM})\s*‰",
@@ -322,8 +338,16 @@ _RULES: tuple[Callable[[str], str], ...] = (
 )
 
 
+_ROMAN = str.maketrans(
+    dict(zip("ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫⅰⅱⅲⅳⅴⅵⅶⅷⅸⅹ",
+             ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二",
+              "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"], strict=True))
+)
+
+
 def _unify_characters(text: str) -> str:
     """Full-width forms to ASCII (１２３ → 123, ％ → %, ℃ → °C), one kind of line break."""
+    text = text.translate(_ROMAN)  # Ⅱ级 → 二级 (NFKC would make it the letters II)
     text = unicodedata.normalize("NFKC", text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

@@ -84,3 +84,13 @@ def test_rules_from_the_held_out_set_do_not_overreach() -> None:
     for text, (char, wanted) in examples.items():
         assert read_han(text)[text.index(char)] == wanted, text
     assert read_han("铺撒") == ["pu1", "sa3"]  # a phrase of data/phrases.tsv
+
+
+def test_round_four_rules_keep_to_their_context() -> None:
+    """干死, 扎成捆, 空着, 待着, 把…数好, 都倒了: the readings beside them stay as they were."""
+    examples = {"空着手回来": ("空", "kong1"), "等待着救援": ("待", "dai4"),
+                "把人数清点一下": ("数", "shu4"), "把剩饭倒了": ("倒", "dao4"),
+                "看着天空": ("看", "kan4"), "获得由政府颁发的证书": ("得", "de2"),
+                "在家待着": ("待", "dai1"), "秧苗要分开种": ("种", "zhong4")}
+    for text, (char, wanted) in examples.items():
+        assert read_han(text)[text.index(char)] == wanted, text

@@ -9,10 +9,8 @@ result and no media row, and is deleted once ``PREVIEW_TTL`` has passed.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,19 +74,6 @@ def _prune(directory: Path) -> None:
                 path.unlink()
 
 
-def _write(directory: Path, name: str, data: bytes) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".incoming-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(temp, directory / name)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
 def make_preview(text: str, lexicon: Lexicon = (), *, drill: bool = False) -> Preview:
     """Render ``text`` with the configured engine and keep the MP3 for ``PREVIEW_TTL``."""
     settings = get_settings()
@@ -97,7 +82,8 @@ def make_preview(text: str, lexicon: Lexicon = (), *, drill: bool = False) -> Pr
     entries: tuple[tuple[str, str], ...] = tuple(
         lexicon.items() if isinstance(lexicon, Mapping) else lexicon)
     applied = apply_pronunciations(text, entries)
-    cache = RenderCache(default_cache_dir(MediaStore(settings.media_dir)))
+    store = MediaStore(settings.media_dir)
+    cache = RenderCache(default_cache_dir(store))
     try:
         mastered = master_script(applied.text, engine=engine, cache=cache, drill=drill)
     except RenderingError as exc:  # e.g. 422 empty_script: only punctuation or control marks
@@ -107,7 +93,7 @@ def make_preview(text: str, lexicon: Lexicon = (), *, drill: bool = False) -> Pr
     directory = _directory()
     _prune(directory)
     preview_id = secrets.token_urlsafe(18)
-    _write(directory, f"{preview_id}.mp3", mastered.mp3)
+    store.write_atomically(directory / f"{preview_id}.mp3", lambda out: out.write(mastered.mp3))
     said = f"{DRILL_OPENING}\n{text}\n{DRILL_CLOSING}" if drill else text
     pinyin = "\n".join(line for line in to_pinyin_lines(said, entries) if line)
     return Preview(preview_id, pinyin, mastered.duration_ms,

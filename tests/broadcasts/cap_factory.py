@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-__all__ = ["CAP_NAMESPACE", "build_cap_xml", "cap_time", "cap_corpus_dir", "reference_to"]
+__all__ = ["CAP_NAMESPACE", "build_cap_xml", "cap_time", "cap_corpus_dir", "real_cap",
+           "reference_to"]
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 
 Value = str | datetime | None
 
 # 40 real CAP documents kept beside the project (never copied into it): ``SOURCES.md`` there.
-_CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "cap-real"
+# ``CUNXIANG_CAP_REAL`` points elsewhere (a clone that is not beside ``shared/``).
+_CORPUS_DIR = Path(os.environ.get("CUNXIANG_CAP_REAL")
+                   or Path(__file__).resolve().parents[3] / "shared" / "cap-real")
 
 _INFO_DEFAULTS: dict[str, Any] = {
     "language": "zh-CN",
@@ -61,6 +65,11 @@ def cap_corpus_dir() -> Path:
     if not (_CORPUS_DIR / "SOURCES.md").is_file():
         pytest.skip(f"the real CAP corpus is not at {_CORPUS_DIR}")
     return _CORPUS_DIR
+
+
+def real_cap(number: str) -> bytes:
+    """The real CAP document numbered ``number`` ("02"), as stored (skipped where absent)."""
+    return next(cap_corpus_dir().glob(f"{number}-*")).read_bytes()
 
 
 def cap_time(moment: datetime) -> str:

@@ -14,11 +14,11 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT, District
+from tests.broadcasts.cap_factory import real_cap
+from tests.conftest import District
 from tests.feeds.cma import cma_cap, reference
 from tests.feeds.server import FeedServer, Resource
 
-CAP_REAL = ROOT.parent / "shared" / "cap-real"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FEEDS, ITEMS = "/api/v1/feeds", "/api/v1/feed-items"
 DIVISIONS = {"d1": "130132", "t1": "130132100", "v11": "130132100201",
@@ -28,8 +28,8 @@ IN_THUNDERSTORM = (38.48, -119.93)
 
 
 def real(name: str) -> bytes:
-    """One of the shared real CAP documents, as stored."""
-    return next(CAP_REAL.glob(f"{name}-*")).read_bytes()
+    """One of the shared real CAP documents, as stored (the test is skipped where absent)."""
+    return real_cap(name)
 
 
 def atom(entries: list[tuple[str, str, bytes | str]]) -> bytes:

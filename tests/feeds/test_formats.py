@@ -41,10 +41,12 @@ def test_an_index_is_inline_alerts_or_a_list_of_urls() -> None:
     ("rss", b'<feed xmlns="http://www.w3.org/2005/Atom"/>', "expected an RSS"),
     ("cap_index", b"[1, 2]", "URLs"),
     ("cap_index", b"<feed/>", "expected an <alerts>"),
-    ("atom", real("31"), "not well-formed"),  # a DOCTYPE with external entities
+    ("atom", "31", "not well-formed"),  # the real document 31: a DOCTYPE with external entities
     ("atom", b"  ", "empty"),
 ])
-def test_unreadable_feeds_say_why(kind: str, body: bytes, reason: str) -> None:
+def test_unreadable_feeds_say_why(kind: str, body: bytes | str, reason: str) -> None:
+    if isinstance(body, str):  # a real document, read when the test runs (skipped if absent)
+        body = real(body)
     with pytest.raises(FeedFormatError, match=reason):
         parse_feed(kind, body, BASE)
 
